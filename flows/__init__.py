@@ -1,0 +1,1 @@
+"""Corpus ingestion pipeline: sources → fetch → extract → dedup → store → views."""

@@ -1,0 +1,155 @@
+"""HTML → document row: trafilatura's main text and metadata, normalised, hashed and counted.
+
+Runs inside extraction worker processes (see extract_pool.py), so everything here is a plain function
+of its arguments. A page that yields no usable text becomes a reject with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+import trafilatura
+
+from flows.documents import SCHEMA_VERSION, Extracted, Page
+from flows.urls import choose_canonical
+
+_SPACES = re.compile(r"[^\S\n]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+_SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractOptions:
+    favor_precision: bool = True
+    max_bytes: int = 10_000_000
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFC; runs of spaces, tabs and odd spaces become one space; blank lines dropped."""
+    text = unicodedata.normalize("NFC", text)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def drop_headline(text: str, title: str | None) -> str:
+    """Drop the headline (and a short kicker above it) from the start of the text: it is the `title`
+    column already, and templates differ in whether it sits inside the article container, which would
+    make two copies of one article hash differently."""
+    if not title:
+        return text
+    lines = text.split("\n", 3)
+    for i, line in enumerate(lines[:3]):
+        if line == title and all(len(before.split()) <= 4 for before in lines[:i]):
+            return "\n".join(lines[i + 1 :])
+    return text
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def doc_id(canonical: str, text_hash: str) -> str:
+    return hashlib.blake2b(f"{canonical}\n{text_hash}".encode(), digest_size=8).hexdigest()
+
+
+def detect_language(text: str) -> str | None:
+    import py3langid  # loaded lazily: its model takes ~0.5 s to load, once per worker
+
+    language, _score = py3langid.classify(text[:3000])
+    return language or None
+
+
+def looks_binary(html: bytes) -> bool:
+    """Control bytes in the first 4 KB mean this is not text (images, archives, PDFs served as HTML)."""
+    head = html[:_SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM: text despite its NUL bytes
+        return False
+    return len(_CONTROL.findall(head)) > 8
+
+
+def parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def reject(page: Page, reason: str, detail: str = "") -> Extracted:
+    return Extracted(
+        reject={
+            "url": page.url,
+            "reason": reason,
+            "detail": detail[:500],
+            "origin": page.origin,
+            "fetched_at": page.fetched_at,
+            "schema_version": SCHEMA_VERSION,
+        }
+    )
+
+
+def extract_page(page: Page, options: ExtractOptions) -> Extracted:
+    """One page in, one document or one reject out."""
+    if len(page.html) > options.max_bytes:
+        return reject(page, "too_large", f"{len(page.html)} bytes > max_bytes {options.max_bytes}")
+    if not page.html.strip():
+        return reject(page, "no_text", "empty page")
+    if looks_binary(page.html):
+        return reject(page, "not_html", "binary content")
+    result = trafilatura.bare_extraction(
+        page.html,
+        url=page.url,
+        include_comments=False,
+        favor_precision=options.favor_precision,
+        with_metadata=True,
+    )
+    text = normalize_text(result.text or "") if result is not None else ""
+    title = _clean(result.title) if result is not None else None
+    text = drop_headline(text, title)
+    if not text:
+        return reject(page, "no_text", "no main text found")
+    canonical = choose_canonical(page.url, result.url)
+    text_hash = content_hash(text)
+    return Extracted(
+        document={
+            "doc_id": doc_id(canonical, text_hash),
+            "url": page.url,
+            "canonical_url": canonical,
+            "title": title,
+            "author": _clean(result.author),
+            "published_at": parse_date(result.date),
+            "language": detect_language(text),
+            "sitename": _clean(result.sitename),
+            "description": _clean(result.description),
+            "tags": _tags(result.tags),
+            "text": text,
+            "word_count": len(text.split()),
+            "content_hash": text_hash,
+            "duplicate_of": None,
+            "fetched_at": page.fetched_at,
+            "origin": page.origin,
+            "schema_version": SCHEMA_VERSION,
+        }
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    return value or None
+
+
+def _tags(raw: list[str] | None) -> list[str]:
+    tags: list[str] = []
+    for item in raw or []:
+        for tag in item.split(","):
+            tag = _clean(tag)
+            if tag and tag not in tags:
+                tags.append(tag)
+    return tags

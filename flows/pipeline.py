@@ -1,0 +1,223 @@
+"""The stages as plain functions (Prefect wraps them in ingest.py): begin a run, extract a unit into
+staging, commit staged chunks (dedup → store), finish the run.
+
+    source.read_pages → extract_pool → staging → ExactIndex → warehouse files → views
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel
+
+from flows import progress, staging
+from flows.config import Config, ExtractConfig, FilesSource, WarcSource
+from flows.dedup import ExactIndex, Verdict
+from flows.documents import Extracted, Page
+from flows.extract import ExtractOptions
+from flows.extract_pool import shared_pool
+from flows.sources import SourceError, Unit, location, read_pages
+from flows.stats import SourceStats
+from flows.warehouse import DOCUMENTS, REJECTS, Warehouse, new_run_id
+
+
+class RunInfo(BaseModel):
+    """What every task of a run needs to know; serialisable so that it can travel to remote workers."""
+
+    run_id: str
+    warehouse: str
+    catalog: str
+
+    def open_warehouse(self) -> Warehouse:
+        return Warehouse(self.warehouse, self.catalog)
+
+
+def open_warehouse(config: Config, override: str | None = None) -> Warehouse:
+    root = override or config.resolve(config.warehouse.path)
+    catalog = config.resolve(config.warehouse.catalog) if config.warehouse.catalog and not override else None
+    return Warehouse(root, catalog)
+
+
+# ---- run lifecycle
+
+
+@dataclass
+class OpenRun:
+    """State of a run that lives in the process that commits (never shipped to workers)."""
+
+    info: RunInfo
+    warehouse: Warehouse
+    lock: FileLock
+    started_at: datetime
+    sources: list[FilesSource | WarcSource]
+    index: ExactIndex | None = None
+    sequence: int = 0
+    commit_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_sequence(self) -> int:
+        self.sequence += 1
+        return self.sequence
+
+
+def begin_run(warehouse: Warehouse, sources: list[FilesSource | WarcSource]) -> OpenRun:
+    """Recover what crashed runs left behind, then record this run as started."""
+    recover_interrupted_runs(warehouse)
+    run_id = new_run_id()
+    lock = FileLock(warehouse.lock_path(f"run-{run_id}"))
+    lock.acquire()
+    warehouse.fs.create_dir(warehouse.staging_dir(run_id), recursive=True)
+    started = datetime.now(UTC)
+    warehouse.write_run_rows(run_id, "start", [_run_row(s, "running", started) for s in sources])
+    info = RunInfo(run_id=run_id, warehouse=warehouse.uri, catalog=warehouse.catalog)
+    return OpenRun(info, warehouse, lock, started, sources)
+
+
+def finish_run(run: OpenRun, results: dict[str, SourceStats]) -> None:
+    ended = datetime.now(UTC)
+    rows = []
+    for source in run.sources:
+        stats = results.get(source.name) or SourceStats(status="failed", error="not run")
+        rows.append(_run_row(source, stats.status, run.started_at, ended, stats))
+    run.warehouse.write_run_rows(run.info.run_id, "end", rows)
+    run.warehouse.remove_staging(run.info.run_id)
+    run.lock.release()
+
+
+def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:
+    """Runs whose process died (staging left behind, lock free) are recorded as interrupted and their
+    uncommitted staging removed; their committed files stay and dedup keeps re-runs from repeating them."""
+    recovered = []
+    phases = warehouse.run_phases()
+    for run_id in warehouse.staged_runs():
+        lock = FileLock(warehouse.lock_path(f"run-{run_id}"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue  # still running in another process
+        try:
+            if "start" in phases.get(run_id, set()) and "end" not in phases[run_id]:
+                rows = warehouse.read_run_rows(run_id, "start")
+                now = datetime.now(UTC)
+                for row in rows:
+                    row.update(status="interrupted", ended_at=now, error="the ingest process stopped early")
+                warehouse.write_run_rows(run_id, "end", rows)
+            warehouse.remove_staging(run_id)
+            recovered.append(run_id)
+        finally:
+            lock.release()
+    return recovered
+
+
+def _run_row(
+    source: FilesSource | WarcSource,
+    status: str,
+    started: datetime,
+    ended: datetime | None = None,
+    stats: SourceStats | None = None,
+) -> dict:
+    stats = stats or SourceStats()
+    return {
+        "source": source.name,
+        "kind": source.kind,
+        "location": location(source),
+        "status": status,
+        "started_at": started,
+        "ended_at": ended,
+        "seen": stats.seen,
+        "extracted": stats.extracted,
+        "duplicates": stats.duplicates,
+        "rejected": stats.rejected,
+        "written": stats.written,
+        "seconds": stats.seconds,
+        "error": stats.error,
+    }
+
+
+# ---- extract: source pages → worker processes → staged chunks
+
+
+def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) -> staging.StagedUnit:
+    """Read a unit's pages, extract them on all cores, and stage the outcomes."""
+    warehouse = run.open_warehouse()
+    writer = staging.StagingWriter(warehouse, run.run_id, unit.source, unit.label)
+    pool = shared_pool(
+        options.processes,
+        ExtractOptions(favor_precision=options.favor_precision, max_bytes=options.max_bytes),
+        options.timeout,
+    )
+    read_rejects: list[Extracted] = []
+
+    def pages() -> Iterator[Page]:
+        for item in read_pages(kind, unit):
+            if isinstance(item, Page):
+                yield item
+            else:
+                read_rejects.append(item)
+
+    error = None
+    done = 0
+    try:
+        for outcome in pool.map(pages()):
+            writer.add(outcome)
+            done += 1
+            if done % 20 == 0:
+                progress.report("pages_done", unit.source, 20)
+    except SourceError as exc:
+        error = str(exc)
+    for outcome in read_rejects:
+        writer.add(outcome)
+    progress.report("pages_done", unit.source, done % 20 + len(read_rejects))
+    return writer.finish(error)
+
+
+# ---- commit: staged chunks → dedup → published files
+
+
+_open_runs: dict[str, OpenRun] = {}
+
+
+def register(run: OpenRun) -> None:
+    _open_runs[run.info.run_id] = run
+
+
+def unregister(run: OpenRun) -> None:
+    _open_runs.pop(run.info.run_id, None)
+
+
+def commit_unit(staged: staging.StagedUnit, run_id: str) -> SourceStats:
+    """Dedup a unit's staged documents against the corpus and publish the survivors and the rejects."""
+    run = _open_runs[run_id]
+    stats = SourceStats(seen=staged.seen, extracted=staged.extracted, rejected=staged.rejected)
+    with run.commit_lock:
+        if run.index is None:
+            run.index = ExactIndex.load(run.warehouse)
+        for chunk in staged.chunks:
+            kept = []
+            for row in staging.read_rows(run.warehouse, chunk.documents):
+                verdict, original = run.index.admit(row["doc_id"], row["content_hash"])
+                if verdict is not Verdict.NEW:
+                    stats.duplicates += 1
+                if verdict is Verdict.STORED:
+                    continue
+                row["duplicate_of"] = original
+                kept.append(row)
+            sequence = run.next_sequence()
+            run.warehouse.write_partitioned(DOCUMENTS, kept, staged.source, run_id, sequence)
+            rejects = staging.read_rows(run.warehouse, chunk.rejects)
+            run.warehouse.write_partitioned(REJECTS, rejects, staged.source, run_id, sequence)
+            stats.written += len(kept)
+            staging.remove(run.warehouse, chunk)
+    if staged.error:
+        stats.fail(staged.error)
+    progress.report("unit_done", staged.source)
+    return stats
+
+
+def timed(stats: SourceStats, started: float) -> SourceStats:
+    stats.seconds = round(time.monotonic() - started, 3)
+    return stats

@@ -1,0 +1,98 @@
+"""Local HTML files (.html, .htm, optionally gzipped) matched by a glob."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flows.config import Config, FilesSource
+from flows.documents import Extracted, Page
+from flows.extract import reject
+from flows.sources import SourceError, Unit
+
+SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+
+
+def glob_base(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: file URLs are made relative to it."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    base = Path(*fixed) if fixed else Path("/")
+    return str(base if base.is_dir() or not fixed else base.parent)
+
+
+def discover(source: FilesSource, config: Config) -> list[Unit]:
+    pattern = config.resolve(source.path)
+    paths = sorted(p for p in glob.glob(pattern, recursive=True) if p.lower().endswith(SUFFIXES))
+    paths = [p for p in paths if os.path.isfile(p)]
+    if not paths:
+        raise SourceError(f"source {source.name!r}: no .html/.htm/.html.gz files match {pattern!r}")
+    size = config.runner.batch_size
+    return [
+        Unit(
+            source=source.name,
+            index=i // size,
+            paths=paths[i : i + size],
+            base_dir=glob_base(pattern),
+            url_prefix=source.url_prefix,
+            max_bytes=config.extract.max_bytes,
+        )
+        for i in range(0, len(paths), size)
+    ]
+
+
+def file_url(path: str, unit: Unit) -> str:
+    if unit.url_prefix:
+        relative = Path(path).relative_to(unit.base_dir).as_posix()
+        if relative.endswith(".gz"):
+            relative = relative[:-3]
+        prefix = unit.url_prefix if unit.url_prefix.endswith("/") else unit.url_prefix + "/"
+        return prefix + relative
+    return Path(path).as_uri()
+
+
+def read_pages(unit: Unit) -> Iterator[Page | Extracted]:
+    for path in unit.paths:
+        url = file_url(path, unit)
+        page = Page(url=url, html=b"", fetched_at=datetime.now(UTC), origin=path)
+        try:
+            size = os.path.getsize(path)
+            if size > unit.max_bytes:
+                yield reject(page, "too_large", f"{size} bytes > max_bytes {unit.max_bytes}")
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if path.lower().endswith(".gz"):
+                data = _gunzip(data, unit.max_bytes)
+        except _TooLarge as exc:
+            yield reject(page, "too_large", str(exc))
+            continue
+        except (OSError, EOFError, zlib.error) as exc:
+            yield reject(page, "unreadable", f"{path}: {exc}")
+            continue
+        page.html = data
+        yield page
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Decompress, refusing to inflate past `limit` bytes (a gzip bomb stops here)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise _TooLarge(f"more than max_bytes {limit} once decompressed")
+    if not inflater.eof:
+        raise gzip.BadGzipFile("truncated gzip file")
+    return out

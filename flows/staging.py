@@ -1,0 +1,90 @@
+"""Extracted pages waiting to be committed: small Parquet chunks under _staging/<run_id>/.
+
+Extraction (which may run on another machine) writes them; the commit step, which is serialised,
+reads them back one chunk at a time, so neither side holds more than a chunk in memory.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from flows.documents import DOCUMENT_SCHEMA, REJECT_SCHEMA, Extracted
+from flows.warehouse import Warehouse
+
+CHUNK_DOCUMENTS = 500
+
+
+class StagedChunk(BaseModel):
+    documents: str | None = None
+    rejects: str | None = None
+
+
+class StagedUnit(BaseModel):
+    source: str
+    label: str
+    chunks: list[StagedChunk] = []
+    seen: int = 0
+    extracted: int = 0
+    rejected: int = 0
+    error: str | None = None
+
+
+class StagingWriter:
+    """Collects extraction outcomes of one unit and writes them out a chunk at a time."""
+
+    def __init__(self, warehouse: Warehouse, run_id: str, source: str, label: str) -> None:
+        self.warehouse = warehouse
+        self.run_id = run_id
+        self.folder = warehouse.staging_dir(run_id)
+        self.name = label.replace("#", "-")
+        self.unit = StagedUnit(source=source, label=label)
+        self.documents: list[dict] = []
+        self.rejects: list[dict] = []
+
+    def add(self, outcome: Extracted) -> None:
+        self.unit.seen += 1
+        if outcome.document is not None:
+            self.unit.extracted += 1
+            self.documents.append({**outcome.document, "run_id": self.run_id})
+            if len(self.documents) >= CHUNK_DOCUMENTS:
+                self.flush()
+        else:
+            self.unit.rejected += 1
+            self.rejects.append({**outcome.reject, "run_id": self.run_id})
+
+    def flush(self) -> None:
+        if not self.documents and not self.rejects:
+            return
+        number = len(self.unit.chunks)
+        chunk = StagedChunk(
+            documents=self._write(f"{self.name}-{number:05d}-documents", self.documents, DOCUMENT_SCHEMA),
+            rejects=self._write(f"{self.name}-{number:05d}-rejects", self.rejects, REJECT_SCHEMA),
+        )
+        self.unit.chunks.append(chunk)
+        self.documents, self.rejects = [], []
+
+    def _write(self, name: str, rows: list[dict], schema: pa.Schema) -> str | None:
+        if not rows:
+            return None
+        path = f"{self.folder}/{name}.parquet"
+        self.warehouse.publish(pa.Table.from_pylist(rows, schema=schema), path)
+        return path
+
+    def finish(self, error: str | None = None) -> StagedUnit:
+        self.flush()
+        self.unit.error = error
+        return self.unit
+
+
+def read_rows(warehouse: Warehouse, path: str | None) -> list[dict]:
+    if path is None:
+        return []
+    return pq.read_table(path, filesystem=warehouse.fs).to_pylist()
+
+
+def remove(warehouse: Warehouse, chunk: StagedChunk) -> None:
+    for path in (chunk.documents, chunk.rejects):
+        if path is not None:
+            warehouse.fs.delete_file(path)

@@ -1,0 +1,194 @@
+"""The Parquet warehouse: where tables live, how files are published, and what a run leaves behind.
+
+Layout under the warehouse root (a local folder, or any URI pyarrow's filesystems understand: s3://, gs://):
+
+    documents/source=<name>/month=<YYYY-MM>/part-<run_id>-<seq>.parquet
+    rejects/source=<name>/part-<run_id>-<seq>.parquet
+    runs/run-<run_id>-<phase>.parquet         one row per source of the run; phase: start, end
+    _staging/<run_id>/                         extracted, not yet committed (never read by views)
+    corpus.duckdb                              the views (see views.py)
+
+Files are immutable. Each is written under a temporary name and renamed into place, so a reader never sees
+a partial file and a crash leaves only temporary files, which no reader globs. A run's committed files stay;
+a re-run skips what they hold (dedup.py) and completes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from flows.documents import DOCUMENT_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
+
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
+STAGING = "_staging"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    schema: pa.Schema
+    partitions: tuple[str, ...]
+    glob: str  # below the table's folder, for DuckDB
+
+
+DOCUMENTS = Table("documents", DOCUMENT_SCHEMA, ("source", "month"), "*/*/*.parquet")
+REJECTS = Table("rejects", REJECT_SCHEMA, ("source",), "*/*.parquet")
+RUNS = Table("runs", RUN_SCHEMA, (), "*.parquet")
+TABLES = (DOCUMENTS, REJECTS, RUNS)
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across machines."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def month_of(row: dict) -> str:
+    """The partition month: the article's own date, else the day it was fetched."""
+    when = row.get("published_at") or row["fetched_at"]
+    return f"{when.year:04d}-{when.month:02d}"
+
+
+class Warehouse:
+    """A warehouse root on some filesystem, plus the local DuckDB catalog with its views."""
+
+    def __init__(self, root: str, catalog: str | None = None) -> None:
+        if "://" in root:
+            self.fs, self.root = pafs.FileSystem.from_uri(root)
+            self.uri = root.rstrip("/")
+            self.local = False
+            if catalog is None:
+                raise ValueError(
+                    f"warehouse {root}: a remote warehouse needs [warehouse] catalog = a local path"
+                )
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+            self.uri = self.root
+            self.local = True
+        self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")
+
+    # ---- paths
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def table_glob(self, table: Table) -> str:
+        """The glob DuckDB reads a table with (a URI for remote warehouses)."""
+        return f"{self.uri}/{table.name}/{table.glob}"
+
+    def has_files(self, table: Table) -> bool:
+        return next(self.files(table), None) is not None
+
+    def files(self, table: Table) -> Iterator[str]:
+        selector = pafs.FileSelector(self.path(table.name), recursive=True, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            base = info.base_name
+            if (
+                info.type == pafs.FileType.File
+                and base.endswith(".parquet")
+                and not base.startswith((".", "_"))
+            ):
+                yield info.path
+
+    # ---- writing
+
+    def publish(self, table: pa.Table, final_path: str) -> None:
+        """Write a Parquet file so that it appears whole or not at all."""
+        parent = final_path.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        schema = table.schema.with_metadata({b"corpus.schema_version": str(SCHEMA_VERSION).encode()})
+        table = table.replace_schema_metadata(schema.metadata)
+        if not self.local:  # object stores publish a PUT atomically already
+            pq.write_table(table, final_path, filesystem=self.fs, **PARQUET_OPTIONS)
+            return
+        temp = f"{parent}/.{final_path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(temp, "wb") as sink:
+                pq.write_table(table, sink, **PARQUET_OPTIONS)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(temp, final_path)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+
+    def write_partitioned(
+        self, table_def: Table, rows: list[dict], source: str, run_id: str, seq: int
+    ) -> list[str]:
+        """Publish rows (dicts with the table's columns) into their partitions; returns the files written."""
+        groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
+        for row in rows:
+            key = tuple(source if p == "source" else month_of(row) for p in table_def.partitions)
+            groups[key].append(row)
+        written = []
+        for key, group in sorted(groups.items()):
+            folder = "/".join(
+                f"{name}={value}" for name, value in zip(table_def.partitions, key, strict=True)
+            )
+            path = self.path(table_def.name, folder, f"part-{run_id}-{seq:05d}.parquet")
+            self.publish(pa.Table.from_pylist(group, schema=table_def.schema), path)
+            written.append(path)
+        return written
+
+    def write_run_rows(self, run_id: str, phase: str, rows: list[dict]) -> None:
+        table = pa.Table.from_pylist(
+            [{**row, "run_id": run_id, "schema_version": SCHEMA_VERSION} for row in rows], schema=RUN_SCHEMA
+        )
+        self.publish(table, self.path(RUNS.name, f"run-{run_id}-{phase}.parquet"))
+
+    # ---- reading
+
+    def read_columns(self, table: Table, columns: list[str]) -> Iterable[pa.RecordBatch]:
+        """Stream some columns of every committed file (files written before a column existed give nulls)."""
+        files = list(self.files(table))
+        if not files:
+            return []
+        schema = pa.schema([table.schema.field(c) for c in columns])
+        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.fs)
+        return dataset.to_batches(columns=columns, batch_size=65_536)
+
+    def run_phases(self) -> dict[str, set[str]]:
+        """run_id → the phases (start, end) recorded for it."""
+        phases: dict[str, set[str]] = defaultdict(set)
+        for path in self.files(RUNS):
+            name = path.rsplit("/", 1)[1].removeprefix("run-").removesuffix(".parquet")
+            run_id, _, phase = name.rpartition("-")
+            phases[run_id].add(phase)
+        return phases
+
+    def read_run_rows(self, run_id: str, phase: str) -> list[dict]:
+        path = self.path(RUNS.name, f"run-{run_id}-{phase}.parquet")
+        return pq.read_table(path, filesystem=self.fs).to_pylist()
+
+    # ---- staging (extracted, not yet committed)
+
+    def staging_dir(self, run_id: str) -> str:
+        return self.path(STAGING, run_id)
+
+    def staged_runs(self) -> list[str]:
+        selector = pafs.FileSelector(self.path(STAGING), allow_not_found=True)
+        return sorted(
+            i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory
+        )
+
+    def remove_staging(self, run_id: str) -> None:
+        folder = self.staging_dir(run_id)
+        if self.fs.get_file_info(folder).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(folder)
+
+    def lock_path(self, name: str) -> str:
+        """Lock files live beside the catalog: always on a local disk, where file locks work."""
+        folder = os.path.join(os.path.dirname(self.catalog), ".locks")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{name}.lock")

@@ -1,0 +1,24 @@
+-- documents: every stored document version, one row each. A page stored again with the same text is not
+-- a new row; a page whose text changed is a new row (a new version); a text already stored under another
+-- URL is stored as a copy pointing at the first (duplicate_of).
+--   doc_id          VARCHAR      id of this version: hash of canonical_url and content_hash
+--   url             VARCHAR      where the page was read from (file URL, or the URL recorded in the WARC)
+--   canonical_url   VARCHAR      normalised URL; the page's own <link rel=canonical>/og:url when on the same site
+--   source          VARCHAR      config source name
+--   title, author, sitename, description   VARCHAR   page metadata (trafilatura)
+--   published_at    DATE         the article's own publication date, when the page states one
+--   language        VARCHAR      ISO 639-1 code detected from the text (py3langid)
+--   tags            VARCHAR[]    keywords/tags declared by the page
+--   text            VARCHAR      main text: no menus, ads or comments; NFC; one paragraph per line
+--   word_count      INTEGER      words in text
+--   content_hash    VARCHAR      blake2b-128 hex of text
+--   duplicate_of    VARCHAR      doc_id of the first document with the same text, NULL for originals
+--   fetched_at      TIMESTAMPTZ  when the page was read (WARC capture time for archives)
+--   run_id          VARCHAR      the ingest run that stored it (see runs)
+--   origin          VARCHAR      file path, or WARC path#offset of the record
+--   month           VARCHAR      partition: YYYY-MM of published_at, else of fetched_at
+--   schema_version  SMALLINT     schema version of the file the row was read from
+CREATE OR REPLACE VIEW documents AS
+SELECT doc_id, url, canonical_url, source, title, author, published_at, language, sitename, description,
+       tags, text, word_count, content_hash, duplicate_of, fetched_at, run_id, origin, month, schema_version
+FROM _documents_raw;

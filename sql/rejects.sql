@@ -1,0 +1,12 @@
+-- rejects: every page that did not become a document, with the reason. One row per page and run.
+--   url          VARCHAR      the page
+--   source       VARCHAR      config source name
+--   reason       VARCHAR      no_text | extract_timeout | extract_error | extract_crash | too_large |
+--                             not_html | unreadable | http_<status> (archived non-200 responses)
+--   detail       VARCHAR      human-readable detail (sizes, exception message)
+--   origin       VARCHAR      file path, or WARC path#offset
+--   fetched_at   TIMESTAMPTZ  when the page was read
+--   run_id       VARCHAR      the ingest run (see runs)
+CREATE OR REPLACE VIEW rejects AS
+SELECT url, source, reason, detail, origin, fetched_at, run_id
+FROM _rejects_raw;

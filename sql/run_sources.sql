@@ -1,0 +1,20 @@
+-- run_sources: one row per source per ingest run, with its counts.
+--   run_id       VARCHAR      sortable: start time (UTC) and a random suffix
+--   source       VARCHAR      config source name
+--   kind         VARCHAR      files | warc
+--   location     VARCHAR      what the source reads (glob)
+--   status       VARCHAR      running | completed | failed | interrupted (the process died)
+--   started_at, ended_at     TIMESTAMPTZ
+--   seen         BIGINT       pages read
+--   extracted    BIGINT       pages with a main text
+--   duplicates   BIGINT       extracted texts already in the corpus
+--   rejected     BIGINT       pages rejected (see rejects)
+--   written      BIGINT       rows added to documents
+--   seconds      DOUBLE       time spent on this source
+--   error        VARCHAR      why the source failed, if it did
+CREATE OR REPLACE VIEW run_sources AS
+SELECT run_id, source, kind, location, status, started_at, ended_at, seen, extracted, duplicates, rejected,
+       written, seconds, error
+FROM _runs_raw
+-- a run writes a 'running' row per source when it starts and a final row when it ends: keep the last
+QUALIFY row_number() OVER (PARTITION BY run_id, source ORDER BY (status = 'running')) = 1;
