@@ -20,6 +20,7 @@ from flows.urls import choose_canonical
 _SPACES = re.compile(r"[^\S\n]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _SNIFF_BYTES = 4096
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?![a-zA-Z])", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +31,9 @@ class ExtractOptions:
 
 def normalize_text(text: str) -> str:
     """Unicode NFC; runs of spaces, tabs and odd spaces become one space; blank lines dropped."""
-    text = unicodedata.normalize("NFC", text)
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    lines = (line.strip() for line in _SPACES.sub(" ", text).splitlines())
     return "\n".join(line for line in lines if line)
 
 
@@ -57,10 +59,27 @@ def doc_id(canonical: str, text_hash: str) -> str:
 
 
 def detect_language(text: str) -> str | None:
-    import py3langid  # loaded lazily: its model takes ~0.5 s to load, once per worker
+    import py3langid  # its model takes ~0.5 s to load: workers load it once, before forking (warm_up)
 
-    language, _score = py3langid.classify(text[:3000])
+    language, _score = py3langid.classify(text[:1000])
     return language or None
+
+
+def declared_language(html: bytes) -> str | None:
+    """The page's own <html lang="..">, as an ISO 639-1 code ('en-GB' → 'en'). Read from the raw bytes:
+    parsing here would cost more than the whole rest of this module (trafilatura parses again)."""
+    match = _HTML_LANG.search(html[:_SNIFF_BYTES])
+    return match.group(1).lower().decode() if match else None
+
+
+def warm_up() -> None:
+    """Load what the first extraction would otherwise load (language model, trafilatura's caches), so that
+    worker processes forked afterwards start warm."""
+    detect_language("A short English sentence to load the language model.")
+    trafilatura.bare_extraction(
+        "<html><body><article><p>" + "Warm-up text for the extractor. " * 20 + "</p></article></body></html>",
+        with_metadata=True,
+    )
 
 
 def looks_binary(html: bytes) -> bool:
@@ -68,7 +87,7 @@ def looks_binary(html: bytes) -> bool:
     head = html[:_SNIFF_BYTES]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM: text despite its NUL bytes
         return False
-    return len(_CONTROL.findall(head)) > 8
+    return _CONTROL.search(head) is not None and len(_CONTROL.findall(head)) > 8
 
 
 def parse_date(value: str | None) -> date | None:
@@ -123,7 +142,7 @@ def extract_page(page: Page, options: ExtractOptions) -> Extracted:
             "title": title,
             "author": _clean(result.author),
             "published_at": parse_date(result.date),
-            "language": detect_language(text),
+            "language": declared_language(page.html) or detect_language(text),
             "sitename": _clean(result.sitename),
             "description": _clean(result.description),
             "tags": _tags(result.tags),

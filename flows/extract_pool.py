@@ -74,7 +74,7 @@ class ExtractPool:
         self.timeout = timeout
         self.hard_limit = timeout + max(2.0, timeout * 0.25)
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["flows.extract"])
+        self._context.set_forkserver_preload(["flows.extract_preload"])
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
 
@@ -102,11 +102,16 @@ class ExtractPool:
         self._workers[index] = self._start_worker()
         return worker
 
-    def map(self, pages: Iterable[Page]) -> Iterator[Extracted]:
-        """Extract every page; one Extracted per page, in the order they finish."""
+    def start(self) -> None:
+        """Start the workers now (map does it on first use): a caller can overlap their start-up."""
         with self._lock:
             if not self._workers:
                 self._workers = [self._start_worker() for _ in range(self.processes)]
+
+    def map(self, pages: Iterable[Page]) -> Iterator[Extracted]:
+        """Extract every page; one Extracted per page, in the order they finish."""
+        self.start()
+        with self._lock:
             yield from self._run(iter(pages))
 
     def _run(self, pages: Iterator[Page]) -> Iterator[Extracted]:

@@ -5,6 +5,7 @@ only module that knows about Prefect; the work itself is in pipeline.py.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from prefect import flow, task
@@ -92,6 +93,8 @@ def ingest(config_path: str, sources: list[str] | None = None, warehouse: str | 
     selected = config.select(sources)
     store = pipeline.open_warehouse(config, warehouse)
     runner = make_task_runner(config.runner)
+    pool = pipeline.extraction_pool(config.extract)
+    threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
     run = pipeline.begin_run(store, selected)
     pipeline.register(run)
     results: dict[str, SourceStats] = {}

@@ -20,7 +20,7 @@ from flows.config import Config, ExtractConfig, FilesSource, WarcSource
 from flows.dedup import ExactIndex, Verdict
 from flows.documents import Extracted, Page
 from flows.extract import ExtractOptions
-from flows.extract_pool import shared_pool
+from flows.extract_pool import ExtractPool, shared_pool
 from flows.sources import SourceError, Unit, location, read_pages
 from flows.stats import SourceStats
 from flows.warehouse import DOCUMENTS, REJECTS, Warehouse, new_run_id
@@ -59,9 +59,26 @@ class OpenRun:
     sequence: int = 0
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_sequence(self) -> int:
-        self.sequence += 1
-        return self.sequence
+    def commit_chunk(self, source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
+        """Dedup documents against the corpus and publish the survivors and the rejects.
+        Returns (duplicates, written). Serialised: one chunk at a time per run."""
+        with self.commit_lock:
+            if self.index is None:
+                self.index = ExactIndex.load(self.warehouse)
+            kept = []
+            duplicates = 0
+            for row in documents:
+                verdict, original = self.index.admit(row["doc_id"], row["content_hash"])
+                if verdict is not Verdict.NEW:
+                    duplicates += 1
+                if verdict is Verdict.STORED:
+                    continue
+                row["duplicate_of"] = original
+                kept.append(row)
+            self.sequence += 1
+            self.warehouse.write_partitioned(DOCUMENTS, kept, source, self.info.run_id, self.sequence)
+            self.warehouse.write_partitioned(REJECTS, rejects, source, self.info.run_id, self.sequence)
+            return duplicates, len(kept)
 
 
 def begin_run(warehouse: Warehouse, sources: list[FilesSource | WarcSource]) -> OpenRun:
@@ -141,15 +158,21 @@ def _run_row(
 # ---- extract: source pages → worker processes → staged chunks
 
 
-def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) -> staging.StagedUnit:
-    """Read a unit's pages, extract them on all cores, and stage the outcomes."""
-    warehouse = run.open_warehouse()
-    writer = staging.StagingWriter(warehouse, run.run_id, unit.source, unit.label)
-    pool = shared_pool(
+def extraction_pool(options: ExtractConfig) -> ExtractPool:
+    return shared_pool(
         options.processes,
         ExtractOptions(favor_precision=options.favor_precision, max_bytes=options.max_bytes),
         options.timeout,
     )
+
+
+def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) -> staging.StagedUnit:
+    """Read a unit's pages, extract them on all cores, and commit (or stage) the outcomes chunk by chunk."""
+    warehouse = run.open_warehouse()
+    local_run = _open_runs.get(run.run_id)  # set when this is the process that commits
+    commit = local_run.commit_chunk if local_run is not None else None
+    writer = staging.StagingWriter(warehouse, run.run_id, unit.source, unit.label, commit)
+    pool = extraction_pool(options)
     read_rejects: list[Extracted] = []
 
     def pages() -> Iterator[Page]:
@@ -190,28 +213,22 @@ def unregister(run: OpenRun) -> None:
 
 
 def commit_unit(staged: staging.StagedUnit, run_id: str) -> SourceStats:
-    """Dedup a unit's staged documents against the corpus and publish the survivors and the rejects."""
+    """Commit what a unit staged (extraction on another machine); chunks committed directly are counted."""
     run = _open_runs[run_id]
-    stats = SourceStats(seen=staged.seen, extracted=staged.extracted, rejected=staged.rejected)
-    with run.commit_lock:
-        if run.index is None:
-            run.index = ExactIndex.load(run.warehouse)
-        for chunk in staged.chunks:
-            kept = []
-            for row in staging.read_rows(run.warehouse, chunk.documents):
-                verdict, original = run.index.admit(row["doc_id"], row["content_hash"])
-                if verdict is not Verdict.NEW:
-                    stats.duplicates += 1
-                if verdict is Verdict.STORED:
-                    continue
-                row["duplicate_of"] = original
-                kept.append(row)
-            sequence = run.next_sequence()
-            run.warehouse.write_partitioned(DOCUMENTS, kept, staged.source, run_id, sequence)
-            rejects = staging.read_rows(run.warehouse, chunk.rejects)
-            run.warehouse.write_partitioned(REJECTS, rejects, staged.source, run_id, sequence)
-            stats.written += len(kept)
-            staging.remove(run.warehouse, chunk)
+    stats = SourceStats(
+        seen=staged.seen,
+        extracted=staged.extracted,
+        rejected=staged.rejected,
+        duplicates=staged.duplicates,
+        written=staged.written,
+    )
+    for chunk in staged.chunks:
+        documents = staging.read_rows(run.warehouse, chunk.documents)
+        rejects = staging.read_rows(run.warehouse, chunk.rejects)
+        duplicates, written = run.commit_chunk(staged.source, documents, rejects)
+        stats.duplicates += duplicates
+        stats.written += written
+        staging.remove(run.warehouse, chunk)
     if staged.error:
         stats.fail(staged.error)
     progress.report("unit_done", staged.source)

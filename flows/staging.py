@@ -1,10 +1,14 @@
-"""Extracted pages waiting to be committed: small Parquet chunks under _staging/<run_id>/.
+"""Extraction outcomes, a chunk at a time, on their way to the commit step.
 
-Extraction (which may run on another machine) writes them; the commit step, which is serialised,
-reads them back one chunk at a time, so neither side holds more than a chunk in memory.
+When extraction runs in the process that commits (the default, threads task runner), each chunk is handed
+to the committer as soon as it is full, so committing overlaps extracting. When it runs elsewhere (a Dask
+or Ray worker), chunks are written as small Parquet files under _staging/<run_id>/ and the serialised
+commit step reads them back one at a time. Either way no side holds more than a chunk in memory.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,13 +32,23 @@ class StagedUnit(BaseModel):
     seen: int = 0
     extracted: int = 0
     rejected: int = 0
+    duplicates: int = 0  # of the chunks committed directly
+    written: int = 0  # of the chunks committed directly
     error: str | None = None
 
 
-class StagingWriter:
-    """Collects extraction outcomes of one unit and writes them out a chunk at a time."""
+# Commits one chunk (documents, rejects) and returns (duplicates, written).
+CommitChunk = Callable[[str, list[dict], list[dict]], tuple[int, int]]
 
-    def __init__(self, warehouse: Warehouse, run_id: str, source: str, label: str) -> None:
+
+class StagingWriter:
+    """Collects extraction outcomes of one unit and passes them on a chunk at a time: to `commit` when
+    given, else to staged Parquet files."""
+
+    def __init__(
+        self, warehouse: Warehouse, run_id: str, source: str, label: str, commit: CommitChunk | None = None
+    ) -> None:
+        self.commit = commit
         self.warehouse = warehouse
         self.run_id = run_id
         self.folder = warehouse.staging_dir(run_id)
@@ -56,6 +70,12 @@ class StagingWriter:
 
     def flush(self) -> None:
         if not self.documents and not self.rejects:
+            return
+        if self.commit is not None:
+            duplicates, written = self.commit(self.unit.source, self.documents, self.rejects)
+            self.unit.duplicates += duplicates
+            self.unit.written += written
+            self.documents, self.rejects = [], []
             return
         number = len(self.unit.chunks)
         chunk = StagedChunk(

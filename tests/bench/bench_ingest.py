@@ -1,0 +1,176 @@
+"""End-to-end ingest benchmark: the pipeline against bare trafilatura on the same pages and cores.
+
+    .venv/bin/python tests/bench/bench_ingest.py [--docs 2000 10000] [--processes N] [--work DIR]
+
+For each size it builds (once, cached in --work) a labelled WARC with ../shared/tools/make_corpus.py, then
+1. bare trafilatura: every page read into memory first, then `bare_extraction` with the pipeline's options
+   over a multiprocessing.Pool of the same number of processes (reading is not timed: the stricter baseline);
+2. the pipeline: the `ingest` flow in a fresh process on an empty warehouse (WARC reading, extraction,
+   dedup, Parquet, views all included), with its process tree's RSS sampled every 0.1 s.
+It prints docs/s for both, their ratio, and peak RSS of the ingest process and of its whole process tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[2]
+MAKE_CORPUS = REPO.parent / "shared" / "tools" / "make_corpus.py"
+
+
+def build_corpus(docs: int, work: Path) -> Path:
+    folder = work / f"corpus-{docs}"
+    warc = folder / "corpus.warc.gz"
+    if not warc.exists():
+        if not MAKE_CORPUS.exists():
+            sys.exit(f"error: {MAKE_CORPUS} not found (the benchmark needs ../shared beside the repo)")
+        print(f"building a {docs}-document WARC with make_corpus.py ...", flush=True)
+        subprocess.run([sys.executable, str(MAKE_CORPUS), "--docs", str(docs), "--out", str(folder)], check=True)
+    return warc
+
+
+def read_pages(warc: Path) -> list[tuple[str, bytes]]:
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    return [
+        (r.headers.get("WARC-Target-URI"), r.reader.read())
+        for r in ArchiveIterator(str(warc), record_types=WarcRecordType.response, parse_http=True)
+    ]
+
+
+def _bare(item: tuple[str, bytes]) -> int:
+    import trafilatura
+
+    result = trafilatura.bare_extraction(
+        item[1], url=item[0], include_comments=False, favor_precision=True, with_metadata=True
+    )
+    return 0 if result is None or not result.text else 1
+
+
+def bare_trafilatura(pages: list[tuple[str, bytes]], processes: int) -> tuple[float, int]:
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(processes) as pool:
+        pool.map(_bare, pages[:processes])  # warm up: imports, first-call caches
+        started = time.perf_counter()
+        extracted = sum(pool.imap_unordered(_bare, pages, chunksize=4))
+        return time.perf_counter() - started, extracted
+
+
+class TreeSampler(threading.Thread):
+    """Peak RSS of a process and of its whole tree (extraction workers included)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak_main = 0
+        self.peak_tree = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                main = self.process.memory_info().rss
+                tree = main
+                for child in self.process.children(recursive=True):
+                    try:
+                        tree += child.memory_info().rss
+                    except psutil.Error:
+                        pass
+            except psutil.Error:
+                return
+            self.peak_main = max(self.peak_main, main)
+            self.peak_tree = max(self.peak_tree, tree)
+            self.stop.wait(0.1)
+
+
+PIPELINE = """
+import json, sys
+from flows.ingest import ingest
+summary = ingest(sys.argv[1])
+print("SUMMARY" + summary.model_dump_json())
+"""
+
+
+def pipeline(warc: Path, processes: int, work: Path) -> dict:
+    folder = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
+    config = folder / "sources.toml"
+    config.write_text(
+        f'[warehouse]\npath = "warehouse"\n[extract]\nprocesses = {processes}\n'
+        f'[[sources]]\nname = "bench"\nkind = "warc"\npath = "{warc}"\n'
+    )
+    env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", PIPELINE, str(config)], stdout=subprocess.PIPE, env=env,
+                             text=True)
+    sampler = TreeSampler(child.pid)
+    sampler.start()
+    stdout, _ = child.communicate()
+    wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    if child.returncode != 0:
+        sys.exit(f"error: the pipeline exited with {child.returncode}")
+    summary = json.loads(next(line for line in stdout.splitlines() if line.startswith("SUMMARY"))[7:])
+    shutil.rmtree(folder)
+    return {"flow_seconds": summary["seconds"], "process_seconds": wall, "summary": summary,
+            "peak_main_mb": sampler.peak_main / 2**20, "peak_tree_mb": sampler.peak_tree / 2**20}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--processes", type=int, default=os.cpu_count())
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "corpus-bench")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for docs in args.docs:
+        warc = build_corpus(docs, args.work)
+        pages = read_pages(warc)
+        bare_seconds, bare_extracted = bare_trafilatura(pages, args.processes)
+        del pages
+        run = pipeline(warc, args.processes, args.work)
+        stats = run["summary"]["sources"]["bench"]
+        row = {
+            "docs": docs,
+            "bare_docs_s": docs / bare_seconds,
+            "pipeline_docs_s": docs / run["flow_seconds"],
+            "ratio": bare_seconds / run["flow_seconds"],
+            "process_docs_s": docs / run["process_seconds"],
+            "peak_main_mb": run["peak_main_mb"],
+            "peak_tree_mb": run["peak_tree_mb"],
+            "bare_extracted": bare_extracted,
+            "extracted": stats["extracted"],
+            "written": stats["written"],
+            "duplicates": stats["duplicates"],
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"\n{args.processes} processes; pipeline = the ingest flow's own wall time (WARC → extract → dedup →"
+          " Parquet → views);\nprocess = the whole `python -c ingest(...)` process, Prefect's temporary server"
+          " start included.")
+    print(f"{'docs':>6} {'bare docs/s':>12} {'pipeline docs/s':>16} {'ratio':>6} {'process docs/s':>15}"
+          f" {'peak RSS main':>14} {'peak RSS tree':>14}")
+    for r in rows:
+        print(f"{r['docs']:>6} {r['bare_docs_s']:>12.1f} {r['pipeline_docs_s']:>16.1f} {r['ratio']:>6.3f}"
+              f" {r['process_docs_s']:>15.1f} {r['peak_main_mb']:>11.0f} MB {r['peak_tree_mb']:>11.0f} MB")
+    if len(rows) > 1:
+        print(f"peak RSS (main) at {rows[-1]['docs']} ÷ at {rows[0]['docs']}: "
+              f"{rows[-1]['peak_main_mb'] / rows[0]['peak_main_mb']:.2f}; "
+              f"tree: {rows[-1]['peak_tree_mb'] / rows[0]['peak_tree_mb']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
