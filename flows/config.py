@@ -5,6 +5,7 @@ Every default a user can change is declared here, next to the field it belongs t
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -138,8 +139,10 @@ def load_config(path: str | Path) -> Config:
 
 
 def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
-    """The first validation error as 'source 'x': key 'y': message'."""
-    error = exc.errors()[0]
+    """The most telling validation error as "source 'x': key 'y': message". An unknown key comes first:
+    a misspelt key also makes the real one look missing, and the misspelling is the thing to fix."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
     loc = list(error["loc"])
     where = []
     if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
@@ -158,6 +161,12 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key"
+        missing = [
+            str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"][:-1] == error["loc"][:-1]
+        ]
+        close = difflib.get_close_matches(str(error["loc"][-1]), missing, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
     elif error["type"] == "union_tag_invalid":
         message = f"unknown kind {error['input'].get('kind')!r} (expected one of: files, warc)"
         where[-1:] = [where[-1], "key 'kind'"] if where else ["key 'kind'"]

@@ -124,6 +124,7 @@ def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:
                     row.update(status="interrupted", ended_at=now, error="the ingest process stopped early")
                 warehouse.write_run_rows(run_id, "end", rows)
             warehouse.remove_staging(run_id)
+            warehouse.remove_temp_files(run_id)
             recovered.append(run_id)
         finally:
             lock.release()

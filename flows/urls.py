@@ -11,7 +11,7 @@ def canonical_url(url: str) -> str:
     """Lowercase scheme and host, default port dropped, tracking parameters stripped, query sorted,
     fragment removed (courlan's normalisation). URLs courlan cannot parse are returned trimmed."""
     url = url.strip()
-    if not url.startswith(("http://", "https://")):
+    if not url.lower().startswith(("http://", "https://")):
         return url
     try:
         normalised = courlan.normalize_url(url, strict=False)
@@ -41,7 +41,7 @@ def choose_canonical(fetched_url: str, declared_url: str | None) -> str:
     """The page's own canonical (<link rel=canonical> or og:url) when it is on the fetched page's site;
     for a local file (file:// URL) an http(s) canonical is the best name the page has."""
     fetched = canonical_url(fetched_url)
-    if not declared_url or not declared_url.startswith(("http://", "https://")):
+    if not declared_url or not declared_url.lower().startswith(("http://", "https://")):
         return fetched
     declared = canonical_url(declared_url)
     if fetched.startswith("file:") or same_site(fetched, declared):

@@ -187,6 +187,19 @@ class Warehouse:
         if self.fs.get_file_info(folder).type != pafs.FileType.NotFound:
             self.fs.delete_dir(folder)
 
+    def remove_temp_files(self, run_id: str) -> int:
+        """Temporary files a crashed run left behind (never visible to readers, but they take space)."""
+        removed = 0
+        for table in TABLES:
+            selector = pafs.FileSelector(self.path(table.name), recursive=True, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                if info.base_name.startswith(f".part-{run_id}-") or info.base_name.startswith(
+                    f".run-{run_id}-"
+                ):
+                    self.fs.delete_file(info.path)
+                    removed += 1
+        return removed
+
     def lock_path(self, name: str) -> str:
         """Lock files live beside the catalog: always on a local disk, where file locks work."""
         folder = os.path.join(os.path.dirname(self.catalog), ".locks")

@@ -7,6 +7,7 @@ Non-HTML responses and non-200 statuses are rejected with a reason, so every rec
 from __future__ import annotations
 
 import glob
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -69,6 +70,12 @@ def _read_warc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
             when = record.record_date or datetime.now(UTC)
             size = record.content_length
             body = record.reader.read() if size <= max_bytes + 65536 else None
+            if body is not None and len(body) < size:  # FastWARC stops quietly at a truncated file
+                page = Page(
+                    url=url.strip("<>"), html=b"", fetched_at=when, origin=f"{path}#{record.stream_pos}"
+                )
+                yield reject(page, "unreadable", f"truncated record: {len(body)} of {size} bytes")
+                raise SourceError(f"WARC file {path}: truncated at the record at offset {record.stream_pos}")
             status = record.http_headers.status_code if record.http_headers is not None else None
             yield _page_or_reject(
                 url.strip("<>"),
@@ -89,7 +96,8 @@ def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
     from warcio.exceptions import ArchiveLoadFailed
 
     try:
-        with open(path, "rb") as stream:
+        # warcio needs one gzip member per record to seek; gzip.open reads any gzip, one member or many
+        with gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb") as stream:
             iterator = ArchiveIterator(stream, arc2warc=True)
             for record in iterator:
                 if record.rec_type != "response":
@@ -111,5 +119,5 @@ def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
                     len(body),
                     max_bytes,
                 )
-    except (OSError, ArchiveLoadFailed, ValueError) as exc:
+    except (OSError, EOFError, ArchiveLoadFailed, ValueError) as exc:
         raise SourceError(f"ARC file {path}: {exc}") from None

@@ -13,6 +13,7 @@ It prints docs/s for both, their ratio, and peak RSS of the ingest process and o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -37,7 +38,9 @@ def build_corpus(docs: int, work: Path) -> Path:
         if not MAKE_CORPUS.exists():
             sys.exit(f"error: {MAKE_CORPUS} not found (the benchmark needs ../shared beside the repo)")
         print(f"building a {docs}-document WARC with make_corpus.py ...", flush=True)
-        subprocess.run([sys.executable, str(MAKE_CORPUS), "--docs", str(docs), "--out", str(folder)], check=True)
+        subprocess.run(
+            [sys.executable, str(MAKE_CORPUS), "--docs", str(docs), "--out", str(folder)], check=True
+        )
     return warc
 
 
@@ -84,10 +87,8 @@ class TreeSampler(threading.Thread):
                 main = self.process.memory_info().rss
                 tree = main
                 for child in self.process.children(recursive=True):
-                    try:
+                    with contextlib.suppress(psutil.Error):
                         tree += child.memory_info().rss
-                    except psutil.Error:
-                        pass
             except psutil.Error:
                 return
             self.peak_main = max(self.peak_main, main)
@@ -112,8 +113,9 @@ def pipeline(warc: Path, processes: int, work: Path) -> dict:
     )
     env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", PIPELINE, str(config)], stdout=subprocess.PIPE, env=env,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", PIPELINE, str(config)], stdout=subprocess.PIPE, env=env, text=True
+    )
     sampler = TreeSampler(child.pid)
     sampler.start()
     stdout, _ = child.communicate()
@@ -124,12 +126,19 @@ def pipeline(warc: Path, processes: int, work: Path) -> dict:
         sys.exit(f"error: the pipeline exited with {child.returncode}")
     summary = json.loads(next(line for line in stdout.splitlines() if line.startswith("SUMMARY"))[7:])
     shutil.rmtree(folder)
-    return {"flow_seconds": summary["seconds"], "process_seconds": wall, "summary": summary,
-            "peak_main_mb": sampler.peak_main / 2**20, "peak_tree_mb": sampler.peak_tree / 2**20}
+    return {
+        "flow_seconds": summary["seconds"],
+        "process_seconds": wall,
+        "summary": summary,
+        "peak_main_mb": sampler.peak_main / 2**20,
+        "peak_tree_mb": sampler.peak_tree / 2**20,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument("--processes", type=int, default=os.cpu_count())
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "corpus-bench")
@@ -158,18 +167,26 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print(f"\n{args.processes} processes; pipeline = the ingest flow's own wall time (WARC → extract → dedup →"
-          " Parquet → views);\nprocess = the whole `python -c ingest(...)` process, Prefect's temporary server"
-          " start included.")
-    print(f"{'docs':>6} {'bare docs/s':>12} {'pipeline docs/s':>16} {'ratio':>6} {'process docs/s':>15}"
-          f" {'peak RSS main':>14} {'peak RSS tree':>14}")
+    print(
+        f"\n{args.processes} processes; pipeline = the ingest flow's own wall time (WARC → extract → dedup →"
+        " Parquet → views);\nprocess = the whole `python -c ingest(...)` process, Prefect's temporary server"
+        " start included."
+    )
+    print(
+        f"{'docs':>6} {'bare docs/s':>12} {'pipeline docs/s':>16} {'ratio':>6} {'process docs/s':>15}"
+        f" {'peak RSS main':>14} {'peak RSS tree':>14}"
+    )
     for r in rows:
-        print(f"{r['docs']:>6} {r['bare_docs_s']:>12.1f} {r['pipeline_docs_s']:>16.1f} {r['ratio']:>6.3f}"
-              f" {r['process_docs_s']:>15.1f} {r['peak_main_mb']:>11.0f} MB {r['peak_tree_mb']:>11.0f} MB")
+        print(
+            f"{r['docs']:>6} {r['bare_docs_s']:>12.1f} {r['pipeline_docs_s']:>16.1f} {r['ratio']:>6.3f}"
+            f" {r['process_docs_s']:>15.1f} {r['peak_main_mb']:>11.0f} MB {r['peak_tree_mb']:>11.0f} MB"
+        )
     if len(rows) > 1:
-        print(f"peak RSS (main) at {rows[-1]['docs']} ÷ at {rows[0]['docs']}: "
-              f"{rows[-1]['peak_main_mb'] / rows[0]['peak_main_mb']:.2f}; "
-              f"tree: {rows[-1]['peak_tree_mb'] / rows[0]['peak_tree_mb']:.2f}")
+        print(
+            f"peak RSS (main) at {rows[-1]['docs']} ÷ at {rows[0]['docs']}: "
+            f"{rows[-1]['peak_main_mb'] / rows[0]['peak_main_mb']:.2f}; "
+            f"tree: {rows[-1]['peak_tree_mb'] / rows[0]['peak_tree_mb']:.2f}"
+        )
 
 
 if __name__ == "__main__":

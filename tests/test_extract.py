@@ -1,0 +1,85 @@
+"""HTML → document: main text without furniture or comments, metadata, normalisation, rejects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sites import COMMENT, MENU_ITEMS, make_article, news_page, syndicated_page
+
+from flows.documents import Page
+from flows.extract import ExtractOptions, content_hash, extract_page, normalize_text
+from flows.urls import canonical_url, choose_canonical
+
+NOW = datetime(2025, 7, 20, tzinfo=UTC)
+OPTIONS = ExtractOptions()
+
+
+def page(html: str | bytes, url: str = "https://news.test/2025/story.html") -> Page:
+    data = html.encode() if isinstance(html, str) else html
+    return Page(url=url, html=data, fetched_at=NOW, origin="test")
+
+
+def test_main_text_keeps_body_and_drops_menus_comments_and_headline() -> None:
+    article = make_article(1)
+    outcome = extract_page(page(news_page(article, "https://news.test/2025/story-1.html")), OPTIONS)
+    doc = outcome.document
+    assert doc is not None, outcome.reject
+    for paragraph in article.paragraphs:
+        assert paragraph in doc["text"]
+    assert "uncle sam" not in doc["text"]
+    assert not any(line in MENU_ITEMS for line in doc["text"].splitlines())
+    assert "Related Stories" not in doc["text"] and "Privacy policy" not in doc["text"]
+    assert not doc["text"].startswith(article.title)
+    assert doc["title"] == article.title
+    assert doc["author"] == article.author
+    assert doc["published_at"].isoformat() == article.date
+    assert doc["language"] == "en"
+    assert doc["word_count"] == len(doc["text"].split())
+    assert doc["content_hash"] == content_hash(doc["text"])
+    assert doc["canonical_url"] == "https://news.test/2025/story-1.html"
+
+
+def test_syndicated_copy_on_another_template_has_the_same_text() -> None:
+    article = make_article(2)
+    original = "https://news.test/2025/story-2.html"
+    first = extract_page(page(news_page(article, original), original), OPTIONS).document
+    copy = extract_page(
+        page(syndicated_page(article, "https://wire.test/s/2", original), "https://wire.test/s/2"), OPTIONS
+    ).document
+    assert first["content_hash"] == copy["content_hash"]
+    # the copy's canonical points at another site: not adopted
+    assert copy["canonical_url"] == "https://wire.test/s/2"
+    assert first["doc_id"] != copy["doc_id"]
+
+
+def test_pages_without_text_are_rejected_with_a_reason() -> None:
+    empty = extract_page(page("<html><body><div id='app'></div></body></html>"), OPTIONS)
+    assert empty.reject["reason"] == "no_text"
+    blank = extract_page(page(b"   \n"), OPTIONS)
+    assert blank.reject["reason"] == "no_text"
+    binary = extract_page(page(bytes(range(256)) * 40), OPTIONS)
+    assert binary.reject["reason"] == "not_html"
+    large = extract_page(page(b"<html>" + b"x" * 2000 + b"</html>"), ExtractOptions(max_bytes=1000))
+    assert large.reject["reason"] == "too_large" and "1000" in large.reject["detail"]
+
+
+def test_normalisation() -> None:
+    decomposed = "Cafe\u0301  au\u00a0lait\t here\n\n  second   line  \n"
+    assert normalize_text(decomposed) == "Café au lait here\nsecond line"
+
+
+def test_canonical_urls() -> None:
+    assert (
+        canonical_url("HTTPS://News.Test:443/a/b?utm_source=x&id=3&fbclid=1#top")
+        == "https://news.test/a/b?id=3"
+    )
+    fetched = "https://www.news.test/2025/a.amp.html"
+    assert choose_canonical(fetched, "https://news.test/2025/a.html") == "https://news.test/2025/a.html"
+    assert choose_canonical(fetched, "https://other.test/a.html") == fetched
+    assert choose_canonical("file:///tmp/a.html", "https://news.test/a.html") == "https://news.test/a.html"
+    assert choose_canonical(fetched, None) == fetched
+
+
+def test_comment_phrase_is_really_in_the_page() -> None:
+    """Guards the tests above: the comment they expect to be dropped is present in the input."""
+    assert COMMENT in news_page(make_article(3), "https://news.test/x")
