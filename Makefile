@@ -18,10 +18,11 @@ run: $(STAMP)
 	$(BIN)/corpus sql --config $(CONFIG) "select source, title, author, published_at, word_count, copies from articles order by published_at desc nulls last, title"
 
 test: $(STAMP)
+	$(BIN)/ruff check flows tests seeds
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows tests
+	$(BIN)/ruff check flows tests seeds
 	$(BIN)/ruff format --check flows tests
 
 bench: $(STAMP)

@@ -1,15 +1,20 @@
 """Extraction over all cores, with a per-page time limit that a stuck page cannot escape.
 
-Each worker process has its own inbox (a queue fed by a background thread, so sending a large page never
-blocks the parent) and its own result pipe. A page that exceeds the time limit is first interrupted inside
-the worker (SIGALRM → a BaseException trafilatura cannot swallow); if the worker is stuck in C code and
-does not answer within a grace period, the parent kills it, rejects the page as `extract_timeout`,
-starts a fresh worker and re-sends the pages that were queued behind it. A worker that dies (segfault,
-out of memory) is handled the same way, with the reason `extract_crash`.
+The parent sends each worker small work items (a few file paths, a byte range of a WARC file: see
+sources/); the worker reads the pages itself, so page bytes never pass through the parent, whose CPU
+would otherwise be taken from the extraction on a machine whose cores are all busy. For each page the
+worker says which page it begins, then sends the outcome.
+
+A page that exceeds the time limit is first interrupted inside the worker (SIGALRM → a BaseException
+trafilatura cannot swallow); if the worker is stuck in C code and does not answer within a grace period,
+the parent kills it, rejects the page it had begun as `extract_timeout`, starts a fresh worker and
+re-sends the rest of that item and the items queued behind it. A worker that dies (segfault, out of
+memory) is handled the same way, with the reason `extract_crash`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -22,8 +27,19 @@ from multiprocessing.connection import Connection, wait
 
 from flows.documents import Extracted, Page
 from flows.extract import ExtractOptions, extract_page, reject
+from flows.sources import SourceError, WorkItem
 
 PREFETCH = 3  # pages queued per worker: enough to hide the round trip, small enough to bound memory
+
+
+PREFETCH = 2  # work items queued per worker, so that it never waits for the parent
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """A work item that could not be read to its end (a truncated archive); its pages so far came through."""
+
+    message: str
 
 
 class _PageTimeout(BaseException):
@@ -34,39 +50,53 @@ def _on_alarm(_signum: int, _frame: object) -> None:
     raise _PageTimeout
 
 
-def _worker_main(
-    inbox: multiprocessing.Queue, results: Connection, options: ExtractOptions, limit: float
-) -> None:
+def _extract_with_limit(page: Page, options: ExtractOptions, limit: float) -> Extracted:
+    try:
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            return extract_page(page, options)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _PageTimeout:
+        return reject(page, "extract_timeout", f"extraction took longer than {limit:g} s")
+    except Exception as exc:  # a bug or a parser failure on one page must not end the run
+        return reject(page, "extract_error", f"{type(exc).__name__}: {exc}")
+
+
+def _worker_main(inbox: Connection, results: Connection, options: ExtractOptions, limit: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGALRM, _on_alarm)
     while True:
-        page = inbox.get()
-        if page is None:
+        item = inbox.recv()
+        if item is None:
             return
         try:
-            signal.setitimer(signal.ITIMER_REAL, limit)
-            try:
-                outcome = extract_page(page, options)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-        except _PageTimeout:
-            outcome = reject(page, "extract_timeout", f"extraction took longer than {limit:g} s")
-        except Exception as exc:  # a bug or a parser failure on one page must not end the run
-            outcome = reject(page, "extract_error", f"{type(exc).__name__}: {exc}")
-        results.send(outcome)
+            for entry in item.pages():
+                if isinstance(entry, Extracted):  # rejected while reading
+                    results.send(("result", entry))
+                    continue
+                results.send(("begin", entry.url, entry.origin, entry.fetched_at))
+                results.send(("result", _extract_with_limit(entry, options, limit)))
+        except SourceError as exc:
+            results.send(("error", str(exc)))
+        except Exception as exc:
+            results.send(("error", f"{item}: {type(exc).__name__}: {exc}"))
+        results.send(("done",))
 
 
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    inbox: multiprocessing.Queue
+    inbox: Connection
     results: Connection
-    inflight: deque[Page] = field(default_factory=deque)
-    started: float = 0.0  # when the worker began its current page (the oldest in flight)
+    items: deque[WorkItem] = field(default_factory=deque)
+    page: Page | None = None  # the page it has begun and not finished
+    since: float = 0.0  # when it last said anything: the time limit counts from there
 
 
 class ExtractPool:
-    """A fixed set of extraction processes; `map` streams pages through them, results in completion order."""
+    """A fixed set of extraction processes; `map` streams work items through them and yields one outcome
+    per page (and a ReadError per item that broke off), in the order they finish."""
 
     def __init__(self, processes: int, options: ExtractOptions, timeout: float) -> None:
         self.processes = processes or os.cpu_count() or 1
@@ -79,28 +109,18 @@ class ExtractPool:
         self._lock = threading.Lock()
 
     def _start_worker(self) -> _Worker:
-        inbox = self._context.Queue()
+        inbox_reader, inbox_writer = self._context.Pipe(duplex=False)
         receiver, sender = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_worker_main,
-            args=(inbox, sender, self.options, self.timeout),
+            args=(inbox_reader, sender, self.options, self.timeout),
             daemon=True,
             name="corpus-extract",
         )
         process.start()
+        inbox_reader.close()
         sender.close()
-        return _Worker(process, inbox, receiver)
-
-    def _replace(self, worker: _Worker) -> _Worker:
-        """Kill a worker and put a fresh one in its place; returns the old one for its in-flight pages."""
-        worker.process.kill()
-        worker.process.join(5)
-        worker.inbox.cancel_join_thread()
-        worker.inbox.close()
-        worker.results.close()
-        index = self._workers.index(worker)
-        self._workers[index] = self._start_worker()
-        return worker
+        return _Worker(process, inbox_writer, receiver)
 
     def start(self) -> None:
         """Start the workers now (map does it on first use): a caller can overlap their start-up."""
@@ -108,65 +128,77 @@ class ExtractPool:
             if not self._workers:
                 self._workers = [self._start_worker() for _ in range(self.processes)]
 
-    def map(self, pages: Iterable[Page]) -> Iterator[Extracted]:
-        """Extract every page; one Extracted per page, in the order they finish."""
+    def map(self, items: Iterable[WorkItem]) -> Iterator[Extracted | ReadError]:
         self.start()
         with self._lock:
-            yield from self._run(iter(pages))
+            yield from self._run(iter(items))
 
-    def _run(self, pages: Iterator[Page]) -> Iterator[Extracted]:
-        retry: deque[Page] = deque()
+    def _run(self, items: Iterator[WorkItem]) -> Iterator[Extracted | ReadError]:
+        retry: deque[WorkItem] = deque()
         exhausted = False
         while True:
             for worker in self._workers:
-                while len(worker.inflight) < PREFETCH:
-                    if retry:
-                        page = retry.popleft()
-                    elif not exhausted:
-                        page = next(pages, None)
-                        exhausted = page is None
-                        if page is None:
-                            break
-                    else:
+                while len(worker.items) < PREFETCH:
+                    item = retry.popleft() if retry else (None if exhausted else next(items, None))
+                    if item is None:
+                        exhausted = exhausted or not retry
                         break
-                    if not worker.inflight:
-                        worker.started = time.monotonic()
-                    worker.inbox.put(page)
-                    worker.inflight.append(page)
-            busy = [w for w in self._workers if w.inflight]
+                    if not worker.items:
+                        worker.since = time.monotonic()
+                    worker.inbox.send(item)
+                    worker.items.append(item)
+            busy = [w for w in self._workers if w.items]
             if not busy:
                 return
-            now = time.monotonic()
-            next_deadline = min(w.started + self.hard_limit for w in busy)
-            ready = wait([w.results for w in busy], timeout=max(0.0, next_deadline - now))
+            deadline = min(w.since for w in busy) + self.hard_limit
+            ready = wait([w.results for w in busy], timeout=max(0.0, deadline - time.monotonic()))
             for worker in busy:
-                if worker.results not in ready:
-                    continue
-                try:
-                    outcome = worker.results.recv()
-                except (EOFError, OSError):
-                    yield from self._fail(worker, retry, "extract_crash", "extraction worker died")
-                    continue
-                worker.inflight.popleft()
-                worker.started = time.monotonic()
-                yield outcome
+                while worker.results in ready and worker.results.poll():
+                    try:
+                        message = worker.results.recv()
+                    except (EOFError, OSError):
+                        yield from self._fail(worker, retry, "extract_crash", "extraction worker died")
+                        break
+                    worker.since = time.monotonic()
+                    kind = message[0]
+                    if kind == "begin":
+                        worker.page = Page(message[1], b"", message[3], message[2])
+                    elif kind == "result":
+                        worker.page = None
+                        yield message[1]
+                    elif kind == "error":
+                        yield ReadError(message[1])
+                    else:  # done
+                        worker.items.popleft()
             now = time.monotonic()
             for worker in list(self._workers):
-                if worker.inflight and now - worker.started > self.hard_limit:
+                if worker.items and now - worker.since > self.hard_limit:
                     yield from self._fail(
                         worker, retry, "extract_timeout", f"extraction took longer than {self.timeout:g} s"
                     )
 
-    def _fail(self, worker: _Worker, retry: deque[Page], reason: str, detail: str) -> Iterator[Extracted]:
-        old = self._replace(worker)
-        stuck = old.inflight.popleft()
-        retry.extendleft(reversed(old.inflight))
-        yield reject(stuck, reason, detail)
+    def _fail(self, worker: _Worker, retry: deque[WorkItem], reason: str, detail: str) -> Iterator:
+        """Replace a stuck or dead worker; reject the page it was on and re-queue what it had not read."""
+        worker.process.kill()
+        worker.process.join(5)
+        worker.inbox.close()
+        worker.results.close()
+        self._workers[self._workers.index(worker)] = self._start_worker()
+        current = worker.items.popleft()
+        rest = list(worker.items)
+        if worker.page is not None:
+            yield reject(worker.page, reason, detail)
+            resumed = current.resume_after(worker.page.origin)
+            rest = ([resumed] if resumed is not None else []) + rest
+        else:
+            yield ReadError(f"{current}: {detail} while reading")
+        retry.extendleft(reversed(rest))
 
     def close(self) -> None:
         with self._lock:
             for worker in self._workers:
-                worker.inbox.put(None)
+                with contextlib.suppress(OSError):
+                    worker.inbox.send(None)
             for worker in self._workers:
                 worker.process.join(2)
                 if worker.process.is_alive():

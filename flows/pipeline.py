@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,10 +17,9 @@ from pydantic import BaseModel
 from flows import progress, staging
 from flows.config import Config, ExtractConfig, FilesSource, WarcSource
 from flows.dedup import ExactIndex, Verdict
-from flows.documents import Extracted, Page
 from flows.extract import ExtractOptions
-from flows.extract_pool import ExtractPool, shared_pool
-from flows.sources import SourceError, Unit, location, read_pages
+from flows.extract_pool import ExtractPool, ReadError, shared_pool
+from flows.sources import Unit, location, work_items
 from flows.stats import SourceStats
 from flows.warehouse import DOCUMENTS, REJECTS, Warehouse, new_run_id
 
@@ -174,28 +172,18 @@ def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) ->
     commit = local_run.commit_chunk if local_run is not None else None
     writer = staging.StagingWriter(warehouse, run.run_id, unit.source, unit.label, commit)
     pool = extraction_pool(options)
-    read_rejects: list[Extracted] = []
-
-    def pages() -> Iterator[Page]:
-        for item in read_pages(kind, unit):
-            if isinstance(item, Page):
-                yield item
-            else:
-                read_rejects.append(item)
-
-    error = None
+    errors = []
     done = 0
-    try:
-        for outcome in pool.map(pages()):
-            writer.add(outcome)
-            done += 1
-            if done % 20 == 0:
-                progress.report("pages_done", unit.source, 20)
-    except SourceError as exc:
-        error = str(exc)
-    for outcome in read_rejects:
+    for outcome in pool.map(work_items(kind, unit)):
+        if isinstance(outcome, ReadError):
+            errors.append(outcome.message)
+            continue
         writer.add(outcome)
-    progress.report("pages_done", unit.source, done % 20 + len(read_rejects))
+        done += 1
+        if done % 20 == 0:
+            progress.report("pages_done", unit.source, 20)
+    progress.report("pages_done", unit.source, done % 20)
+    error = "; ".join(errors) or None
     return writer.finish(error)
 
 

@@ -1,5 +1,5 @@
 """The extraction pool: all pages come back, a slow page is cut off at the time limit, a stuck or dead
-worker is replaced, and the run goes on."""
+worker is replaced and the pages behind the bad one are still read, and the run goes on."""
 
 from __future__ import annotations
 
@@ -7,70 +7,86 @@ import os
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sites import make_article, news_page
 
-from flows.documents import Page
 from flows.extract import ExtractOptions
 from flows.extract_pool import ExtractPool
+from flows.sources.files import FilesItem
 
-NOW = datetime(2025, 7, 20, tzinfo=UTC)
+MAX = 50_000_000
 
 
-def pages(count: int, start: int = 0) -> list[Page]:
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def page_files(folder: Path, count: int, start: int = 0) -> list[str]:
+    paths = []
+    for i in range(start, start + count):
+        path = folder / f"page-{i}.html"
+        path.write_text(news_page(make_article(i), f"https://news.test/{i}"))
+        paths.append(str(path))
+    return paths
+
+
+def slow_file(folder: Path) -> str:
+    """A page trafilatura needs seconds for: tens of thousands of paragraphs (~6 MB)."""
+    body = "".join(f"<div class='c{i}'><p>{' '.join(['word'] * 40)} {i}</p></div>" for i in range(25_000))
+    path = folder / "slow.html"
+    path.write_text(f"<html><body>{body}</body></html>")
+    return str(path)
+
+
+def items(paths: list[str], per_item: int = 4) -> list[FilesItem]:
     return [
-        Page(
-            f"https://news.test/{i}",
-            news_page(make_article(i), f"https://news.test/{i}").encode(),
-            NOW,
-            f"p{i}",
-        )
-        for i in range(start, start + count)
+        FilesItem(tuple(paths[i : i + per_item]), "/", "https://x.test/", MAX)
+        for i in range(0, len(paths), per_item)
     ]
 
 
-def slow_page() -> Page:
-    """A page trafilatura needs seconds for: tens of thousands of paragraphs (~6 MB)."""
-    body = "".join(f"<div class='c{i}'><p>{' '.join(['word'] * 40)} {i}</p></div>" for i in range(25_000))
-    return Page("https://news.test/slow", f"<html><body>{body}</body></html>".encode(), NOW, "slow")
-
-
-def test_every_page_comes_back_once() -> None:
+def test_every_page_comes_back_once(folder: Path) -> None:
+    paths = page_files(folder, 30)
     pool = ExtractPool(2, ExtractOptions(), timeout=20)
     try:
-        results = list(pool.map(pages(30)))
+        results = list(pool.map(items(paths)))
     finally:
         pool.close()
-    assert sorted(r.document["url"] for r in results) == sorted(p.url for p in pages(30))
+    assert sorted(r.document["origin"] for r in results) == sorted(paths)
 
 
-def test_slow_page_is_rejected_and_the_rest_extracted() -> None:
-    pool = ExtractPool(2, ExtractOptions(max_bytes=50_000_000), timeout=0.5)
+def test_slow_page_is_rejected_and_the_rest_extracted(folder: Path) -> None:
+    paths = [*page_files(folder, 4), slow_file(folder), *page_files(folder, 4, start=4)]
+    pool = ExtractPool(2, ExtractOptions(max_bytes=MAX), timeout=0.5)
     try:
         started = time.monotonic()
-        results = list(pool.map([*pages(4), slow_page(), *pages(4, start=4)]))
+        results = list(pool.map(items(paths, per_item=3)))
         elapsed = time.monotonic() - started
         workers = [w.process for w in pool._workers]
     finally:
         pool.close()
     rejects = [r.reject for r in results if r.reject]
-    assert [(r["url"], r["reason"]) for r in rejects] == [("https://news.test/slow", "extract_timeout")]
+    assert [(r["url"].rsplit("/", 1)[1], r["reason"]) for r in rejects] == [("slow.html", "extract_timeout")]
     assert sum(1 for r in results if r.document) == 8
     assert elapsed < 10
     assert all(not w.is_alive() for w in workers)  # closed: no worker left behind
 
 
-def test_stuck_worker_is_killed_and_replaced() -> None:
+def test_stuck_worker_is_killed_and_replaced(folder: Path) -> None:
     """A worker that stops answering (SIGSTOP: not even SIGALRM reaches it) is killed after the hard limit;
-    its page is rejected as extract_timeout, the pages queued behind it are re-sent to a new worker."""
-    pool = ExtractPool(1, ExtractOptions(), timeout=0.5)
+    its page is rejected as extract_timeout; the rest of its item and the items queued behind it are
+    re-sent to a new worker."""
+    paths = [slow_file(folder), *page_files(folder, 5)]
+    pool = ExtractPool(1, ExtractOptions(max_bytes=MAX), timeout=0.5)
     pool.start()
     original = pool._workers[0].process
     timer = threading.Timer(0.3, lambda: os.kill(original.pid, signal.SIGSTOP))
     try:
         timer.start()
-        results = list(pool.map([slow_page(), *pages(5)]))
+        results = list(pool.map(items(paths, per_item=3)))
         replacement = pool._workers[0].process
     finally:
         timer.cancel()
@@ -81,14 +97,15 @@ def test_stuck_worker_is_killed_and_replaced() -> None:
     assert not original.is_alive()
 
 
-def test_dead_worker_is_replaced() -> None:
-    pool = ExtractPool(1, ExtractOptions(max_bytes=50_000_000), timeout=30)
+def test_dead_worker_is_replaced(folder: Path) -> None:
+    paths = [slow_file(folder), *page_files(folder, 3)]
+    pool = ExtractPool(1, ExtractOptions(max_bytes=MAX), timeout=30)
     pool.start()
     victim = pool._workers[0].process
     timer = threading.Timer(0.3, lambda: os.kill(victim.pid, signal.SIGKILL))
     try:
         timer.start()
-        results = list(pool.map([slow_page(), *pages(3)]))
+        results = list(pool.map(items(paths, per_item=2)))
     finally:
         timer.cancel()
         pool.close()

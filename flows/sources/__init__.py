@@ -1,14 +1,17 @@
-"""Sources say what to ingest: each kind lists its work units, then streams the pages of one unit.
+"""Sources say what to ingest: each kind lists its work units, and splits a unit into work items.
 
-A unit is one Prefect task's worth of input (a batch of files, one WARC file). `discover` must be cheap;
-`read_pages` streams, so memory stays flat however large a unit is. Read problems of one page come out
-as rejects (an `Extracted` with `reject` set), never as exceptions; a problem that ends a whole unit
-(a truncated WARC) is raised as SourceError after the pages read so far.
+A unit is one Prefect task's worth of input (a batch of files, one WARC file); `discover` must be cheap.
+A work item is what one extraction worker reads by itself (a few files, a byte range of a WARC file), so
+page bytes never pass through the parent process. An item streams its pages, so memory stays flat however
+large a unit is. Read problems of one page come out as rejects (an `Extracted` with `reject` set), never
+as exceptions; a problem that ends a whole item (a truncated WARC) is raised as SourceError after the
+pages read so far. An item can resume after a page, when the worker reading it had to be replaced.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,11 +47,27 @@ def discover(source: FilesSource | WarcSource, config: Config) -> list[Unit]:
     return module.discover(source, config)
 
 
-def read_pages(kind: str, unit: Unit) -> Iterator[Page | Extracted]:
+class WorkItem(Protocol):
+    """A picklable piece of a unit, read inside an extraction worker."""
+
+    def pages(self) -> Iterator[Page | Extracted]: ...
+
+    def resume_after(self, origin: str) -> WorkItem | None:
+        """The rest of this item after the page read from `origin` (None when nothing is left)."""
+        ...
+
+
+def work_items(kind: str, unit: Unit) -> list[WorkItem]:
     from flows.sources import files, warc
 
     module = {"files": files, "warc": warc}[kind]
-    return module.read_pages(unit)
+    return module.work_items(unit)
+
+
+def read_pages(kind: str, unit: Unit) -> Iterator[Page | Extracted]:
+    """Every page of a unit, read in this process (extraction workers read their items themselves)."""
+    for item in work_items(kind, unit):
+        yield from item.pages()
 
 
 def location(source: FilesSource | WarcSource) -> str:

@@ -7,6 +7,7 @@ import gzip
 import os
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,37 +51,58 @@ def discover(source: FilesSource, config: Config) -> list[Unit]:
     ]
 
 
-def file_url(path: str, unit: Unit) -> str:
-    if unit.url_prefix:
-        relative = Path(path).relative_to(unit.base_dir).as_posix()
+def file_url(path: str, base_dir: str, url_prefix: str | None) -> str:
+    if url_prefix:
+        relative = Path(path).relative_to(base_dir).as_posix()
         if relative.endswith(".gz"):
             relative = relative[:-3]
-        prefix = unit.url_prefix if unit.url_prefix.endswith("/") else unit.url_prefix + "/"
+        prefix = url_prefix if url_prefix.endswith("/") else url_prefix + "/"
         return prefix + relative
     return Path(path).as_uri()
 
 
-def read_pages(unit: Unit) -> Iterator[Page | Extracted]:
-    for path in unit.paths:
-        url = file_url(path, unit)
-        page = Page(url=url, html=b"", fetched_at=datetime.now(UTC), origin=path)
-        try:
-            size = os.path.getsize(path)
-            if size > unit.max_bytes:
-                yield reject(page, "too_large", f"{size} bytes > max_bytes {unit.max_bytes}")
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-            if path.lower().endswith(".gz"):
-                data = _gunzip(data, unit.max_bytes)
-        except _TooLarge as exc:
-            yield reject(page, "too_large", str(exc))
-            continue
-        except (OSError, EOFError, zlib.error) as exc:
-            yield reject(page, "unreadable", f"{path}: {exc}")
-            continue
-        page.html = data
-        yield page
+ITEM_FILES = 8  # files a worker reads per work item
+
+
+@dataclass(frozen=True)
+class FilesItem:
+    paths: tuple[str, ...]
+    base_dir: str
+    url_prefix: str | None
+    max_bytes: int
+
+    def pages(self) -> Iterator[Page | Extracted]:
+        for path in self.paths:
+            yield read_file(path, file_url(path, self.base_dir, self.url_prefix), self.max_bytes)
+
+    def resume_after(self, origin: str) -> FilesItem | None:
+        rest = self.paths[self.paths.index(origin) + 1 :] if origin in self.paths else ()
+        return FilesItem(rest, self.base_dir, self.url_prefix, self.max_bytes) if rest else None
+
+
+def work_items(unit: Unit) -> list[FilesItem]:
+    return [
+        FilesItem(tuple(unit.paths[i : i + ITEM_FILES]), unit.base_dir, unit.url_prefix, unit.max_bytes)
+        for i in range(0, len(unit.paths), ITEM_FILES)
+    ]
+
+
+def read_file(path: str, url: str, max_bytes: int) -> Page | Extracted:
+    page = Page(url=url, html=b"", fetched_at=datetime.now(UTC), origin=path)
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            return reject(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if path.lower().endswith(".gz"):
+            data = _gunzip(data, max_bytes)
+    except _TooLarge as exc:
+        return reject(page, "too_large", str(exc))
+    except (OSError, EOFError, zlib.error) as exc:
+        return reject(page, "unreadable", f"{path}: {exc}")
+    page.html = data
+    return page
 
 
 class _TooLarge(Exception):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import glob
 import gzip
+import os
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, BinaryIO
 
 from flows.config import Config, WarcSource
 from flows.documents import Extracted, Page
@@ -31,12 +35,128 @@ def discover(source: WarcSource, config: Config) -> list[Unit]:
     ]
 
 
-def read_pages(unit: Unit) -> Iterator[Page | Extracted]:
+SLICE_BYTES = 1 << 20  # a worker reads a WARC file in byte ranges of this size (compressed): small
+# enough that the last ranges of a file keep every core busy to the end
+
+
+@dataclass(frozen=True)
+class WarcSlice:
+    """The records of a WARC file that start in [start, end). A worker finds the first record boundary
+    at or after `start` itself (a gzip member that inflates to "WARC/", or "WARC/1." after a blank line
+    in a plain file), so slices are cut by file size alone and read in parallel."""
+
+    path: str
+    start: int
+    end: int
+    max_bytes: int
+
+    def pages(self) -> Iterator[Page | Extracted]:
+        from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+        try:
+            with open(self.path, "rb") as stream:
+                first = record_boundary(stream, self.start, self.end)
+                if first is None:
+                    return
+                stream.seek(first)
+                records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True)
+                for record in records:
+                    if record.stream_pos >= self.end:
+                        return
+                    yield from _warc_record(self.path, record, self.max_bytes)
+        except OSError as exc:
+            raise SourceError(f"WARC file {self.path}: {exc}") from None
+
+    def resume_after(self, origin: str) -> WarcSlice | None:
+        offset = int(origin.rsplit("#", 1)[1]) + 1
+        return WarcSlice(self.path, offset, self.end, self.max_bytes) if offset < self.end else None
+
+
+@dataclass(frozen=True)
+class ArcFile:
+    path: str
+    max_bytes: int
+
+    def pages(self) -> Iterator[Page | Extracted]:
+        return _read_arc(self.path, self.max_bytes)
+
+    def resume_after(self, origin: str) -> None:
+        return None  # warcio reads ARC files front to back: the rest of a failed one is lost (reported)
+
+
+def work_items(unit: Unit) -> list[WarcSlice | ArcFile]:
+    items: list[WarcSlice | ArcFile] = []
     for path in unit.paths:
         if path.lower().endswith((".arc", ".arc.gz")):
-            yield from _read_arc(path, unit.max_bytes)
-        else:
-            yield from _read_warc(path, unit.max_bytes)
+            items.append(ArcFile(path, unit.max_bytes))
+            continue
+        size = os.path.getsize(path)
+        items += [
+            WarcSlice(path, start, min(start + SLICE_BYTES, size), unit.max_bytes)
+            for start in range(0, max(size, 1), SLICE_BYTES)
+        ]
+    return items
+
+
+_WINDOW = 1 << 20
+_HEAD = 4096  # compressed bytes enough to inflate a record's first bytes
+
+
+def record_boundary(stream: BinaryIO, start: int, end: int) -> int | None:
+    """Offset of the first WARC record that starts in [start, end), or None."""
+    if start == 0:
+        return 0
+    stream.seek(0)
+    gzipped = stream.read(2) == b"\x1f\x8b"
+    # a gzip member that inflates to "WARC/", or a plain record's version line after a blank line
+    marker, skip = (b"\x1f\x8b\x08", 0) if gzipped else (b"\r\n\r\nWARC/1.", 4)
+    position = max(0, start - skip)
+    while position < end:
+        stream.seek(position)
+        window = stream.read(_WINDOW)
+        found = window.find(marker)
+        while found != -1:
+            candidate = position + found + skip
+            if candidate >= end:
+                return None
+            if candidate >= start and (not gzipped or _inflates_to_record(window[found : found + _HEAD])):
+                return candidate
+            found = window.find(marker, found + 1)
+        if len(window) < _WINDOW:
+            return None
+        position += _WINDOW - _HEAD  # overlap: a marker cut by the window's edge is seen whole next time
+    return None
+
+
+def _inflates_to_record(head: bytes) -> bool:
+    try:
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 16).startswith(b"WARC/")
+    except zlib.error:
+        return False
+
+
+def _warc_record(path: str, record: Any, max_bytes: int) -> Iterator[Page | Extracted]:
+    url = (record.headers.get("WARC-Target-URI") or "").strip("<>")
+    when = record.record_date or datetime.now(UTC)
+    origin = f"{path}#{record.stream_pos}"
+    size = record.content_length
+    body = record.reader.read() if size <= max_bytes + 65536 else None
+    if body is not None and len(body) < size:  # FastWARC stops quietly at a truncated file
+        yield reject(
+            Page(url, b"", when, origin), "unreadable", f"truncated record: {len(body)} of {size} bytes"
+        )
+        raise SourceError(f"WARC file {path}: truncated at the record at offset {record.stream_pos}")
+    status = record.http_headers.status_code if record.http_headers is not None else None
+    yield _page_or_reject(
+        url,
+        when,
+        origin,
+        status,
+        record.http_content_type,
+        body,
+        len(body) if body is not None else size,
+        max_bytes,
+    )
 
 
 def _page_or_reject(
@@ -58,37 +178,6 @@ def _page_or_reject(
         return reject(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
     page.html = body
     return page
-
-
-def _read_warc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
-
-    try:
-        records = ArchiveIterator(path, record_types=WarcRecordType.response, parse_http=True)
-        for record in records:
-            url = record.headers.get("WARC-Target-URI") or ""
-            when = record.record_date or datetime.now(UTC)
-            size = record.content_length
-            body = record.reader.read() if size <= max_bytes + 65536 else None
-            if body is not None and len(body) < size:  # FastWARC stops quietly at a truncated file
-                page = Page(
-                    url=url.strip("<>"), html=b"", fetched_at=when, origin=f"{path}#{record.stream_pos}"
-                )
-                yield reject(page, "unreadable", f"truncated record: {len(body)} of {size} bytes")
-                raise SourceError(f"WARC file {path}: truncated at the record at offset {record.stream_pos}")
-            status = record.http_headers.status_code if record.http_headers is not None else None
-            yield _page_or_reject(
-                url.strip("<>"),
-                when,
-                f"{path}#{record.stream_pos}",
-                status,
-                record.http_content_type,
-                body,
-                len(body) if body is not None else size,
-                max_bytes,
-            )
-    except OSError as exc:
-        raise SourceError(f"WARC file {path}: {exc}") from None
 
 
 def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
