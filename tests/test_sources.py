@@ -120,3 +120,27 @@ def test_arc_files_are_read(tmp_path: Path, make_config) -> None:
     pages, rejects = split(read_pages("warc", discover(config.sources[0], config)[0]))
     assert [p.url for p in pages] == ["http://news.test/8"] and not rejects
     assert pages[0].html == html
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_warc_split_into_byte_ranges_reads_every_record_once(
+    tmp_path: Path, make_config, monkeypatch, compress: bool
+) -> None:
+    import flows.sources.warc as warc
+
+    monkeypatch.setattr(warc, "SLICE_BYTES", 1500)  # several ranges per record: boundaries found by search
+    records = [
+        (
+            f"https://news.test/{i}",
+            "200 OK",
+            "text/html",
+            news_page(make_article(i), f"https://news.test/{i}").encode(),
+        )
+        for i in range(12)
+    ]
+    (tmp_path / "c.warc").write_bytes(warc_bytes(records, compress=compress))
+    config = config_for(make_config, '[[sources]]\nname = "w"\nkind = "warc"\npath = "c.warc"\n')
+    unit = discover(config.sources[0], config)[0]
+    assert len(warc.work_items(unit)) > 12
+    pages, rejects = split(read_pages("warc", unit))
+    assert [p.url for p in pages] == [r[0] for r in records] and not rejects
