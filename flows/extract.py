@@ -30,11 +30,11 @@ class ExtractOptions:
 
 
 def normalize_text(text: str) -> str:
-    """Unicode NFC; runs of spaces, tabs and odd spaces become one space; blank lines dropped."""
+    """Unicode NFC; runs of spaces, tabs and odd spaces become one space, lines are trimmed and blank
+    ones dropped (Unicode line separators count as line breaks)."""
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    lines = (line.strip() for line in _SPACES.sub(" ", text).splitlines())
-    return "\n".join(line for line in lines if line)
+    return "\n".join(filter(None, (" ".join(line.split()) for line in text.splitlines())))
 
 
 def drop_headline(text: str, title: str | None) -> str:
@@ -147,7 +147,7 @@ def extract_page(page: Page, options: ExtractOptions) -> Extracted:
             "description": _clean(result.description),
             "tags": _tags(result.tags),
             "text": text,
-            "word_count": len(text.split()),
+            "word_count": text.count(" ") + text.count("\n") + 1,  # normalised: one separator per word
             "content_hash": text_hash,
             "duplicate_of": None,
             "fetched_at": page.fetched_at,

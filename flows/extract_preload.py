@@ -1,6 +1,8 @@
 """Imported once by the extraction pool's fork server: workers forked from it start with everything they
 use already imported (trafilatura, the readers, the language model), instead of each importing it."""
 
+import gc
+
 import fastwarc.warc  # noqa: F401
 
 import flows.extract_pool
@@ -9,3 +11,7 @@ import flows.sources.warc  # noqa: F401
 from flows.extract import warm_up
 
 warm_up()
+
+# Everything loaded so far lives as long as the workers: keep it out of the garbage collector's scans
+# (and its pages shared with the fork server, not copied on write).
+gc.freeze()

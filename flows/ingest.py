@@ -1,4 +1,4 @@
-"""The Prefect flows: `ingest` runs one sub-flow per source; each source's work is one task per unit
+"""The Prefect flow: `ingest` runs one task group per source; each source's work is one task per unit
 (a batch of files, a WARC file) for extraction and one per unit for the serialised commit. This is the
 only module that knows about Prefect; the work itself is in pipeline.py.
 """
@@ -52,7 +52,7 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
         ) from None
 
 
-@task(name="discover")
+@task(name="discover", task_run_name="discover {source.name}")
 def discover_units(source: FilesSource | WarcSource, config: Config) -> list[Unit]:
     return discover(source, config)
 
@@ -67,10 +67,12 @@ def commit_unit(staged: StagedUnit, run_id: str) -> SourceStats:
     return pipeline.commit_unit(staged, run_id)
 
 
-@flow(name="ingest-source", flow_run_name="ingest {source.name}")
-def ingest_source(source: FilesSource | WarcSource, config: Config, run: pipeline.RunInfo) -> SourceStats:
-    """Extract every unit of a source (in parallel where the task runner allows) and commit each as it
-    finishes, so committing one unit overlaps extracting the next."""
+def ingest_source(
+    runner: TaskRunner, source: FilesSource | WarcSource, config: Config, run: pipeline.RunInfo
+) -> SourceStats:
+    """One source's task group: discover its units, extract them (in parallel where
+    the task runner allows) and commit each as it finishes, so committing one unit overlaps extracting
+    the next. Tasks, not a sub-flow: a sub-flow run costs ~1 s of Prefect bookkeeping per source."""
     started = time.monotonic()
     stats = SourceStats()
     try:
@@ -79,7 +81,13 @@ def ingest_source(source: FilesSource | WarcSource, config: Config, run: pipelin
         stats.fail(str(exc))
         return pipeline.timed(stats, started)
     progress.report("source_started", source.name, len(units))
-    futures = [extract_unit.submit(source.kind, unit, run, config.extract) for unit in units]
+    futures = [
+        runner.submit(
+            extract_unit,
+            parameters={"kind": source.kind, "unit": unit, "run": run, "options": config.extract},
+        )
+        for unit in units
+    ]
     for future in as_completed(futures):
         stats.add(commit_unit(future.result(), run.run_id))
     return pipeline.timed(stats, started)
@@ -92,19 +100,18 @@ def ingest(config_path: str, sources: list[str] | None = None, warehouse: str | 
     config = load_config(config_path)
     selected = config.select(sources)
     store = pipeline.open_warehouse(config, warehouse)
-    runner = make_task_runner(config.runner)
     pool = pipeline.extraction_pool(config.extract)
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
     run = pipeline.begin_run(store, selected)
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
     try:
-        for source in selected:
-            subflow = ingest_source.with_options(task_runner=runner)
-            try:
-                results[source.name] = subflow(source, config, run.info)
-            except Exception as exc:  # one failing source never fails another
-                results[source.name] = SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
+        with make_task_runner(config.runner) as runner:
+            for source in selected:
+                try:
+                    results[source.name] = ingest_source(runner, source, config, run.info)
+                except Exception as exc:  # one failing source never fails another
+                    results[source.name] = SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:
         pipeline.finish_run(run, results)
         pipeline.unregister(run)

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
 
-from flows.documents import DOCUMENT_SCHEMA, REJECT_SCHEMA, Extracted
+from flows.documents import Extracted
+from flows.schemas import DOCUMENT_SCHEMA, REJECT_SCHEMA
 from flows.warehouse import Warehouse
 
 CHUNK_DOCUMENTS = 500

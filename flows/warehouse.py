@@ -29,7 +29,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from flows.documents import DOCUMENT_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
+from flows.schemas import DOCUMENT_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
 STAGING = "_staging"

@@ -1,0 +1,67 @@
+"""The one Arrow schema of each stored table. Stored files carry SCHEMA_VERSION in their metadata; views
+read files written with fewer columns too."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from flows.documents import SCHEMA_VERSION
+
+__all__ = ["DOCUMENT_SCHEMA", "REJECT_SCHEMA", "RUN_SCHEMA", "SCHEMA_VERSION", "UTC_TIMESTAMP"]
+
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),  # hash of canonical_url and content_hash: one row per stored version
+        ("url", pa.string()),  # where the page was read from
+        ("canonical_url", pa.string()),  # normalised URL (page's own canonical when on the same site)
+        ("title", pa.string()),
+        ("author", pa.string()),
+        ("published_at", pa.date32()),  # the article's own date, when the page states one
+        ("language", pa.string()),  # ISO 639-1, detected from the text
+        ("sitename", pa.string()),
+        ("description", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("text", pa.string()),  # main text: NFC, whitespace collapsed, paragraphs separated by newlines
+        ("word_count", pa.int32()),
+        ("content_hash", pa.string()),  # blake2b-128 of text
+        ("duplicate_of", pa.string()),  # doc_id of the first stored document with the same text
+        ("fetched_at", UTC_TIMESTAMP),
+        ("run_id", pa.string()),
+        ("origin", pa.string()),  # file path, or WARC file#offset
+        ("schema_version", pa.int16()),
+    ]
+)
+
+REJECT_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),
+        ("reason", pa.string()),  # no_text, extract_timeout, extract_error, too_large, not_html, unreadable
+        ("detail", pa.string()),
+        ("origin", pa.string()),
+        ("fetched_at", UTC_TIMESTAMP),
+        ("run_id", pa.string()),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+RUN_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("source", pa.string()),
+        ("kind", pa.string()),
+        ("location", pa.string()),
+        ("status", pa.string()),  # running, completed, failed, interrupted
+        ("started_at", UTC_TIMESTAMP),
+        ("ended_at", UTC_TIMESTAMP),
+        ("seen", pa.int64()),
+        ("extracted", pa.int64()),
+        ("duplicates", pa.int64()),
+        ("rejected", pa.int64()),
+        ("written", pa.int64()),
+        ("seconds", pa.float64()),
+        ("error", pa.string()),
+        ("schema_version", pa.int16()),
+    ]
+)
