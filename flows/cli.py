@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows.config import ConfigError, load_config
+from flows.sources import location
 
 app = typer.Typer(
     help="Ingest news and web articles into a de-duplicated Parquet warehouse; query it with SQL.",
@@ -85,18 +86,38 @@ class _ProgressBar:
             self.progress.update(self.bars[source], units=f"{done[0]}/{done[1]} units")
 
 
+SourceOption = Annotated[
+    list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's flow and task logs.")]
+
+
 @app.command()
 def ingest(
     config: ConfigOption = DEFAULT_CONFIG,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
-    ] = None,
+    source: SourceOption = None,
     warehouse: WarehouseOption = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show Prefect's flow and task logs.")
-    ] = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Ingest the config's sources into the warehouse, then rebuild the views."""
+    _run_flow("ingest", config, source, warehouse, verbose)
+
+
+@app.command()
+def reextract(
+    config: ConfigOption = DEFAULT_CONFIG,
+    source: SourceOption = None,
+    warehouse: WarehouseOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Extract the web sources' pages again from the raw archive (no network): texts that come out
+    different (a newer trafilatura, other settings) are stored as new versions."""
+    _run_flow("reextract", config, source, warehouse, verbose)
+
+
+def _run_flow(
+    name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool
+) -> None:
     try:
         load_config(config).select(source)  # fail fast, before Prefect starts, on a bad config
     except ConfigError as exc:
@@ -105,9 +126,10 @@ def ingest(
 
     if not verbose:
         prefect_settings.quiet_console()
+    from flows import ingest as flows_module
     from flows import progress as pipeline_progress
-    from flows.ingest import ingest as ingest_flow
 
+    run_flow = getattr(flows_module, name)
     columns = [
         TextColumn("{task.description}"),
         BarColumn(),
@@ -118,7 +140,7 @@ def ingest(
     with Progress(*columns, console=err, transient=False) as bar:
         pipeline_progress.listen(_ProgressBar(bar))
         try:
-            summary = ingest_flow(str(config), source or None, warehouse)
+            summary = run_flow(str(config), source or None, warehouse)
         except ConfigError as exc:
             fail(str(exc))
         finally:
@@ -130,7 +152,8 @@ def ingest(
 
 def _print_summary(summary: Any) -> None:
     table = Table(title=f"run {summary.run_id}", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("source", "status", "seen", "extracted", "duplicates", "rejected", "written", "seconds"):
+    counts = ("seen", "extracted", "duplicates", "rejected", "written", "unchanged")
+    for name in ("source", "status", *counts, "seconds"):
         table.add_column(
             name,
             justify="left" if name in ("source", "status") else "right",
@@ -141,14 +164,14 @@ def _print_summary(summary: Any) -> None:
         table.add_row(
             name,
             stats.status,
-            *(str(getattr(stats, f)) for f in ("seen", "extracted", "duplicates", "rejected", "written")),
+            *(str(getattr(stats, f)) for f in counts),
             f"{stats.seconds:.1f}",
         )
     total = summary.total()
     table.add_row(
         "[bold]total",
         "",
-        *(f"[bold]{getattr(total, f)}" for f in ("seen", "extracted", "duplicates", "rejected", "written")),
+        *(f"[bold]{getattr(total, f)}" for f in counts),
         f"[bold]{summary.seconds:.1f}",
     )
     out.print(table)
@@ -236,7 +259,8 @@ def sources_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
         fail(str(exc))
     table = Table("name", "kind", "location", "enabled")
     for source in cfg.sources:
-        table.add_row(source.name, source.kind, cfg.resolve(source.path), "yes" if source.enabled else "no")
+        where = cfg.resolve(source.path) if source.kind in ("files", "warc") else location(source)
+        table.add_row(source.name, source.kind, where, "yes" if source.enabled else "no")
     out.print(table)
 
 

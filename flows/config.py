@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SOURCE_NAME_PATTERN = r"^[a-z0-9-]+$"
+SOURCE_KINDS = ("files", "warc", "feed", "sitemap", "urls")
+DEFAULT_USER_AGENT = "corpus-pipeline/0.1 (news corpus ingestion; polite crawler)"
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """'90m', '24h', '7d', '2w' → a timedelta (ValueError otherwise)."""
+    match = _AGE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an age like '30m', '24h', '7d' or '2w'")
+    return timedelta(**{_AGE_UNITS[match.group(2)]: float(match.group(1))})
 
 
 class ConfigError(Exception):
@@ -79,7 +93,108 @@ class WarcSource(SourceBase):
     """Glob of WARC/ARC files (plain or gzip), relative to the config file."""
 
 
-SourceConfig = Annotated[FilesSource | WarcSource, Field(discriminator="kind")]
+class WebSource(SourceBase):
+    """Options common to the sources fetched over HTTP (feed, sitemap, urls)."""
+
+    include: list[str] = []
+    """Regexes: when given, only URLs matching one of them are fetched."""
+    exclude: list[str] = []
+    """Regexes: URLs matching one of them are skipped."""
+    max_items: int | None = Field(None, gt=0)
+    """At most this many pages per run (the newest first when the listing has dates)."""
+    since: str | None = None
+    """Skip entries older than this by their feed/sitemap date ('30m', '24h', '7d', '2w')."""
+    allow_private: bool = False
+    """Allow hosts that resolve to private, loopback or link-local addresses (refused by default)."""
+    user_agent: str = DEFAULT_USER_AGENT
+    """Sent with every request, and matched against robots.txt rules."""
+    delay: float = Field(1.0, ge=0)
+    """Seconds between two requests to one host (robots.txt Crawl-delay raises it, up to 60 s)."""
+    timeout: float = Field(20.0, gt=0)
+    """Seconds one request may take, body included."""
+    max_bytes: int = Field(10_000_000, gt=0)
+    """Responses larger than this are rejected as too_large (checked while streaming)."""
+    retries: int = Field(3, ge=0, le=10)
+    """Retries after a connection error, a timeout, 429 or 5xx, with exponential backoff and jitter."""
+    concurrency: int = Field(8, gt=0)
+    """Requests in flight at once for this source, all hosts together."""
+    host_concurrency: int = Field(1, gt=0)
+    """Requests in flight at once to one host."""
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+        return patterns
+
+    @field_validator("since")
+    @classmethod
+    def _age(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_age(value)
+        return value
+
+    @property
+    def since_delta(self) -> timedelta | None:
+        return parse_age(self.since) if self.since else None
+
+
+def _http_url(value: str) -> str:
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError(f"{value!r}: must start with http:// or https://")
+    return value.strip()
+
+
+class ListingSource(WebSource):
+    url: str
+    """Where the listing of pages is: a feed or a sitemap."""
+
+    @field_validator("url")
+    @classmethod
+    def _listing_url(cls, value: str) -> str:
+        return _http_url(value)
+
+
+class FeedSource(ListingSource):
+    """RSS 0.9x/1.0/2.0, Atom or JSON Feed."""
+
+    kind: Literal["feed"]
+
+
+class SitemapSource(ListingSource):
+    """A sitemap index (followed recursively), a urlset or a Google News sitemap; .xml or .xml.gz."""
+
+    kind: Literal["sitemap"]
+
+
+class UrlsSource(WebSource):
+    kind: Literal["urls"]
+    urls: list[str] = []
+    """The pages to fetch."""
+    file: str | None = None
+    """Or a text file with one URL per line (# starts a comment), relative to the config file."""
+
+    @field_validator("urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        return [_http_url(u) for u in urls]
+
+    @model_validator(mode="after")
+    def _one_list(self) -> UrlsSource:
+        if bool(self.urls) == bool(self.file):
+            raise ValueError("give either 'urls' or 'file'")
+        return self
+
+
+SourceConfig = Annotated[
+    FilesSource | WarcSource | FeedSource | SitemapSource | UrlsSource, Field(discriminator="kind")
+]
+AnySource = FilesSource | WarcSource | FeedSource | SitemapSource | UrlsSource
+WEB_KINDS = ("feed", "sitemap", "urls")
 
 
 class Config(StrictModel):
@@ -106,7 +221,7 @@ class Config(StrictModel):
             return relative
         return str((self.base_dir / os.path.expanduser(relative)).resolve())
 
-    def select(self, names: list[str] | None) -> list[FilesSource | WarcSource]:
+    def select(self, names: list[str] | None) -> list[AnySource]:
         """The sources to run: the named ones (unknown names are an error), else every enabled one."""
         if not names:
             return [s for s in self.sources if s.enabled]
@@ -153,7 +268,7 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         )
         where.append(f"source {name!r}" if name else f"sources[{index}]")
         loc = loc[2:]
-        if loc and loc[0] in ("files", "warc"):  # the discriminator's branch name, not a key
+        if loc and loc[0] in SOURCE_KINDS:  # the discriminator's branch name, not a key
             loc = loc[1:]
     keys = [str(part) for part in loc]
     if keys:
@@ -168,10 +283,12 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         if close:
             message += f" (did you mean {close[0]!r}?)"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown kind {error['input'].get('kind')!r} (expected one of: files, warc)"
+        message = f"unknown kind {error['input'].get('kind')!r} (expected one of: {', '.join(SOURCE_KINDS)})"
         where[-1:] = [where[-1], "key 'kind'"] if where else ["key 'kind'"]
     elif error["type"] == "union_tag_not_found":
-        message = "missing key 'kind' (files or warc)"
+        message = f"missing key 'kind' ({', '.join(SOURCE_KINDS)})"
     elif error["type"] == "missing":
         message = "missing required key"
+    elif error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
     return ": ".join([*where, message])

@@ -21,6 +21,7 @@ class Page:
     html: bytes
     fetched_at: datetime
     origin: str
+    charset: str | None = None  # declared by the HTTP Content-Type header, when there was one
 
 
 @dataclass(slots=True)

@@ -20,6 +20,8 @@ from flows.urls import choose_canonical
 _SPACES = re.compile(r"[^\S\n]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _SNIFF_BYTES = 4096
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-zA-Z0-9_:.-]+)", re.IGNORECASE)
+_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?![a-zA-Z])", re.IGNORECASE)
 
 
@@ -72,6 +74,21 @@ def declared_language(html: bytes) -> str | None:
     return match.group(1).lower().decode() if match else None
 
 
+def decode_html(html: bytes, declared: str | None) -> bytes | str:
+    """The page as text when it declares a charset other than UTF-8 (HTTP header first, then <meta>);
+    otherwise the bytes, which trafilatura decodes as UTF-8 or by detection."""
+    charset = declared
+    if charset is None:
+        match = _META_CHARSET.search(html[:_SNIFF_BYTES])
+        charset = match.group(1).decode("ascii").lower() if match else None
+    if charset is None or charset in _UTF8:
+        return html
+    try:
+        return html.decode(charset, errors="replace")
+    except LookupError:  # an unknown charset name: let trafilatura detect
+        return html
+
+
 def warm_up() -> None:
     """Load what the first extraction would otherwise load (language model, trafilatura's caches), so that
     worker processes forked afterwards start warm."""
@@ -121,7 +138,7 @@ def extract_page(page: Page, options: ExtractOptions) -> Extracted:
     if looks_binary(page.html):
         return reject(page, "not_html", "binary content")
     result = trafilatura.bare_extraction(
-        page.html,
+        decode_html(page.html, page.charset),
         url=page.url,
         include_comments=False,
         favor_precision=options.favor_precision,

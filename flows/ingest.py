@@ -18,10 +18,11 @@ from flows import (
     progress,
 )
 from flows.config import (
+    WEB_KINDS,
+    AnySource,
     Config,
     ConfigError,
     ExtractConfig,
-    FilesSource,
     RunnerConfig,
     WarcSource,
     load_config,
@@ -31,6 +32,7 @@ from flows.sources import SourceError, Unit, discover
 from flows.staging import StagedUnit
 from flows.stats import RunSummary, SourceStats
 from flows.views import build_views
+from flows.web import robots
 
 
 def make_task_runner(runner: RunnerConfig) -> TaskRunner:
@@ -53,7 +55,7 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
 
 
 @task(name="discover", task_run_name="discover {source.name}")
-def discover_units(source: FilesSource | WarcSource, config: Config) -> list[Unit]:
+def discover_units(source: AnySource, config: Config) -> list[Unit]:
     return discover(source, config)
 
 
@@ -68,7 +70,7 @@ def commit_unit(staged: StagedUnit, run_id: str) -> SourceStats:
 
 
 def ingest_source(
-    runner: TaskRunner, source: FilesSource | WarcSource, config: Config, run: pipeline.RunInfo
+    runner: TaskRunner, source: AnySource, config: Config, run: pipeline.RunInfo
 ) -> SourceStats:
     """One source's task group: discover its units, extract them (in parallel where
     the task runner allows) and commit each as it finishes, so committing one unit overlaps extracting
@@ -96,9 +98,33 @@ def ingest_source(
 @flow(name="ingest")
 def ingest(config_path: str, sources: list[str] | None = None, warehouse: str | None = None) -> RunSummary:
     """Ingest the config's sources (or the named ones) into the warehouse, then rebuild the views."""
-    started = time.monotonic()
     config = load_config(config_path)
-    selected = config.select(sources)
+    return _run(config, config.select(sources), warehouse)
+
+
+@flow(name="reextract")
+def reextract(config_path: str, sources: list[str] | None = None, warehouse: str | None = None) -> RunSummary:
+    """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
+    different (a newer trafilatura, other extraction settings) are stored as new versions."""
+    config = load_config(config_path)
+    selected = [s for s in config.select(sources) if s.kind in WEB_KINDS]
+    if sources and len(selected) < len(sources):
+        other = next(n for n in sources if n not in {s.name for s in selected})
+        raise ConfigError(
+            f"source {other!r} is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
+        )
+    store = pipeline.open_warehouse(config, warehouse)
+    if not store.local:
+        raise ConfigError(f"reextract reads the raw archive from a local warehouse; {store.uri} is remote")
+    archived = [
+        WarcSource(name=s.name, kind="warc", path=store.path("raw", f"source={s.name}", "*.warc.gz"))
+        for s in selected
+    ]
+    return _run(config, archived, warehouse)
+
+
+def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> RunSummary:
+    started = time.monotonic()
     store = pipeline.open_warehouse(config, warehouse)
     pool = pipeline.extraction_pool(config.extract)
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
@@ -116,6 +142,7 @@ def ingest(config_path: str, sources: list[str] | None = None, warehouse: str | 
         pipeline.finish_run(run, results)
         pipeline.unregister(run)
         close_shared_pool()
+        robots.forget_run(run.info.run_id)
     build_views(store)
     return RunSummary(
         run_id=run.info.run_id,

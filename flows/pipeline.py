@@ -15,13 +15,14 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
 from flows import progress, staging
-from flows.config import Config, ExtractConfig, FilesSource, WarcSource
+from flows.config import AnySource, Config, ExtractConfig
 from flows.dedup import ExactIndex, Verdict
+from flows.documents import Extracted
 from flows.extract import ExtractOptions
 from flows.extract_pool import ExtractPool, ReadError, shared_pool
 from flows.sources import Unit, location, work_items
 from flows.stats import SourceStats
-from flows.warehouse import DOCUMENTS, REJECTS, Warehouse, new_run_id
+from flows.warehouse import DOCUMENTS, FETCHES, REJECTS, Warehouse, new_run_id
 
 
 class RunInfo(BaseModel):
@@ -52,7 +53,7 @@ class OpenRun:
     warehouse: Warehouse
     lock: FileLock
     started_at: datetime
-    sources: list[FilesSource | WarcSource]
+    sources: list[AnySource]
     index: ExactIndex | None = None
     sequence: int = 0
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,8 +79,13 @@ class OpenRun:
             self.warehouse.write_partitioned(REJECTS, rejects, source, self.info.run_id, self.sequence)
             return duplicates, len(kept)
 
+    def commit_fetches(self, source: str, rows: list[dict]) -> None:
+        with self.commit_lock:
+            self.sequence += 1
+            self.warehouse.write_partitioned(FETCHES, rows, source, self.info.run_id, self.sequence)
 
-def begin_run(warehouse: Warehouse, sources: list[FilesSource | WarcSource]) -> OpenRun:
+
+def begin_run(warehouse: Warehouse, sources: list[AnySource]) -> OpenRun:
     """Recover what crashed runs left behind, then record this run as started."""
     recover_interrupted_runs(warehouse)
     run_id = new_run_id()
@@ -130,7 +136,7 @@ def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:
 
 
 def _run_row(
-    source: FilesSource | WarcSource,
+    source: AnySource,
     status: str,
     started: datetime,
     ended: datetime | None = None,
@@ -149,6 +155,7 @@ def _run_row(
         "duplicates": stats.duplicates,
         "rejected": stats.rejected,
         "written": stats.written,
+        "unchanged": stats.unchanged,
         "seconds": stats.seconds,
         "error": stats.error,
     }
@@ -166,25 +173,62 @@ def extraction_pool(options: ExtractConfig) -> ExtractPool:
 
 
 def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) -> staging.StagedUnit:
-    """Read a unit's pages, extract them on all cores, and commit (or stage) the outcomes chunk by chunk."""
+    """Read a unit's pages (web sources: fetch them into the raw archive first), extract them on all
+    cores, and commit (or stage) the outcomes chunk by chunk."""
     warehouse = run.open_warehouse()
     local_run = _open_runs.get(run.run_id)  # set when this is the process that commits
-    commit = local_run.commit_chunk if local_run is not None else None
-    writer = staging.StagingWriter(warehouse, run.run_id, unit.source, unit.label, commit)
+    writer = staging.StagingWriter(
+        warehouse,
+        run.run_id,
+        unit.source,
+        unit.label,
+        local_run.commit_chunk if local_run is not None else None,
+        local_run.commit_fetches if local_run is not None else None,
+    )
+    crawled = archive = None
+    if unit.web is not None:
+        from flows.sources import web
+
+        crawled, archive, items = web.fetch(unit, run.run_id, warehouse)
+        for row in [*unit.listing_rejects, *crawled.rejects]:
+            writer.add_reject({"origin": None, "fetched_at": None, "detail": "", "schema_version": 1, **row})
+        progress.report("pages_done", unit.source, len(crawled.rejects) + crawled.unchanged)
+    else:
+        items = work_items(kind, unit)
+    renames = (
+        {f.local_path: f.final_path for f in crawled.files if f.local_path != f.final_path} if crawled else {}
+    )
     pool = extraction_pool(options)
     errors = []
     done = 0
-    for outcome in pool.map(work_items(kind, unit)):
+    for outcome in pool.map(items):
         if isinstance(outcome, ReadError):
             errors.append(outcome.message)
             continue
+        if renames:
+            _rename_origin(outcome, renames)
         writer.add(outcome)
         done += 1
         if done % 20 == 0:
             progress.report("pages_done", unit.source, 20)
     progress.report("pages_done", unit.source, done % 20)
-    error = "; ".join(errors) or None
-    return writer.finish(error)
+    if archive is not None:
+        archive.upload()
+    staged = writer.finish("; ".join(errors) or None, crawled.fetches if crawled else None)
+    if crawled is not None:
+        staged.unchanged = crawled.unchanged
+        staged.seen += crawled.unchanged
+    return staged
+
+
+def _rename_origin(outcome: Extracted, renames: dict[str, str]) -> None:
+    """Origins of pages read from a local copy of a remote archive file point to the remote file."""
+    row = outcome.document if outcome.document is not None else outcome.reject
+    if row is None or not row.get("origin"):
+        return
+    path, _, offset = row["origin"].rpartition("#")
+    if path in renames:
+        row["origin"] = f"{renames[path]}#{offset}"
 
 
 # ---- commit: staged chunks → dedup → published files
@@ -210,8 +254,13 @@ def commit_unit(staged: staging.StagedUnit, run_id: str) -> SourceStats:
         rejected=staged.rejected,
         duplicates=staged.duplicates,
         written=staged.written,
+        unchanged=staged.unchanged,
     )
     for chunk in staged.chunks:
+        if chunk.fetches is not None:  # the last chunk of a unit, after its documents
+            run.commit_fetches(staged.source, staging.read_rows(run.warehouse, chunk.fetches))
+            staging.remove(run.warehouse, chunk)
+            continue
         documents = staging.read_rows(run.warehouse, chunk.documents)
         rejects = staging.read_rows(run.warehouse, chunk.rejects)
         duplicates, written = run.commit_chunk(staged.source, documents, rejects)

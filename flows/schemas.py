@@ -7,7 +7,14 @@ import pyarrow as pa
 
 from flows.documents import SCHEMA_VERSION
 
-__all__ = ["DOCUMENT_SCHEMA", "REJECT_SCHEMA", "RUN_SCHEMA", "SCHEMA_VERSION", "UTC_TIMESTAMP"]
+__all__ = [
+    "DOCUMENT_SCHEMA",
+    "FETCH_SCHEMA",
+    "REJECT_SCHEMA",
+    "RUN_SCHEMA",
+    "SCHEMA_VERSION",
+    "UTC_TIMESTAMP",
+]
 
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -60,8 +67,26 @@ RUN_SCHEMA = pa.schema(
         ("duplicates", pa.int64()),
         ("rejected", pa.int64()),
         ("written", pa.int64()),
+        ("unchanged", pa.int64()),  # web pages fetched again with no change (304 or the same body)
         ("seconds", pa.float64()),
         ("error", pa.string()),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+FETCH_SCHEMA = pa.schema(
+    [
+        ("url", pa.string()),  # as listed by the source
+        ("final_url", pa.string()),  # after redirects
+        ("status", pa.int32()),  # HTTP status of the last response (null when none came)
+        ("outcome", pa.string()),  # new, changed, unchanged, not_modified, or a reject reason
+        ("etag", pa.string()),
+        ("last_modified", pa.string()),
+        ("body_hash", pa.string()),  # blake2b-128 of the body: an unchanged body is not extracted again
+        ("redirects", pa.list_(pa.string())),  # URLs that redirected, in order
+        ("origin", pa.string()),  # raw archive record, "<warc file>#<offset>" (new and changed only)
+        ("fetched_at", UTC_TIMESTAMP),
+        ("run_id", pa.string()),
         ("schema_version", pa.int16()),
     ]
 )

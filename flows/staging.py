@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from flows.documents import Extracted
-from flows.schemas import DOCUMENT_SCHEMA, REJECT_SCHEMA
+from flows.schemas import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA
 from flows.warehouse import Warehouse
 
 CHUNK_DOCUMENTS = 500
@@ -24,6 +24,7 @@ CHUNK_DOCUMENTS = 500
 class StagedChunk(BaseModel):
     documents: str | None = None
     rejects: str | None = None
+    fetches: str | None = None  # web sources: the unit's fetch state rows, committed after its documents
 
 
 class StagedUnit(BaseModel):
@@ -35,6 +36,7 @@ class StagedUnit(BaseModel):
     rejected: int = 0
     duplicates: int = 0  # of the chunks committed directly
     written: int = 0  # of the chunks committed directly
+    unchanged: int = 0  # web pages not extracted: no change since the last fetch
     error: str | None = None
 
 
@@ -47,9 +49,16 @@ class StagingWriter:
     given, else to staged Parquet files."""
 
     def __init__(
-        self, warehouse: Warehouse, run_id: str, source: str, label: str, commit: CommitChunk | None = None
+        self,
+        warehouse: Warehouse,
+        run_id: str,
+        source: str,
+        label: str,
+        commit: CommitChunk | None = None,
+        commit_fetches: Callable[[str, list[dict]], None] | None = None,
     ) -> None:
         self.commit = commit
+        self.commit_fetches = commit_fetches
         self.warehouse = warehouse
         self.run_id = run_id
         self.folder = warehouse.staging_dir(run_id)
@@ -68,6 +77,10 @@ class StagingWriter:
         else:
             self.unit.rejected += 1
             self.rejects.append({**outcome.reject, "run_id": self.run_id})
+
+    def add_reject(self, row: dict) -> None:
+        """A page that never reached extraction (a fetch that failed)."""
+        self.add(Extracted(reject=row))
 
     def flush(self) -> None:
         if not self.documents and not self.rejects:
@@ -93,9 +106,18 @@ class StagingWriter:
         self.warehouse.publish(pa.Table.from_pylist(rows, schema=schema), path)
         return path
 
-    def finish(self, error: str | None = None) -> StagedUnit:
+    def finish(self, error: str | None = None, fetches: list[dict] | None = None) -> StagedUnit:
+        """Pass on the last chunk; then the fetch state rows, which must never be committed before the
+        documents they describe (a re-run would take the page as unchanged and skip it)."""
         self.flush()
         self.unit.error = error
+        if fetches:
+            rows = [{**row, "run_id": self.run_id} for row in fetches]
+            if self.commit_fetches is not None:
+                self.commit_fetches(self.unit.source, rows)
+            else:
+                name = f"{self.name}-fetches"
+                self.unit.chunks.append(StagedChunk(fetches=self._write(name, rows, FETCH_SCHEMA)))
         return self.unit
 
 
@@ -106,6 +128,6 @@ def read_rows(warehouse: Warehouse, path: str | None) -> list[dict]:
 
 
 def remove(warehouse: Warehouse, chunk: StagedChunk) -> None:
-    for path in (chunk.documents, chunk.rejects):
+    for path in (chunk.documents, chunk.rejects, chunk.fetches):
         if path is not None:
             warehouse.fs.delete_file(path)

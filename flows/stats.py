@@ -11,12 +11,13 @@ class SourceStats(BaseModel):
     duplicates: int = 0  # extracted texts already in the corpus (same page, or same text elsewhere)
     rejected: int = 0  # pages with no usable text, with a reason in `rejects`
     written: int = 0  # rows added to `documents` (new articles, and copies found under new URLs)
+    unchanged: int = 0  # web pages fetched again with no change (304, or the same body): not extracted
     seconds: float = 0.0
     status: str = "completed"  # completed, failed
     error: str | None = None
 
     def add(self, other: SourceStats) -> None:
-        for name in ("seen", "extracted", "duplicates", "rejected", "written"):
+        for name in ("seen", "extracted", "duplicates", "rejected", "written", "unchanged"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.error:
             self.fail(other.error)

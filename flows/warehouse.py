@@ -4,6 +4,8 @@ Layout under the warehouse root (a local folder, or any URI pyarrow's filesystem
 
     documents/source=<name>/month=<YYYY-MM>/part-<run_id>-<seq>.parquet
     rejects/source=<name>/part-<run_id>-<seq>.parquet
+    fetches/source=<name>/part-<run_id>-<seq>.parquet   one row per URL fetched (web sources)
+    raw/source=<name>/<run_id>-<unit>-<n>.warc.gz     the raw responses of web sources
     runs/run-<run_id>-<phase>.parquet         one row per source of the run; phase: start, end
     _staging/<run_id>/                         extracted, not yet committed (never read by views)
     corpus.duckdb                              the views (see views.py)
@@ -29,7 +31,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from flows.schemas import DOCUMENT_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
+from flows.schemas import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
 STAGING = "_staging"
@@ -46,7 +48,8 @@ class Table:
 DOCUMENTS = Table("documents", DOCUMENT_SCHEMA, ("source", "month"), "*/*/*.parquet")
 REJECTS = Table("rejects", REJECT_SCHEMA, ("source",), "*/*.parquet")
 RUNS = Table("runs", RUN_SCHEMA, (), "*.parquet")
-TABLES = (DOCUMENTS, REJECTS, RUNS)
+FETCHES = Table("fetches", FETCH_SCHEMA, ("source",), "*/*.parquet")
+TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES)
 
 
 def new_run_id() -> str:
@@ -157,6 +160,32 @@ class Warehouse:
         schema = pa.schema([table.schema.field(c) for c in columns])
         dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.fs)
         return dataset.to_batches(columns=columns, batch_size=65_536)
+
+    def read_fetch_state(self, source: str, urls: list[str]) -> dict[str, dict]:
+        """The latest successful fetch of each of these URLs of a source (for conditional requests)."""
+        folder = self.path(FETCHES.name, f"source={source}")
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        files = [
+            i.path
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.File
+            and i.base_name.endswith(".parquet")
+            and not i.base_name.startswith(".")
+        ]
+        if not files or not urls:
+            return {}
+        columns = ["url", "outcome", "etag", "last_modified", "body_hash", "fetched_at"]
+        schema = pa.schema([FETCH_SCHEMA.field(c) for c in columns])
+        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.fs)
+        wanted = ds.field("url").isin(urls) & ds.field("outcome").isin(
+            ["new", "changed", "unchanged", "not_modified"]
+        )
+        latest: dict[str, dict] = {}
+        for row in dataset.to_table(filter=wanted).to_pylist():
+            known = latest.get(row["url"])
+            if known is None or row["fetched_at"] >= known["fetched_at"]:
+                latest[row["url"]] = row
+        return latest
 
     def run_phases(self) -> dict[str, set[str]]:
         """run_id → the phases (start, end) recorded for it."""

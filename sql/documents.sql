@@ -16,9 +16,17 @@
 --   fetched_at      TIMESTAMPTZ  when the page was read (WARC capture time for archives)
 --   run_id          VARCHAR      the ingest run that stored it (see runs)
 --   origin          VARCHAR      file path, or WARC path#offset of the record
+--   warc_file       VARCHAR      the WARC file holding the raw page (WARC sources and the raw archive of web
+--                                sources), else NULL
+--   warc_offset     BIGINT       byte offset of its record in warc_file
 --   month           VARCHAR      partition: YYYY-MM of published_at, else of fetched_at
 --   schema_version  SMALLINT     schema version of the file the row was read from
 CREATE OR REPLACE VIEW documents AS
 SELECT doc_id, url, canonical_url, source, title, author, published_at, language, sitename, description,
-       tags, text, word_count, content_hash, duplicate_of, fetched_at, run_id, origin, month, schema_version
+       tags, text, word_count, content_hash, duplicate_of, fetched_at, run_id, origin,
+       CASE WHEN regexp_matches(origin, '\.w?arc(\.gz)?#[0-9]+$') THEN regexp_extract(origin, '^(.*)#', 1) END
+           AS warc_file,
+       CASE WHEN regexp_matches(origin, '\.w?arc(\.gz)?#[0-9]+$') THEN CAST(regexp_extract(origin, '#([0-9]+)$', 1) AS BIGINT) END
+           AS warc_offset,
+       month, schema_version
 FROM _documents_raw;

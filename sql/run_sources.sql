@@ -1,8 +1,8 @@
 -- run_sources: one row per source per ingest run, with its counts.
 --   run_id       VARCHAR      sortable: start time (UTC) and a random suffix
 --   source       VARCHAR      config source name
---   kind         VARCHAR      files | warc
---   location     VARCHAR      what the source reads (glob)
+--   kind         VARCHAR      files | warc | feed | sitemap | urls
+--   location     VARCHAR      what the source reads (glob, feed or sitemap URL, URL file)
 --   status       VARCHAR      running | completed | failed | interrupted (the process died)
 --   started_at, ended_at     TIMESTAMPTZ
 --   seen         BIGINT       pages read
@@ -10,11 +10,12 @@
 --   duplicates   BIGINT       extracted texts already in the corpus
 --   rejected     BIGINT       pages rejected (see rejects)
 --   written      BIGINT       rows added to documents
+--   unchanged    BIGINT       web pages fetched again with no change (304 or the same body): not extracted
 --   seconds      DOUBLE       time spent on this source
 --   error        VARCHAR      why the source failed, if it did
 CREATE OR REPLACE VIEW run_sources AS
 SELECT run_id, source, kind, location, status, started_at, ended_at, seen, extracted, duplicates, rejected,
-       written, seconds, error
+       written, coalesce(unchanged, 0) AS unchanged, seconds, error
 FROM _runs_raw
 -- a run writes a 'running' row per source when it starts and a final row when it ends: keep the last
 QUALIFY row_number() OVER (PARTITION BY run_id, source ORDER BY (status = 'running')) = 1;

@@ -4,7 +4,7 @@
 --   started_at, ended_at     TIMESTAMPTZ
 --   seconds      DOUBLE       wall time of the run
 --   sources      VARCHAR[]    sources ingested
---   seen, extracted, duplicates, rejected, written   BIGINT   summed over sources (see run_sources)
+--   seen, extracted, duplicates, rejected, written, unchanged   BIGINT   summed over sources (see run_sources)
 --   errors       VARCHAR      source: error, for failed sources
 CREATE OR REPLACE VIEW runs AS
 SELECT run_id,
@@ -17,7 +17,7 @@ SELECT run_id,
        round(epoch(max(ended_at) - min(started_at)), 3) AS seconds,
        list(source ORDER BY source) AS sources,
        sum(seen) AS seen, sum(extracted) AS extracted, sum(duplicates) AS duplicates,
-       sum(rejected) AS rejected, sum(written) AS written,
+       sum(rejected) AS rejected, sum(written) AS written, sum(unchanged) AS unchanged,
        string_agg(source || ': ' || error, '; ' ORDER BY source) FILTER (WHERE error IS NOT NULL) AS errors
 FROM run_sources
 GROUP BY run_id;

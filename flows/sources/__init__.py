@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from flows.config import Config, FilesSource, WarcSource
+from flows.config import AnySource, Config, FeedSource, SitemapSource, UrlsSource
 from flows.documents import Extracted, Page
 
 
@@ -34,17 +34,20 @@ class Unit(BaseModel):
     base_dir: str = ""
     url_prefix: str | None = None
     max_bytes: int = 10_000_000
+    urls: list[str] = []  # web sources: the pages to fetch
+    listing_rejects: list[dict] = []  # web sources: parts of the listing that could not be read
+    web: FeedSource | SitemapSource | UrlsSource | None = None  # web sources: how to fetch
 
     @property
     def label(self) -> str:
         return f"{self.source}#{self.index}"
 
 
-def discover(source: FilesSource | WarcSource, config: Config) -> list[Unit]:
-    from flows.sources import files, warc
+def discover(source: AnySource, config: Config) -> list[Unit]:
+    from flows.sources import files, warc, web
 
-    module = {"files": files, "warc": warc}[source.kind]
-    return module.discover(source, config)
+    module = {"files": files, "warc": warc}.get(source.kind, web)
+    return module.discover(source, config)  # type: ignore[arg-type]
 
 
 class WorkItem(Protocol):
@@ -70,6 +73,10 @@ def read_pages(kind: str, unit: Unit) -> Iterator[Page | Extracted]:
         yield from item.pages()
 
 
-def location(source: FilesSource | WarcSource) -> str:
+def location(source: AnySource) -> str:
     """What the source reads, for the runs table."""
+    if isinstance(source, (FeedSource, SitemapSource)):
+        return source.url
+    if isinstance(source, UrlsSource):
+        return source.file or f"{len(source.urls)} URLs"
     return source.path

@@ -177,7 +177,19 @@ def _page_or_reject(
     if size > max_bytes or body is None:
         return reject(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
     page.html = body
+    page.charset = charset_of(content_type)
     return page
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header value."""
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'").lower()
+    return None
 
 
 def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
