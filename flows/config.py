@@ -63,7 +63,7 @@ class RunnerConfig(StrictModel):
     address: str | None = None
     """Scheduler address for dask (tcp://host:8786) or ray (ray://host:10001)."""
     batch_size: int = Field(200, gt=0)
-    """Files per task for files sources (a WARC file is one task)."""
+    """Files per task for files sources, pages per task for web sources (a WARC file is one task)."""
 
 
 class SourceBase(StrictModel):

@@ -192,7 +192,9 @@ def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) ->
         crawled, archive, items = web.fetch(unit, run.run_id, warehouse)
         for row in [*unit.listing_rejects, *crawled.rejects]:
             writer.add_reject({"origin": None, "fetched_at": None, "detail": "", "schema_version": 1, **row})
-        progress.report("pages_done", unit.source, len(crawled.rejects) + crawled.unchanged)
+        progress.report(
+            "pages_done", unit.source, len(unit.listing_rejects) + len(crawled.rejects) + crawled.unchanged
+        )
     else:
         items = work_items(kind, unit)
     renames = (

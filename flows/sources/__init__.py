@@ -78,5 +78,5 @@ def location(source: AnySource) -> str:
     if isinstance(source, (FeedSource, SitemapSource)):
         return source.url
     if isinstance(source, UrlsSource):
-        return source.file or f"{len(source.urls)} URLs"
+        return source.file or f"{len(source.urls)} URL{'s' if len(source.urls) != 1 else ''}"
     return source.path
