@@ -57,6 +57,30 @@ class ExtractConfig(StrictModel):
     """Pages larger than this are rejected as too_large without being parsed."""
 
 
+class DedupConfig(StrictModel):
+    """Near-duplicate detection: MinHash signatures of word shingles, LSH banding for candidates, and
+    every candidate verified on the shingles themselves before two documents share a cluster."""
+
+    near: bool = True
+    """Find near-duplicates (syndicated, edited, trimmed copies); false keeps exact dedup only."""
+    threshold: float = Field(0.7, gt=0, le=1)
+    """Jaccard similarity of the shingle sets at which two texts are one article."""
+    containment: float = Field(0.9, gt=0, le=1)
+    """Or: the share of the shorter text's shingles found in the longer one (a copy cut short)."""
+    min_containment_shingles: int = Field(50, ge=1)
+    """The shorter text needs this many shingles for containment to count (short texts match by chance)."""
+    shingle_words: int = Field(5, ge=1, le=20)
+    bands: int = Field(32, ge=1)
+    """LSH bands; rows per band = num_perm / bands. More bands find lower similarities (more candidates)."""
+    num_perm: int = Field(128, ge=8)
+
+    @model_validator(mode="after")
+    def _bands_divide(self) -> DedupConfig:
+        if self.num_perm % self.bands:
+            raise ValueError(f"bands ({self.bands}) must divide num_perm ({self.num_perm})")
+        return self
+
+
 class RunnerConfig(StrictModel):
     kind: Literal["threads", "dask", "ray"] = "threads"
     """Prefect task runner: threads (this machine), or an existing Dask / Ray cluster."""
@@ -69,6 +93,15 @@ class RunnerConfig(StrictModel):
 class SourceBase(StrictModel):
     name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN, max_length=64)]
     enabled: bool = True
+    priority: int = 0
+    """A cluster's representative (its row in `articles`) comes from the source with the highest priority;
+    among equals, the earliest published, then the first seen."""
+    min_words: int = Field(50, ge=0)
+    """Texts shorter than this are rejected as too_short."""
+    languages: list[str] = []
+    """ISO 639-1 codes to keep (e.g. ["en", "fr"]); other languages are rejected as language. Empty: all."""
+    articles_only: bool = True
+    """Reject pages that are not articles (tag, category, author, search and index pages) as not_article."""
 
 
 class FilesSource(SourceBase):
@@ -201,6 +234,7 @@ class Config(StrictModel):
     warehouse: WarehouseConfig = WarehouseConfig()
     extract: ExtractConfig = ExtractConfig()
     runner: RunnerConfig = RunnerConfig()
+    dedup: DedupConfig = DedupConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Folder of the config file: relative paths are resolved against it."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-SCHEMA_VERSION = 1  # stored files carry it in their metadata; views read files with fewer columns too
+# Stored files carry it in their metadata; views read files with fewer columns too.
+# 2: documents gained cluster_id, similarity, page_type; the signatures table.
+SCHEMA_VERSION = 2
 
 
 @dataclass(slots=True)

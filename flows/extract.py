@@ -14,7 +14,9 @@ from datetime import date
 
 import trafilatura
 
+from flows.config import DedupConfig
 from flows.documents import SCHEMA_VERSION, Extracted, Page
+from flows.near_dedup import band_hashes
 from flows.urls import choose_canonical
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -29,6 +31,7 @@ _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?![a-
 class ExtractOptions:
     favor_precision: bool = True
     max_bytes: int = 10_000_000
+    signature: DedupConfig | None = None  # compute near-duplicate band hashes with these settings
 
 
 def normalize_text(text: str) -> str:
@@ -151,27 +154,29 @@ def extract_page(page: Page, options: ExtractOptions) -> Extracted:
         return reject(page, "no_text", "no main text found")
     canonical = choose_canonical(page.url, result.url)
     text_hash = content_hash(text)
-    return Extracted(
-        document={
-            "doc_id": doc_id(canonical, text_hash),
-            "url": page.url,
-            "canonical_url": canonical,
-            "title": title,
-            "author": _clean(result.author),
-            "published_at": parse_date(result.date),
-            "language": declared_language(page.html) or detect_language(text),
-            "sitename": _clean(result.sitename),
-            "description": _clean(result.description),
-            "tags": _tags(result.tags),
-            "text": text,
-            "word_count": text.count(" ") + text.count("\n") + 1,  # normalised: one separator per word
-            "content_hash": text_hash,
-            "duplicate_of": None,
-            "fetched_at": page.fetched_at,
-            "origin": page.origin,
-            "schema_version": SCHEMA_VERSION,
-        }
-    )
+    document = {
+        "doc_id": doc_id(canonical, text_hash),
+        "url": page.url,
+        "canonical_url": canonical,
+        "title": title,
+        "author": _clean(result.author),
+        "published_at": parse_date(result.date),
+        "language": declared_language(page.html) or detect_language(text),
+        "sitename": _clean(result.sitename),
+        "description": _clean(result.description),
+        "tags": _tags(result.tags),
+        "text": text,
+        "word_count": text.count(" ") + text.count("\n") + 1,  # normalised: one separator per word
+        "content_hash": text_hash,
+        "duplicate_of": None,
+        "page_type": _clean(result.pagetype),
+        "fetched_at": page.fetched_at,
+        "origin": page.origin,
+        "schema_version": SCHEMA_VERSION,
+    }
+    if options.signature is not None and options.signature.near:
+        document["bands"] = band_hashes(text, options.signature)  # here: on all cores, not at commit
+    return Extracted(document=document)
 
 
 def _clean(value: str | None) -> str | None:

@@ -4,6 +4,7 @@ use already imported (trafilatura, the readers, the language model), instead of 
 import gc
 
 import fastwarc.warc  # noqa: F401
+import rensa  # noqa: F401
 
 import flows.extract_pool
 import flows.sources.files

@@ -16,12 +16,14 @@ from flows import (
     pipeline,
     prefect_settings,  # noqa: F401  (quiet, offline defaults; must precede prefect)
     progress,
+    quality,
 )
 from flows.config import (
     WEB_KINDS,
     AnySource,
     Config,
     ConfigError,
+    DedupConfig,
     ExtractConfig,
     RunnerConfig,
     WarcSource,
@@ -60,8 +62,10 @@ def discover_units(source: AnySource, config: Config) -> list[Unit]:
 
 
 @task(name="extract", task_run_name="extract {unit.label}")
-def extract_unit(kind: str, unit: Unit, run: pipeline.RunInfo, options: ExtractConfig) -> StagedUnit:
-    return pipeline.extract_unit(kind, unit, run, options)
+def extract_unit(
+    kind: str, unit: Unit, run: pipeline.RunInfo, options: ExtractConfig, dedup: DedupConfig
+) -> StagedUnit:
+    return pipeline.extract_unit(kind, unit, run, options, dedup)
 
 
 @task(name="commit", task_run_name="commit {staged.label}")
@@ -83,10 +87,17 @@ def ingest_source(
         stats.fail(str(exc))
         return pipeline.timed(stats, started)
     progress.report("source_started", source.name, len(units))
+    rules = quality.rules_of(source)
     futures = [
         runner.submit(
             extract_unit,
-            parameters={"kind": source.kind, "unit": unit, "run": run, "options": config.extract},
+            parameters={
+                "kind": source.kind,
+                "unit": unit.model_copy(update={"quality": rules}),
+                "run": run,
+                "options": config.extract,
+                "dedup": config.dedup,
+            },
         )
         for unit in units
     ]
@@ -117,7 +128,15 @@ def reextract(config_path: str, sources: list[str] | None = None, warehouse: str
     if not store.local:
         raise ConfigError(f"reextract reads the raw archive from a local warehouse; {store.uri} is remote")
     archived = [
-        WarcSource(name=s.name, kind="warc", path=store.path("raw", f"source={s.name}", "*.warc.gz"))
+        WarcSource(
+            name=s.name,
+            kind="warc",
+            path=store.path("raw", f"source={s.name}", "*.warc.gz"),
+            priority=s.priority,
+            min_words=s.min_words,
+            languages=s.languages,
+            articles_only=s.articles_only,
+        )
         for s in selected
     ]
     return _run(config, archived, warehouse)
@@ -126,9 +145,9 @@ def reextract(config_path: str, sources: list[str] | None = None, warehouse: str
 def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> RunSummary:
     started = time.monotonic()
     store = pipeline.open_warehouse(config, warehouse)
-    pool = pipeline.extraction_pool(config.extract)
+    pool = pipeline.extraction_pool(config.extract, config.dedup)
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
-    run = pipeline.begin_run(store, selected)
+    run = pipeline.begin_run(store, selected, config.dedup)
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
     try:

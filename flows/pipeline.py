@@ -14,15 +14,16 @@ from datetime import UTC, datetime
 from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
-from flows import progress, staging
-from flows.config import AnySource, Config, ExtractConfig
-from flows.dedup import ExactIndex, Verdict
+from flows import progress, quality, staging
+from flows.config import AnySource, Config, DedupConfig, ExtractConfig
+from flows.dedup import Deduplicator
 from flows.documents import Extracted
 from flows.extract import ExtractOptions
 from flows.extract_pool import ExtractPool, ReadError, shared_pool
+from flows.quality import QualityRules
 from flows.sources import Unit, location, work_items
 from flows.stats import SourceStats
-from flows.warehouse import DOCUMENTS, FETCHES, REJECTS, Warehouse, new_run_id
+from flows.warehouse import DOCUMENTS, FETCHES, REJECTS, SIGNATURES, Warehouse, new_run_id
 
 
 class RunInfo(BaseModel):
@@ -54,38 +55,42 @@ class OpenRun:
     lock: FileLock
     started_at: datetime
     sources: list[AnySource]
-    index: ExactIndex | None = None
+    dedup_options: DedupConfig
+    dedup: Deduplicator | None = None
     sequence: int = 0
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
+    warehouse_lock: FileLock | None = None
 
     def commit_chunk(self, source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
         """Dedup documents against the corpus and publish the survivors and the rejects.
-        Returns (duplicates, written). Serialised: one chunk at a time per run."""
-        with self.commit_lock:
-            if self.index is None:
-                self.index = ExactIndex.load(self.warehouse)
-            kept = []
-            duplicates = 0
-            for row in documents:
-                verdict, original = self.index.admit(row["doc_id"], row["content_hash"])
-                if verdict is not Verdict.NEW:
-                    duplicates += 1
-                if verdict is Verdict.STORED:
-                    continue
-                row["duplicate_of"] = original
-                kept.append(row)
+        Returns (duplicates, written). Serialised: one chunk at a time, across runs and processes."""
+        with self.commit_lock, self._warehouse_lock():
+            if self.dedup is None:
+                self.dedup = Deduplicator(self.warehouse, self.dedup_options)
+            self.dedup.refresh()  # what other runs committed since
+            classified = self.dedup.classify(documents)
             self.sequence += 1
-            self.warehouse.write_partitioned(DOCUMENTS, kept, source, self.info.run_id, self.sequence)
-            self.warehouse.write_partitioned(REJECTS, rejects, source, self.info.run_id, self.sequence)
-            return duplicates, len(kept)
+            run_id, seq = self.info.run_id, self.sequence
+            written = self.warehouse.write_partitioned(DOCUMENTS, classified.kept, source, run_id, seq)
+            signatures = self.dedup.committed(written, classified.pending)
+            signed = self.warehouse.write_partitioned(SIGNATURES, signatures, source, run_id, seq)
+            self.dedup.seen_signature_files([path for path, _ in signed])
+            self.warehouse.write_partitioned(REJECTS, rejects, source, run_id, seq)
+            return classified.duplicates, len(classified.kept)
+
+    def _warehouse_lock(self) -> FileLock:
+        if self.warehouse_lock is None:
+            self.warehouse_lock = FileLock(self.warehouse.lock_path("commit"))
+        return self.warehouse_lock
 
     def commit_fetches(self, source: str, rows: list[dict]) -> None:
         with self.commit_lock:
             self.sequence += 1
             self.warehouse.write_partitioned(FETCHES, rows, source, self.info.run_id, self.sequence)
+        # (fetch rows need no warehouse lock: no other run reads them while committing)
 
 
-def begin_run(warehouse: Warehouse, sources: list[AnySource]) -> OpenRun:
+def begin_run(warehouse: Warehouse, sources: list[AnySource], dedup: DedupConfig | None = None) -> OpenRun:
     """Recover what crashed runs left behind, then record this run as started."""
     recover_interrupted_runs(warehouse)
     run_id = new_run_id()
@@ -95,7 +100,7 @@ def begin_run(warehouse: Warehouse, sources: list[AnySource]) -> OpenRun:
     started = datetime.now(UTC)
     warehouse.write_run_rows(run_id, "start", [_run_row(s, "running", started) for s in sources])
     info = RunInfo(run_id=run_id, warehouse=warehouse.uri, catalog=warehouse.catalog)
-    return OpenRun(info, warehouse, lock, started, sources)
+    return OpenRun(info, warehouse, lock, started, sources, dedup or DedupConfig())
 
 
 def finish_run(run: OpenRun, results: dict[str, SourceStats]) -> None:
@@ -158,21 +163,24 @@ def _run_row(
         "unchanged": stats.unchanged,
         "seconds": stats.seconds,
         "error": stats.error,
+        "priority": source.priority,
     }
 
 
 # ---- extract: source pages → worker processes → staged chunks
 
 
-def extraction_pool(options: ExtractConfig) -> ExtractPool:
+def extraction_pool(options: ExtractConfig, dedup: DedupConfig | None = None) -> ExtractPool:
     return shared_pool(
         options.processes,
-        ExtractOptions(favor_precision=options.favor_precision, max_bytes=options.max_bytes),
+        ExtractOptions(favor_precision=options.favor_precision, max_bytes=options.max_bytes, signature=dedup),
         options.timeout,
     )
 
 
-def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) -> staging.StagedUnit:
+def extract_unit(
+    kind: str, unit: Unit, run: RunInfo, options: ExtractConfig, dedup: DedupConfig | None = None
+) -> staging.StagedUnit:
     """Read a unit's pages (web sources: fetch them into the raw archive first), extract them on all
     cores, and commit (or stage) the outcomes chunk by chunk."""
     warehouse = run.open_warehouse()
@@ -200,7 +208,8 @@ def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) ->
     renames = (
         {f.local_path: f.final_path for f in crawled.files if f.local_path != f.final_path} if crawled else {}
     )
-    pool = extraction_pool(options)
+    pool = extraction_pool(options, dedup)
+    rules = unit.quality or QualityRules()
     errors = []
     done = 0
     for outcome in pool.map(items):
@@ -209,7 +218,7 @@ def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) ->
             continue
         if renames:
             _rename_origin(outcome, renames)
-        writer.add(outcome)
+        writer.add(_filtered(outcome, rules))
         done += 1
         if done % 20 == 0:
             progress.report("pages_done", unit.source, 20)
@@ -221,6 +230,27 @@ def extract_unit(kind: str, unit: Unit, run: RunInfo, options: ExtractConfig) ->
         staged.unchanged = crawled.unchanged
         staged.seen += crawled.unchanged
     return staged
+
+
+def _filtered(outcome: Extracted, rules: QualityRules) -> Extracted:
+    """The outcome, or a reject when the document fails the source's quality rules."""
+    document = outcome.document
+    if document is None:
+        return outcome
+    failed = quality.check(document, rules)
+    if failed is None:
+        return outcome
+    reason, detail = failed
+    return Extracted(
+        reject={
+            "url": document["url"],
+            "reason": reason,
+            "detail": detail,
+            "origin": document["origin"],
+            "fetched_at": document["fetched_at"],
+            "schema_version": document["schema_version"],
+        }
+    )
 
 
 def _rename_origin(outcome: Extracted, renames: dict[str, str]) -> None:

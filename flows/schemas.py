@@ -33,7 +33,10 @@ DOCUMENT_SCHEMA = pa.schema(
         ("text", pa.string()),  # main text: NFC, whitespace collapsed, paragraphs separated by newlines
         ("word_count", pa.int32()),
         ("content_hash", pa.string()),  # blake2b-128 of text
-        ("duplicate_of", pa.string()),  # doc_id of the first stored document with the same text
+        ("duplicate_of", pa.string()),  # doc_id of the stored document it matched (exact or near copy)
+        ("cluster_id", pa.string()),  # doc_id of the first document of its article's cluster
+        ("similarity", pa.float32()),  # verified shingle similarity to duplicate_of (1.0 for exact copies)
+        ("page_type", pa.string()),  # og:type or schema.org type the page declares (article, website...)
         ("fetched_at", UTC_TIMESTAMP),
         ("run_id", pa.string()),
         ("origin", pa.string()),  # file path, or WARC file#offset
@@ -70,6 +73,7 @@ RUN_SCHEMA = pa.schema(
         ("unchanged", pa.int64()),  # web pages fetched again with no change (304 or the same body)
         ("seconds", pa.float64()),
         ("error", pa.string()),
+        ("priority", pa.int32()),  # the source's configured priority at the time of the run
         ("schema_version", pa.int16()),
     ]
 )
@@ -86,6 +90,17 @@ FETCH_SCHEMA = pa.schema(
         ("redirects", pa.list_(pa.string())),  # URLs that redirected, in order
         ("origin", pa.string()),  # raw archive record, "<warc file>#<offset>" (new and changed only)
         ("fetched_at", UTC_TIMESTAMP),
+        ("run_id", pa.string()),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("cluster_id", pa.string()),
+        ("bands", pa.list_(pa.uint32())),  # LSH band hashes of the text's MinHash (near_dedup.py)
+        ("doc_file", pa.string()),  # the documents file that holds the row (to read its text back)
         ("run_id", pa.string()),
         ("schema_version", pa.int16()),
     ]

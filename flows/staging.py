@@ -19,6 +19,8 @@ from flows.schemas import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA
 from flows.warehouse import Warehouse
 
 CHUNK_DOCUMENTS = 500
+# Staged documents keep their near-duplicate band hashes until the commit step has used them.
+STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.uint32())))
 
 
 class StagedChunk(BaseModel):
@@ -93,7 +95,9 @@ class StagingWriter:
             return
         number = len(self.unit.chunks)
         chunk = StagedChunk(
-            documents=self._write(f"{self.name}-{number:05d}-documents", self.documents, DOCUMENT_SCHEMA),
+            documents=self._write(
+                f"{self.name}-{number:05d}-documents", self.documents, STAGED_DOCUMENT_SCHEMA
+            ),
             rejects=self._write(f"{self.name}-{number:05d}-rejects", self.rejects, REJECT_SCHEMA),
         )
         self.unit.chunks.append(chunk)

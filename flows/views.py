@@ -30,6 +30,10 @@ def duckdb_type(data_type: pa.DataType) -> str:
         return "BIGINT"
     if pa.types.is_float64(data_type):
         return "DOUBLE"
+    if pa.types.is_float32(data_type):
+        return "FLOAT"
+    if pa.types.is_uint32(data_type):
+        return "UINTEGER"
     if pa.types.is_boolean(data_type):
         return "BOOLEAN"
     if pa.types.is_date32(data_type):

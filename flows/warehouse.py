@@ -5,6 +5,7 @@ Layout under the warehouse root (a local folder, or any URI pyarrow's filesystem
     documents/source=<name>/month=<YYYY-MM>/part-<run_id>-<seq>.parquet
     rejects/source=<name>/part-<run_id>-<seq>.parquet
     fetches/source=<name>/part-<run_id>-<seq>.parquet   one row per URL fetched (web sources)
+    signatures/source=<name>/part-<run_id>-<seq>.parquet  LSH band hashes of stored texts (near_dedup.py)
     raw/source=<name>/<run_id>-<unit>-<n>.warc.gz     the raw responses of web sources
     runs/run-<run_id>-<phase>.parquet         one row per source of the run; phase: start, end
     _staging/<run_id>/                         extracted, not yet committed (never read by views)
@@ -31,7 +32,14 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from flows.schemas import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA, RUN_SCHEMA, SCHEMA_VERSION
+from flows.schemas import (
+    DOCUMENT_SCHEMA,
+    FETCH_SCHEMA,
+    REJECT_SCHEMA,
+    RUN_SCHEMA,
+    SCHEMA_VERSION,
+    SIGNATURE_SCHEMA,
+)
 
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
 STAGING = "_staging"
@@ -49,7 +57,8 @@ DOCUMENTS = Table("documents", DOCUMENT_SCHEMA, ("source", "month"), "*/*/*.parq
 REJECTS = Table("rejects", REJECT_SCHEMA, ("source",), "*/*.parquet")
 RUNS = Table("runs", RUN_SCHEMA, (), "*.parquet")
 FETCHES = Table("fetches", FETCH_SCHEMA, ("source",), "*/*.parquet")
-TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES)
+SIGNATURES = Table("signatures", SIGNATURE_SCHEMA, ("source",), "*/*.parquet")
+TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES, SIGNATURES)
 
 
 def new_run_id() -> str:
@@ -128,8 +137,9 @@ class Warehouse:
 
     def write_partitioned(
         self, table_def: Table, rows: list[dict], source: str, run_id: str, seq: int
-    ) -> list[str]:
-        """Publish rows (dicts with the table's columns) into their partitions; returns the files written."""
+    ) -> list[tuple[str, list[dict]]]:
+        """Publish rows (dicts with the table's columns) into their partitions; returns each file written
+        with its rows."""
         groups: dict[tuple[str, ...], list[dict]] = defaultdict(list)
         for row in rows:
             key = tuple(source if p == "source" else month_of(row) for p in table_def.partitions)
@@ -141,8 +151,16 @@ class Warehouse:
             )
             path = self.path(table_def.name, folder, f"part-{run_id}-{seq:05d}.parquet")
             self.publish(pa.Table.from_pylist(group, schema=table_def.schema), path)
-            written.append(path)
+            written.append((path, group))
         return written
+
+    def read_texts(self, path: str) -> list[tuple[str, str]]:
+        """(doc_id, text) of every row of one documents file."""
+        table = pq.read_table(path, columns=["doc_id", "text"], filesystem=self.fs)
+        return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+    def files_of(self, table: Table) -> set[str]:
+        return set(self.files(table))
 
     def write_run_rows(self, run_id: str, phase: str, rows: list[dict]) -> None:
         table = pa.Table.from_pylist(

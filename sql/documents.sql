@@ -12,7 +12,12 @@
 --   text            VARCHAR      main text: no menus, ads or comments; NFC; one paragraph per line
 --   word_count      INTEGER      words in text
 --   content_hash    VARCHAR      blake2b-128 hex of text
---   duplicate_of    VARCHAR      doc_id of the first document with the same text, NULL for originals
+--   duplicate_of    VARCHAR      doc_id of the stored document this one was found to copy (exact or near
+--                                copy), NULL for the first document of an article
+--   cluster_id      VARCHAR      the article: doc_id of the first document of its cluster (stable)
+--   similarity      FLOAT        verified similarity to duplicate_of: Jaccard of the 5-word shingle sets, or
+--                                containment for a copy cut short (1.0 for an exact copy)
+--   page_type       VARCHAR      page type the page declares (og:type / schema.org: article, website...)
 --   fetched_at      TIMESTAMPTZ  when the page was read (WARC capture time for archives)
 --   run_id          VARCHAR      the ingest run that stored it (see runs)
 --   origin          VARCHAR      file path, or WARC path#offset of the record
@@ -23,7 +28,8 @@
 --   schema_version  SMALLINT     schema version of the file the row was read from
 CREATE OR REPLACE VIEW documents AS
 SELECT doc_id, url, canonical_url, source, title, author, published_at, language, sitename, description,
-       tags, text, word_count, content_hash, duplicate_of, fetched_at, run_id, origin,
+       tags, text, word_count, content_hash, duplicate_of,
+       coalesce(cluster_id, duplicate_of, doc_id) AS cluster_id, similarity, page_type, fetched_at, run_id, origin,
        CASE WHEN regexp_matches(origin, '\.w?arc(\.gz)?#[0-9]+$') THEN regexp_extract(origin, '^(.*)#', 1) END
            AS warc_file,
        CASE WHEN regexp_matches(origin, '\.w?arc(\.gz)?#[0-9]+$') THEN CAST(regexp_extract(origin, '#([0-9]+)$', 1) AS BIGINT) END

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 
 from flows.config import AnySource, Config, FeedSource, SitemapSource, UrlsSource
 from flows.documents import Extracted, Page
+from flows.quality import QualityRules
 
 
 class SourceError(Exception):
@@ -37,6 +38,7 @@ class Unit(BaseModel):
     urls: list[str] = []  # web sources: the pages to fetch
     listing_rejects: list[dict] = []  # web sources: parts of the listing that could not be read
     web: FeedSource | SitemapSource | UrlsSource | None = None  # web sources: how to fetch
+    quality: QualityRules | None = None  # the source's quality filters (set by the flow)
 
     @property
     def label(self) -> str:
