@@ -186,7 +186,7 @@ class ShingleCache:
 class Placement:
     cluster_id: str
     duplicate_of: str | None  # the member it matched (None: the first of a new cluster)
-    similarity: float | None  # verified similarity to that member
+    similarity: float | None  # Jaccard similarity to that member (a copy cut short shows less than 1)
 
 
 class NearIndex:
@@ -210,8 +210,9 @@ class NearIndex:
                 best = (similarity.score, member)
         if best is None:
             return Placement(doc_id, None, None), mine
-        score, member = best
-        return Placement(member.cluster_id, member.doc_id, round(score, 4)), mine
+        member = best[1]
+        jaccard = compare(mine, self.cache.get(member)).jaccard
+        return Placement(member.cluster_id, member.doc_id, round(jaccard, 4)), mine
 
     def add(self, member: Member, bands: list[int], shingle_ids: np.ndarray | None = None) -> None:
         if bands:

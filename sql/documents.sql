@@ -15,8 +15,8 @@
 --   duplicate_of    VARCHAR      doc_id of the stored document this one was found to copy (exact or near
 --                                copy), NULL for the first document of an article
 --   cluster_id      VARCHAR      the article: doc_id of the first document of its cluster (stable)
---   similarity      FLOAT        verified similarity to duplicate_of: Jaccard of the 5-word shingle sets, or
---                                containment for a copy cut short (1.0 for an exact copy)
+--   similarity      FLOAT        Jaccard similarity of its 5-word shingles to duplicate_of's (1.0 for an exact
+--                                copy; a copy cut short joins by containment and can show much less)
 --   page_type       VARCHAR      page type the page declares (og:type / schema.org: article, website...)
 --   fetched_at      TIMESTAMPTZ  when the page was read (WARC capture time for archives)
 --   run_id          VARCHAR      the ingest run that stored it (see runs)
