@@ -63,13 +63,15 @@ class DedupConfig(StrictModel):
 
     near: bool = True
     """Find near-duplicates (syndicated, edited, trimmed copies); false keeps exact dedup only."""
-    threshold: float = Field(0.7, gt=0, le=1)
+    threshold: float = Field(0.6, gt=0, le=1)
     """Jaccard similarity of the shingle sets at which two texts are one article."""
     containment: float = Field(0.9, gt=0, le=1)
     """Or: the share of the shorter text's shingles found in the longer one (a copy cut short)."""
     min_containment_shingles: int = Field(50, ge=1)
     """The shorter text needs this many shingles for containment to count (short texts match by chance)."""
     shingle_words: int = Field(5, ge=1, le=20)
+    frequent_paragraph: int = Field(5, ge=2)
+    """A paragraph found in this many different texts is page furniture, left out when comparing texts."""
     bands: int = Field(32, ge=1)
     """LSH bands; rows per band = num_perm / bands. More bands find lower similarities (more candidates)."""
     num_perm: int = Field(128, ge=8)

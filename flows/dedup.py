@@ -67,7 +67,8 @@ class ExactIndex:
 class Classified:
     kept: list[dict] = field(default_factory=list)  # rows to store, with duplicate_of/cluster_id/similarity
     duplicates: int = 0  # rows already stored, exact copies and near copies
-    pending: list[tuple[Member, list[int]]] = field(default_factory=list)  # new index members, no file yet
+    # new index members (no file yet), with their band hashes and paragraph hashes
+    pending: list[tuple[Member, list[int], list[int]]] = field(default_factory=list)
 
 
 class Deduplicator:
@@ -92,7 +93,10 @@ class Deduplicator:
         if not signatures:
             self._bulk_loaded = True
             return
-        doc_ids, clusters, files, bands = _read_signatures(self.warehouse, signatures, self.options.bands)
+        doc_ids, clusters, files, bands, paragraphs = _read_signatures(
+            self.warehouse, signatures, self.options.bands
+        )
+        self.near.paragraphs.add(paragraphs)
         if not self._bulk_loaded:
             self.near.bands.load(doc_ids, clusters, files, bands)
             self._bulk_loaded = True
@@ -131,7 +135,7 @@ class Deduplicator:
                 member = Member(row["doc_id"], row["cluster_id"], "")
                 self.near.add(member, bands, shingle_ids)
                 if bands:
-                    result.pending.append((member, bands))
+                    result.pending.append((member, bands, [paragraph for paragraph, _ in shingle_ids]))
             self.exact.record(row["doc_id"], row["content_hash"], row["cluster_id"])
             result.kept.append(row)
         return result
@@ -147,13 +151,14 @@ class Deduplicator:
             for row in rows:
                 file_of[row["doc_id"]] = path
         signatures = []
-        for member, bands in pending:
+        for member, bands, paragraphs in pending:
             member.doc_file = file_of[member.doc_id]
             signatures.append(
                 {
                     "doc_id": member.doc_id,
                     "cluster_id": member.cluster_id,
                     "bands": bands,
+                    "paragraphs": paragraphs,
                     "doc_file": member.doc_file,
                 }
             )
@@ -165,8 +170,8 @@ class Deduplicator:
 
 def _read_signatures(
     warehouse: Warehouse, files: list[str], bands: int
-) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
-    columns = ["doc_id", "cluster_id", "bands", "doc_file"]
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    columns = ["doc_id", "cluster_id", "bands", "paragraphs", "doc_file"]
     schema = pa.schema([SIGNATURES.schema.field(c) for c in columns])
     table = ds.dataset(files, schema=schema, format="parquet", filesystem=warehouse.fs).to_table(
         columns=columns
@@ -179,4 +184,5 @@ def _read_signatures(
     clusters = np.asarray(table.column("cluster_id").to_pylist(), dtype="S16")
     files_column = table.column("doc_file").to_pylist()
     flat = table.column("bands").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return doc_ids, clusters, files_column, flat.astype(np.uint32).reshape(-1, bands)
+    paragraphs = table.column("paragraphs").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return doc_ids, clusters, files_column, flat.astype(np.uint32).reshape(-1, bands), paragraphs

@@ -12,6 +12,7 @@ about 300 bytes per document, so a million stored documents fit in well under 1 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -55,6 +56,58 @@ def band_hashes(text: str, options: DedupConfig) -> list[int]:
 def shingle_set(text: str, words: int) -> np.ndarray:
     """Sorted unique 64-bit ids of the text's shingles (Python's string hash: valid within one process)."""
     return np.unique(np.fromiter((hash(s) for s in shingles(text, words)), dtype=np.int64))
+
+
+# A text for verification: per paragraph (line), its stable hash and its shingle ids.
+Profile = list[tuple[int, np.ndarray]]
+
+
+def paragraph_hash(tokens: list[str]) -> int:
+    digest = hashlib.blake2b(" ".join(tokens).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "little")
+
+
+def profile(text: str, words: int) -> Profile:
+    result = []
+    for line in text.split("\n"):
+        tokens = _WORD.findall(line.lower())
+        if not tokens:
+            continue
+        grams = (
+            [" ".join(tokens)]
+            if len(tokens) <= words
+            else [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
+        )
+        result.append((paragraph_hash(tokens), np.fromiter((hash(g) for g in grams), dtype=np.int64)))
+    return result
+
+
+class ParagraphCounts:
+    """In how many distinct stored texts each paragraph occurs (approximately: a hashed counter table).
+
+    A paragraph found in many different texts is page furniture that extraction kept (a sidebar of
+    quotes, a newsletter pitch), not the article: verification leaves such paragraphs out, so two
+    different articles sharing a template's leftovers are not taken for copies."""
+
+    SIZE = 1 << 25  # 64 MB of uint16 counters; ~1 paragraph per slot at a million documents
+
+    def __init__(self, frequent: int) -> None:
+        self.frequent = frequent
+        self._counts = np.zeros(self.SIZE, np.uint16)
+
+    def add(self, hashes: Iterable[int] | np.ndarray) -> None:
+        slots = np.asarray(list(hashes) if not isinstance(hashes, np.ndarray) else hashes, np.uint64)
+        if len(slots):
+            np.add.at(self._counts, (slots % np.uint64(self.SIZE)).astype(np.int64), 1)
+
+    def is_frequent(self, paragraph: int) -> bool:
+        return int(self._counts[paragraph % self.SIZE]) >= self.frequent
+
+
+def content(text_profile: Profile, counts: ParagraphCounts) -> np.ndarray:
+    """The shingle ids of the paragraphs that are not frequent furniture."""
+    kept = [ids for paragraph, ids in text_profile if not counts.is_frequent(paragraph)]
+    return np.unique(np.concatenate(kept)) if kept else np.empty(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -154,30 +207,30 @@ ReadTexts = Callable[[str], Iterable[tuple[str, str]]]
 
 @dataclass
 class ShingleCache:
-    """Shingle sets of recently seen documents; others are read back from their documents file."""
+    """Profiles of recently seen documents; others are read back from their documents file."""
 
     words: int
     read_texts: ReadTexts
     capacity: int = 4096
-    _sets: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    _sets: OrderedDict[str, Profile] = field(default_factory=OrderedDict)
     reads: int = 0
 
-    def put(self, doc_id: str, shingle_ids: np.ndarray) -> None:
+    def put(self, doc_id: str, shingle_ids: Profile) -> None:
         self._sets[doc_id] = shingle_ids
         self._sets.move_to_end(doc_id)
         while len(self._sets) > self.capacity:
             self._sets.popitem(last=False)
 
-    def get(self, member: Member) -> np.ndarray:
+    def get(self, member: Member) -> Profile:
         cached = self._sets.get(member.doc_id)
         if cached is not None:
             self._sets.move_to_end(member.doc_id)
             return cached
         self.reads += 1
-        found = np.empty(0, np.int64)
+        found: Profile = []
         for doc_id, text in self.read_texts(member.doc_file):
             if doc_id == member.doc_id:
-                found = shingle_set(text, self.words)
+                found = profile(text, self.words)
                 self.put(doc_id, found)
         return found
 
@@ -196,25 +249,28 @@ class NearIndex:
         self.options = options
         self.bands = BandIndex(options.bands)
         self.cache = ShingleCache(options.shingle_words, read_texts)
+        self.paragraphs = ParagraphCounts(options.frequent_paragraph)
         self.verified = 0
 
-    def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, np.ndarray]:
-        mine = shingle_set(text, self.options.shingle_words)
-        best: tuple[float, Member] | None = None
+    def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, Profile]:
+        """Count the text's paragraphs, then find its cluster."""
+        mine_profile = profile(text, self.options.shingle_words)
+        self.paragraphs.add([paragraph for paragraph, _ in mine_profile])
+        mine = content(mine_profile, self.paragraphs)
+        best: tuple[float, float, Member] | None = None
         for member in self.bands.candidates(bands) if bands else []:
             if member.doc_id == doc_id:
                 continue
             self.verified += 1
-            similarity = compare(mine, self.cache.get(member))
+            similarity = compare(mine, content(self.cache.get(member), self.paragraphs))
             if similarity.same_article(self.options) and (best is None or similarity.score > best[0]):
-                best = (similarity.score, member)
+                best = (similarity.score, similarity.jaccard, member)
         if best is None:
-            return Placement(doc_id, None, None), mine
-        member = best[1]
-        jaccard = compare(mine, self.cache.get(member)).jaccard
-        return Placement(member.cluster_id, member.doc_id, round(jaccard, 4)), mine
+            return Placement(doc_id, None, None), mine_profile
+        _, jaccard, member = best
+        return Placement(member.cluster_id, member.doc_id, round(jaccard, 4)), mine_profile
 
-    def add(self, member: Member, bands: list[int], shingle_ids: np.ndarray | None = None) -> None:
+    def add(self, member: Member, bands: list[int], shingle_ids: Profile | None = None) -> None:
         if bands:
             self.bands.add(member, bands)
         if shingle_ids is not None:
