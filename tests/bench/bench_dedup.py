@@ -273,7 +273,8 @@ def main() -> None:
         s = scale(args.scale, args.work)
         print(
             f"\nindex load for {s['documents']:,} stored documents: {s['load_seconds']:.1f} s; process RSS "
-            f"{s['rss_before_mb']:.0f} MB before, {s['rss_after_mb']:.0f} MB after (peak {s['peak_rss_mb']:.0f} MB); "
+            f"{s['rss_before_mb']:.0f} MB before, {s['rss_after_mb']:.0f} MB after "
+            f"(peak {s['peak_rss_mb']:.0f} MB); "
             f"{s['bytes_per_document']:.0f} bytes per document for the exact and near indexes"
         )
 
