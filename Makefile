@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_ingest.py
+	$(BIN)/python tests/bench/bench_dedup.py
 
 views: $(STAMP)
 	$(BIN)/corpus views --config $(CONFIG)

@@ -158,10 +158,19 @@ class BandIndex:
         self._recent: dict[tuple[int, int], list[Member]] = {}
         self.size = 0
 
-    def load(self, doc_ids: np.ndarray, cluster_ids: np.ndarray, files: list[str], bands: np.ndarray) -> None:
-        """Bulk load: doc_ids and cluster_ids as 'S16' arrays, bands as a uint32 [n, bands] matrix."""
-        numbers = np.fromiter((self._file_number(f) for f in files), dtype=np.int32, count=len(files))
-        self._doc_ids, self._cluster_ids, self._file_index = doc_ids, cluster_ids, numbers
+    def load(
+        self,
+        doc_ids: np.ndarray,
+        cluster_ids: np.ndarray,
+        files: tuple[list[str], np.ndarray],
+        bands: np.ndarray,
+    ) -> None:
+        """Bulk load: doc_ids and cluster_ids as 'S16' arrays, files as (names, index of each row's name),
+        bands as a uint32 [n, bands] matrix."""
+        names, index = files
+        numbers = np.asarray([self._file_number(name) for name in names], dtype=np.int32)
+        self._doc_ids, self._cluster_ids = doc_ids, cluster_ids
+        self._file_index = numbers[index] if len(names) else np.empty(0, np.int32)
         for band in range(self.bands):
             column = bands[:, band]
             order = np.argsort(column, kind="stable").astype(np.uint32)
