@@ -189,3 +189,31 @@ def test_quality_filters(tmp_path: Path, make_config) -> None:
         "https://news.test/2025/brief.html": "too_short",
         "https://news.test/2025/fr.html": "language",
     }
+
+
+def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_config, corpus: Path) -> None:
+    """Two ingest processes at once, on sources that share articles: the commit step is serialised across
+    processes, so each article is one cluster, as when the runs go one after the other."""
+    import subprocess
+
+    for side, host in (("a", "left.test"), ("b", "right.test")):
+        for seed in range(20, 32):
+            article = make_article(seed, paragraphs=8)
+            url = f"https://{host}/2025/{seed}.html"
+            page = news_page(article, url) if side == "a" else syndicated_page(article, url, url)
+            write(tmp_path / side, url, page)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "a"\nkind = "files"\npath = "a/**/*.html"\nurl_prefix = "https://"\n'
+        '[[sources]]\nname = "b"\nkind = "files"\npath = "b/**/*.html"\nurl_prefix = "https://"\n'
+        "[runner]\nbatch_size = 2\n"  # many small commits, so that the two runs interleave
+    )
+    runs = [
+        subprocess.Popen([str(corpus), "ingest", "-c", str(config), "-s", name], stdout=subprocess.DEVNULL)
+        for name in ("a", "b")
+    ]
+    assert [run.wait(timeout=240) for run in runs] == [0, 0]
+    catalog = str(tmp_path / "wh" / "corpus.duckdb")
+    subprocess.run([str(corpus), "views", "-c", str(config)], check=True, stdout=subprocess.DEVNULL)
+    assert query(catalog, "select count(*), min(copies), max(copies) from articles") == [(12, 2, 2)]
+    assert query(catalog, "select count(distinct cluster_id) from documents") == [(12,)]
