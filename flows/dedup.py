@@ -203,7 +203,7 @@ class Deduplicator:
                 member = Member(row["doc_id"], row["cluster_id"], "")
                 self.near.add(member, bands, shingle_ids)
                 if bands:
-                    result.pending.append((member, bands, [paragraph for paragraph, _ in shingle_ids]))
+                    result.pending.append((member, bands, shingle_ids.paragraphs.tolist()))
             self.exact.record(row["doc_id"], row["content_hash"], row["cluster_id"])
             result.kept.append(row)
         return result

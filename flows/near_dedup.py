@@ -58,8 +58,14 @@ def shingle_set(text: str, words: int) -> np.ndarray:
     return np.unique(np.fromiter((hash(s) for s in shingles(text, words)), dtype=np.int64))
 
 
-# A text for verification: per paragraph (line), its stable hash and its shingle ids.
-Profile = list[tuple[int, np.ndarray]]
+@dataclass(frozen=True)
+class Profile:
+    """A text for verification, compactly: its paragraphs' stable hashes, and its shingle ids with the
+    paragraph each one comes from."""
+
+    paragraphs: np.ndarray  # uint32, one per paragraph (line)
+    shingle_paragraph: np.ndarray  # int32, for each shingle the index of its paragraph
+    shingle_ids: np.ndarray  # int64
 
 
 def paragraph_hash(tokens: list[str]) -> int:
@@ -68,7 +74,9 @@ def paragraph_hash(tokens: list[str]) -> int:
 
 
 def profile(text: str, words: int) -> Profile:
-    result = []
+    paragraphs: list[int] = []
+    owner: list[int] = []
+    ids: list[int] = []
     for line in text.split("\n"):
         tokens = _WORD.findall(line.lower())
         if not tokens:
@@ -78,8 +86,10 @@ def profile(text: str, words: int) -> Profile:
             if len(tokens) <= words
             else [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
         )
-        result.append((paragraph_hash(tokens), np.fromiter((hash(g) for g in grams), dtype=np.int64)))
-    return result
+        owner += [len(paragraphs)] * len(grams)
+        ids += [hash(g) for g in grams]
+        paragraphs.append(paragraph_hash(tokens))
+    return Profile(np.asarray(paragraphs, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
 
 
 class ParagraphCounts:
@@ -100,14 +110,20 @@ class ParagraphCounts:
         if len(slots):
             np.add.at(self._counts, (slots % np.uint64(self.SIZE)).astype(np.int64), 1)
 
-    def is_frequent(self, paragraph: int) -> bool:
-        return int(self._counts[paragraph % self.SIZE]) >= self.frequent
+    def frequent_mask(self, paragraphs: np.ndarray) -> np.ndarray:
+        slots = (paragraphs.astype(np.uint64) % np.uint64(self.SIZE)).astype(np.int64)
+        return self._counts[slots] >= self.frequent
 
 
 def content(text_profile: Profile, counts: ParagraphCounts) -> np.ndarray:
     """The shingle ids of the paragraphs that are not frequent furniture."""
-    kept = [ids for paragraph, ids in text_profile if not counts.is_frequent(paragraph)]
-    return np.unique(np.concatenate(kept)) if kept else np.empty(0, np.int64)
+    if not len(text_profile.paragraphs):
+        return np.empty(0, np.int64)
+    frequent = counts.frequent_mask(text_profile.paragraphs)
+    ids = text_profile.shingle_ids
+    if frequent.any():
+        ids = ids[~frequent[text_profile.shingle_paragraph]]
+    return np.unique(ids)
 
 
 @dataclass(frozen=True)
@@ -143,19 +159,60 @@ class Member:
     doc_file: str  # the documents file holding its text (read back to verify a candidate)
 
 
+@dataclass
+class _Segment:
+    """Members in sorted arrays: per band the band values sorted, and the member row of each."""
+
+    sorted: list[np.ndarray]
+    order: list[np.ndarray]
+    doc_ids: np.ndarray  # 'S16'
+    cluster_ids: np.ndarray  # 'S16'
+    file_index: np.ndarray  # int32, into BandIndex._files
+
+    @classmethod
+    def build(
+        cls, doc_ids: np.ndarray, cluster_ids: np.ndarray, file_index: np.ndarray, bands: np.ndarray
+    ) -> _Segment:
+        sorted_values, orders = [], []
+        for band in range(bands.shape[1]):
+            column = bands[:, band]
+            order = np.argsort(column, kind="stable").astype(np.uint32)
+            orders.append(order)
+            sorted_values.append(column[order])
+        return cls(sorted_values, orders, doc_ids, cluster_ids, file_index)
+
+    def band_matrix(self) -> np.ndarray:
+        """The band values in row order again (to merge segments)."""
+        matrix = np.empty((len(self.doc_ids), len(self.sorted)), np.uint32)
+        for band, (values, order) in enumerate(zip(self.sorted, self.order, strict=True)):
+            matrix[order, band] = values
+        return matrix
+
+    @classmethod
+    def merge(cls, segments: list[_Segment]) -> _Segment:
+        return cls.build(
+            np.concatenate([s.doc_ids for s in segments]),
+            np.concatenate([s.cluster_ids for s in segments]),
+            np.concatenate([s.file_index for s in segments]),
+            np.concatenate([s.band_matrix() for s in segments]),
+        )
+
+
 class BandIndex:
-    """Band hash → members, for stored documents (sorted numpy arrays) and those added since (a dict)."""
+    """Band hash → members. Members live in sorted numpy segments (~300 bytes each); those added since
+    the last seal in a dict, sealed into a new segment every SEAL members, segments merged when there
+    are more than MAX_SEGMENTS, so memory grows by bytes, not Python objects, per stored document."""
+
+    SEAL = 4096
+    MAX_SEGMENTS = 8
 
     def __init__(self, bands: int) -> None:
         self.bands = bands
-        self._sorted: list[np.ndarray] = [np.empty(0, np.uint32)] * bands
-        self._order: list[np.ndarray] = [np.empty(0, np.uint32)] * bands
-        self._doc_ids = np.empty(0, "S16")
-        self._cluster_ids = np.empty(0, "S16")
-        self._file_index = np.empty(0, np.int32)
+        self._segments: list[_Segment] = []
         self._files: list[str] = []
         self._file_numbers: dict[str, int] = {}
         self._recent: dict[tuple[int, int], list[Member]] = {}
+        self._recent_members: list[tuple[Member, list[int]]] = []
         self.size = 0
 
     def load(
@@ -169,14 +226,10 @@ class BandIndex:
         bands as a uint32 [n, bands] matrix."""
         names, index = files
         numbers = np.asarray([self._file_number(name) for name in names], dtype=np.int32)
-        self._doc_ids, self._cluster_ids = doc_ids, cluster_ids
-        self._file_index = numbers[index] if len(names) else np.empty(0, np.int32)
-        for band in range(self.bands):
-            column = bands[:, band]
-            order = np.argsort(column, kind="stable").astype(np.uint32)
-            self._order[band] = order
-            self._sorted[band] = column[order]
-        self.size = len(doc_ids)
+        file_index = numbers[index] if len(names) else np.empty(0, np.int32)
+        if len(doc_ids):
+            self._segments.append(_Segment.build(doc_ids, cluster_ids, file_index, bands))
+        self.size += len(doc_ids)
 
     def _file_number(self, path: str) -> int:
         number = self._file_numbers.get(path)
@@ -188,22 +241,50 @@ class BandIndex:
     def add(self, member: Member, bands: list[int]) -> None:
         for band, value in enumerate(bands):
             self._recent.setdefault((band, value), []).append(member)
+        self._recent_members.append((member, bands))
         self.size += 1
+        if len(self._recent_members) >= self.SEAL:
+            self._seal()
+
+    def _seal(self) -> None:
+        """Move the recent members whose file is known into a new segment."""
+        ready = [(m, b) for m, b in self._recent_members if m.doc_file]
+        if not ready:
+            return
+        waiting = [(m, b) for m, b in self._recent_members if not m.doc_file]
+        self._segments.append(
+            _Segment.build(
+                np.asarray([m.doc_id for m, _ in ready], "S16"),
+                np.asarray([m.cluster_id for m, _ in ready], "S16"),
+                np.asarray([self._file_number(m.doc_file) for m, _ in ready], np.int32),
+                np.asarray([b for _, b in ready], np.uint32),
+            )
+        )
+        self._recent_members = waiting
+        self._recent = {}
+        for member, bands in waiting:
+            for band, value in enumerate(bands):
+                self._recent.setdefault((band, value), []).append(member)
+        if len(self._segments) > self.MAX_SEGMENTS:
+            base, rest = self._segments[0], _Segment.merge(self._segments[1:])
+            self._segments = (
+                [_Segment.merge([base, rest])] if len(rest.doc_ids) >= len(base.doc_ids) else [base, rest]
+            )
 
     def candidates(self, bands: list[int]) -> list[Member]:
         found: dict[str, Member] = {}
         for band, value in enumerate(bands):
-            column = self._sorted[band]
-            if len(column):
+            for segment in self._segments:
+                column = segment.sorted[band]
                 lo = int(np.searchsorted(column, value, "left"))
                 hi = int(np.searchsorted(column, value, "right"))
-                for position in self._order[band][lo:hi]:
-                    doc_id = self._doc_ids[position].decode()
+                for position in segment.order[band][lo:hi]:
+                    doc_id = segment.doc_ids[position].decode()
                     if doc_id not in found:
                         found[doc_id] = Member(
                             doc_id,
-                            self._cluster_ids[position].decode(),
-                            self._files[self._file_index[position]],
+                            segment.cluster_ids[position].decode(),
+                            self._files[segment.file_index[position]],
                         )
             for member in self._recent.get((band, value), ()):
                 found.setdefault(member.doc_id, member)
@@ -220,7 +301,7 @@ class ShingleCache:
 
     words: int
     read_texts: ReadTexts
-    capacity: int = 4096
+    capacity: int = 2048  # full after ~2,000 documents: memory stays flat beyond
     _sets: OrderedDict[str, Profile] = field(default_factory=OrderedDict)
     reads: int = 0
 
@@ -236,7 +317,7 @@ class ShingleCache:
             self._sets.move_to_end(member.doc_id)
             return cached
         self.reads += 1
-        found: Profile = []
+        found = profile("", self.words)
         for doc_id, text in self.read_texts(member.doc_file):
             if doc_id == member.doc_id:
                 found = profile(text, self.words)
@@ -264,7 +345,7 @@ class NearIndex:
     def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, Profile]:
         """Count the text's paragraphs, then find its cluster."""
         mine_profile = profile(text, self.options.shingle_words)
-        self.paragraphs.add([paragraph for paragraph, _ in mine_profile])
+        self.paragraphs.add(mine_profile.paragraphs)
         mine = content(mine_profile, self.paragraphs)
         best: tuple[float, float, Member] | None = None
         for member in self.bands.candidates(bands) if bands else []:
