@@ -104,11 +104,12 @@ print("SUMMARY" + summary.model_dump_json())
 """
 
 
-def pipeline(warc: Path, processes: int, work: Path) -> dict:
+def pipeline(warc: Path, processes: int, work: Path, near: bool = True) -> dict:
     folder = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
     config = folder / "sources.toml"
     config.write_text(
         f'[warehouse]\npath = "warehouse"\n[extract]\nprocesses = {processes}\n'
+        f"[dedup]\nnear = {'true' if near else 'false'}\n"
         f'[[sources]]\nname = "bench"\nkind = "warc"\npath = "{warc}"\n'
     )
     env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
@@ -143,6 +144,9 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count())
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "corpus-bench")
     parser.add_argument("--repeat", type=int, default=1, help="alternate bare and pipeline runs N times")
+    parser.add_argument(
+        "--no-near", action="store_true", help="exact dedup only ([dedup] near = false), as before near-dedup"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -153,7 +157,7 @@ def main() -> None:
             pages = read_pages(warc)
             bare_runs.append(bare_trafilatura(pages, args.processes))
             del pages
-            pipeline_runs.append(pipeline(warc, args.processes, args.work))
+            pipeline_runs.append(pipeline(warc, args.processes, args.work, near=not args.no_near))
         bare_seconds, bare_extracted = min(bare_runs)
         run = min(pipeline_runs, key=lambda r: r["flow_seconds"])
         stats = run["summary"]["sources"]["bench"]
