@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from flows import progress, quality, staging
 from flows.config import AnySource, Config, DedupConfig, ExtractConfig
 from flows.dedup import Deduplicator
-from flows.documents import Extracted
+from flows.documents import SCHEMA_VERSION, Extracted
 from flows.extract import ExtractOptions
 from flows.extract_pool import ExtractPool, ReadError, shared_pool
 from flows.quality import QualityRules
@@ -86,8 +86,8 @@ class OpenRun:
     def commit_fetches(self, source: str, rows: list[dict]) -> None:
         with self.commit_lock:
             self.sequence += 1
+            # no warehouse lock: no other run reads fetch rows while committing
             self.warehouse.write_partitioned(FETCHES, rows, source, self.info.run_id, self.sequence)
-        # (fetch rows need no warehouse lock: no other run reads them while committing)
 
 
 def begin_run(warehouse: Warehouse, sources: list[AnySource], dedup: DedupConfig | None = None) -> OpenRun:
@@ -199,7 +199,9 @@ def extract_unit(
 
         crawled, archive, items = web.fetch(unit, run.run_id, warehouse)
         for row in [*unit.listing_rejects, *crawled.rejects]:
-            writer.add_reject({"origin": None, "fetched_at": None, "detail": "", "schema_version": 1, **row})
+            writer.add_reject(
+                {"origin": None, "fetched_at": None, "detail": "", "schema_version": SCHEMA_VERSION, **row}
+            )
         progress.report(
             "pages_done", unit.source, len(unit.listing_rejects) + len(crawled.rejects) + crawled.unchanged
         )

@@ -83,3 +83,17 @@ def test_canonical_urls() -> None:
 def test_comment_phrase_is_really_in_the_page() -> None:
     """Guards the tests above: the comment they expect to be dropped is present in the input."""
     assert COMMENT in news_page(make_article(3), "https://news.test/x")
+
+
+def test_declared_charset_is_honoured() -> None:
+    from flows.extract import decode_html
+    from flows.sources.warc import charset_of
+
+    latin = "<html><head><meta charset='windows-1252'></head><p>Café déjà vu</p></html>".encode("cp1252")
+    assert decode_html(latin, None) == latin.decode("cp1252")  # <meta charset>
+    header = "<p>Grüße</p>".encode("iso-8859-1")
+    assert decode_html(header, charset_of("text/html; charset=ISO-8859-1")) == "<p>Grüße</p>"  # HTTP header
+    utf8 = "<meta charset=utf-8><p>naïve</p>".encode()
+    assert decode_html(utf8, None) is utf8  # UTF-8 stays bytes: trafilatura decodes it
+    assert decode_html(b"<p>x</p>", "no-such-charset") == b"<p>x</p>"  # unknown: left to detection
+    assert charset_of("text/html") is None

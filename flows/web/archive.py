@@ -16,11 +16,15 @@ import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from flows.web.fetcher import Response
+
+if TYPE_CHECKING:
+    from flows.warehouse import Warehouse
 
 ROTATE_BYTES = 100_000_000
 RAW = "raw"
@@ -36,7 +40,7 @@ class ArchiveFile:
 
 @dataclass
 class RawArchive:
-    warehouse: object  # flows.warehouse.Warehouse (not imported: keeps this module light)
+    warehouse: Warehouse
     source: str
     prefix: str  # run id and unit, unique per writer
     rotate_bytes: int = ROTATE_BYTES
@@ -72,8 +76,8 @@ class RawArchive:
         number = len(self.files)
         name = f"{self.prefix}-{number:03d}.warc.gz"
         wh = self.warehouse
-        final = wh.path(RAW, f"source={self.source}", name)  # type: ignore[attr-defined]
-        if wh.local:  # type: ignore[attr-defined]
+        final = wh.path(RAW, f"source={self.source}", name)
+        if wh.local:
             folder = os.path.dirname(final)
             os.makedirs(folder, exist_ok=True)
             local = final
@@ -110,11 +114,11 @@ class RawArchive:
     def upload(self) -> None:
         """Remote warehouses: copy the local files to their final place, then delete them."""
         wh = self.warehouse
-        if wh.local:  # type: ignore[attr-defined]
+        if wh.local:
             return
         for file in self.files:
-            wh.fs.create_dir(os.path.dirname(file.final_path), recursive=True)  # type: ignore[attr-defined]
-            with open(file.local_path, "rb") as src, wh.fs.open_output_stream(file.final_path) as dst:  # type: ignore[attr-defined]
+            wh.fs.create_dir(os.path.dirname(file.final_path), recursive=True)
+            with open(file.local_path, "rb") as src, wh.fs.open_output_stream(file.final_path) as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
             os.unlink(file.local_path)

@@ -114,10 +114,7 @@ class Fetcher:
                 current = target
                 headers = None  # conditional headers belong to the first URL only
                 continue
-            if isinstance(outcome, Response):
-                outcome.redirects = redirects
-            else:
-                outcome.redirects = redirects
+            outcome.redirects = redirects
             return outcome
         return Failure(
             "too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", redirects=redirects
@@ -168,9 +165,7 @@ class Fetcher:
             async with asyncio.timeout(self.source.timeout):
                 async with self._client.stream("GET", url, headers=headers) as response:
                     return await self._read(url, response, html_only, max_bytes)
-        except TimeoutError:
-            return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
         except httpx.TooManyRedirects:  # pragma: no cover (redirects are followed by hand)
             return Failure("too_many_redirects", url)

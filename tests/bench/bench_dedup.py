@@ -29,20 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-MAKE_CORPUS = REPO.parent / "shared" / "tools" / "make_corpus.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def build_corpus(docs: int, work: Path) -> Path:
-    folder = work / f"corpus-{docs}"
-    if not (folder / "corpus.warc.gz").exists():
-        if not MAKE_CORPUS.exists():
-            sys.exit(f"error: {MAKE_CORPUS} not found (the benchmark needs ../shared beside the repo)")
-        print(f"building a {docs}-document WARC with make_corpus.py ...", flush=True)
-        subprocess.run(
-            [sys.executable, str(MAKE_CORPUS), "--docs", str(docs), "--out", str(folder)], check=True
-        )
-    return folder
-
+from bench_ingest import build_corpus  # noqa: E402
 
 INGEST = """
 import sys
@@ -235,7 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
 
-    folder = build_corpus(args.docs, args.work)
+    folder = build_corpus(args.docs, args.work).parent
     with open(folder / "labels.csv", newline="") as labels:
         families = {row["url"]: row["family"] for row in csv.DictReader(labels)}
     if args.warehouse:
