@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import sys
+import time
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -25,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-sources_app = typer.Typer(help="Inspect the sources of a config.", no_args_is_help=True)
+sources_app = typer.Typer(help="List, check and add the sources of a config.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
 # Not a terminal (a pipe, CI): render tables wide instead of rich's 80 columns.
@@ -248,6 +251,192 @@ def _print_rows(names: list[str], rows: list[tuple], output_format: OutputFormat
             table.add_row(*("" if v is None else str(_plain(v)) for v in row))
         out.print(table)
         out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
+
+
+PortOption = Annotated[
+    int, typer.Option("--port", help="Port of the local Prefect server on 127.0.0.1 (0: any free port).")
+]
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager, `kill`) stops a command the way Ctrl-C does, so its clean-up runs."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _server_home(cfg: Any, warehouse: str | None) -> Path:
+    from flows.pipeline import open_warehouse
+    from flows.prefect_server import server_home
+
+    store = open_warehouse(cfg, warehouse)
+    return server_home(store.catalog if store.local else None)
+
+
+@app.command()
+def server(
+    config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None, port: PortOption = 4200
+) -> None:
+    """Run a local Prefect server (API and UI) until stopped; its database lives beside the warehouse.
+    Point `corpus serve` (and the prefect CLI) at it with PREFECT_API_URL."""
+    from flows.prefect_server import ServerError, local_server
+
+    cfg = _load(config)
+    _stop_on_sigterm()
+    try:
+        with local_server(_server_home(cfg, warehouse), port) as running:
+            out.print(
+                f"Prefect server: {running.url} (UI and API; database {running.home / 'prefect.db'})\n"
+                f"In another shell:  export PREFECT_API_URL={running.api_url}\n"
+                "Ctrl-C to stop.",
+                highlight=False,
+            )
+            while running.process.poll() is None:
+                time.sleep(0.5)
+            fail(f"the Prefect server stopped with status {running.process.returncode} (log: {running.log})")
+    except ServerError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("stopping the Prefect server")
+
+
+@app.command()
+def serve(
+    config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None, port: PortOption = 4200
+) -> None:
+    """Run every scheduled source on its schedule (one Prefect deployment each) until stopped.
+    Uses the Prefect server at PREFECT_API_URL, or starts a local one for as long as it runs."""
+    from flows.prefect_server import ServerError, local_server
+
+    cfg = _load(config)
+    if not any(s.enabled and cfg.schedule_of(s) for s in cfg.sources):
+        fail(
+            f'{config}: no enabled source has a schedule: add schedule = "*/30 * * * *" or '
+            'interval = "15m" to a source or to [defaults]'
+        )
+    _stop_on_sigterm()
+    try:
+        if os.environ.get("PREFECT_API_URL"):
+            _serve(cfg, config, warehouse, os.environ["PREFECT_API_URL"])
+            return
+        with local_server(_server_home(cfg, warehouse), port) as running:
+            out.print(f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False)
+            os.environ["PREFECT_API_URL"] = running.api_url  # for the flow runs serve starts too
+            _serve(cfg, config, warehouse, running.api_url)
+    except ServerError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        pass
+    err.print("stopped")
+
+
+def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import serve as serving
+
+    table = Table("source", "runs", box=box.SIMPLE_HEAD)
+    for name, when in serving.describe(cfg):
+        table.add_row(name, when)
+    out.print(table)
+    out.print(f"serving on {api_url}; Ctrl-C to stop", highlight=False)
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        try:
+            serving.serve(cfg, config, warehouse)
+        except ConfigError as exc:
+            fail(str(exc))
+
+
+def _load(config: Path) -> Any:
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@sources_app.command("validate")
+def sources_validate(config: ConfigOption = DEFAULT_CONFIG) -> None:
+    """Check a config without running anything: every key, source and schedule."""
+    cfg = _load(config)
+    table = Table("name", "kind", "location", "schedule", "enabled", box=box.SIMPLE_HEAD)
+    for source in cfg.sources:
+        fields = cfg.schedule_of(source)
+        when = "" if fields is None else fields.schedule or f"every {fields.interval}"
+        if fields is not None and fields.timezone:
+            when += f" ({fields.timezone})"
+        table.add_row(source.name, source.kind, location(source), when, "yes" if source.enabled else "no")
+    out.print(table)
+    out.print(
+        f"{config}: ok, {len(cfg.sources)} source{'s' if len(cfg.sources) != 1 else ''}", highlight=False
+    )
+
+
+class ListingKind(StrEnum):
+    feed = "feed"
+    sitemap = "sitemap"
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(help="The site (its home page), or a feed or sitemap URL.")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    name: Annotated[str | None, typer.Option("--name", help="Source name (default: from the host).")] = None,
+    schedule: Annotated[str | None, typer.Option("--schedule", help='Cron, e.g. "*/30 * * * *".')] = None,
+    interval: Annotated[str | None, typer.Option("--interval", help="Or an interval, e.g. 15m.")] = None,
+    kind: Annotated[
+        ListingKind | None, typer.Option("--kind", help="Only consider feeds or only sitemaps.")
+    ] = None,
+    allow_private: Annotated[
+        bool, typer.Option("--allow-private", help="Allow a host on a private or loopback address.")
+    ] = False,
+) -> None:
+    """Find the site's feeds and sitemaps and append the best one as a new source to the config."""
+    from flows.config_edit import append_source, source_name_for
+    from flows.sources import SourceError
+    from flows.sources.web import run_async
+    from flows.web.site_discovery import find_listings
+
+    cfg = _load(config)
+    if not url.lower().startswith(("http://", "https://")):
+        fail(f"{url!r}: not an http(s) URL")
+    taken = {s.name for s in cfg.sources}
+    if name is not None and name in taken:
+        fail(f"{config}: a source named {name!r} exists already")
+    err.print(f"looking for feeds and sitemaps at {url} ...", highlight=False)
+    try:
+        found = run_async(find_listings(url, allow_private=allow_private))
+    except SourceError as exc:
+        if "blocked_address" in str(exc):
+            fail(f"{url}: the host has a private or loopback address; add --allow-private to allow it")
+        fail(str(exc))
+    best = found.best(kind.value if kind else None)
+    if best is None:
+        tried = "; ".join(found.problems) or "nothing advertised"
+        fail(f"no working {kind.value if kind else 'feed or sitemap'} found at {url} ({tried})")
+    source = {
+        "name": name or source_name_for(url, taken),
+        "kind": best.kind,
+        "url": best.url,
+        "schedule": schedule,
+        "interval": interval,
+        "allow_private": True if allow_private else None,
+    }
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d")
+    comment = f"added by `corpus sources add {url}` on {stamp}: {best.entries} entries"
+    try:
+        append_source(config, source, comment)
+    except ConfigError as exc:
+        fail(str(exc))
+    out.print(
+        f"added source {source['name']!r}: {best.kind} {best.url} ({best.entries} entries"
+        f"{', ' + best.note if best.note else ''}) to {config}",
+        highlight=False,
+    )
+    others = [c for c in found.feeds + found.sitemaps if c != best]
+    for other in others:
+        out.print(f"  also found: {other.kind} {other.url} ({other.entries} entries)", highlight=False)
 
 
 @sources_app.command("list")

@@ -12,6 +12,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,7 +27,7 @@ def parse_age(text: str) -> timedelta:
     """'90m', '24h', '7d', '2w' → a timedelta (ValueError otherwise)."""
     match = _AGE.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not an age like '30m', '24h', '7d' or '2w'")
+        raise ValueError(f"{text!r} is not a duration like '30m', '24h', '7d' or '2w'")
     return timedelta(**{_AGE_UNITS[match.group(2)]: float(match.group(1))})
 
 
@@ -92,7 +93,69 @@ class RunnerConfig(StrictModel):
     """Files per task for files sources, pages per task for web sources (a WARC file is one task)."""
 
 
-class SourceBase(StrictModel):
+def check_cron(value: str) -> str:
+    """A five-field cron expression as Prefect's scheduler accepts it (its own parser, loaded only when a
+    config has a cron schedule: importing it costs ~0.8 s)."""
+    from prefect._vendor.croniter import croniter
+
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression like '*/30 * * * *' (minute hour day month weekday)"
+        )
+    return value
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone like 'Europe/Paris' or 'UTC'") from None
+    return value
+
+
+class ScheduleFields(StrictModel):
+    """When `corpus serve` runs a source: a cron expression or an interval, not both."""
+
+    schedule: str | None = None
+    """Cron expression, e.g. "*/30 * * * *" (every 30 minutes), "0 6 * * 1-5" (6:00 on weekdays)."""
+    interval: str | None = None
+    """Or a fixed interval: '90s', '15m', '6h', '1d'."""
+    timezone: str | None = None
+    """IANA time zone the cron expression is read in (default UTC)."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return check_cron(value.strip()) if value is not None else None
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value is not None and parse_age(value) < timedelta(seconds=1):
+            raise ValueError(f"{value!r} is shorter than one second")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return check_timezone(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> ScheduleFields:
+        if self.schedule is not None and self.interval is not None:
+            raise ValueError("give either 'schedule' (cron) or 'interval', not both")
+        return self
+
+    @property
+    def scheduled(self) -> bool:
+        return self.schedule is not None or self.interval is not None
+
+
+class Defaults(ScheduleFields):
+    """`[defaults]`: the schedule of every source that sets none of its own."""
+
+
+class SourceBase(ScheduleFields):
     name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN, max_length=64)]
     enabled: bool = True
     priority: int = 0
@@ -234,6 +297,7 @@ WEB_KINDS = ("feed", "sitemap", "urls")
 
 class Config(StrictModel):
     warehouse: WarehouseConfig = WarehouseConfig()
+    defaults: Defaults = Defaults()
     extract: ExtractConfig = ExtractConfig()
     runner: RunnerConfig = RunnerConfig()
     dedup: DedupConfig = DedupConfig()
@@ -250,6 +314,17 @@ class Config(StrictModel):
                 raise ValueError(f"duplicate source name {source.name!r}")
             seen.add(source.name)
         return sources
+
+    def schedule_of(self, source: AnySource) -> ScheduleFields | None:
+        """The source's own schedule, else the [defaults] one; None when neither sets one."""
+        chosen = source if source.scheduled else self.defaults if self.defaults.scheduled else None
+        if chosen is None:
+            return None
+        return ScheduleFields(
+            schedule=chosen.schedule,
+            interval=chosen.interval,
+            timezone=source.timezone or self.defaults.timezone,
+        )
 
     def resolve(self, relative: str) -> str:
         """A config path made absolute against the config's folder; URIs (s3://...) are kept as they are."""
@@ -274,11 +349,19 @@ def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config; raise ConfigError with a one-line message on any problem."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate a config's text as if it were the file at `path` (relative paths resolve against its
+    folder); raise ConfigError naming file, source and key."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if "base_dir" in raw:

@@ -5,11 +5,22 @@ only module that knows about Prefect; the work itself is in pipeline.py.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
-from prefect import flow, task
+from prefect import flow, get_client, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.context import FlowRunContext
+from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
 from prefect.futures import as_completed
+from prefect.settings import get_current_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows import (
@@ -34,6 +45,7 @@ from flows.sources import SourceError, Unit, discover
 from flows.staging import StagedUnit
 from flows.stats import RunSummary, SourceStats
 from flows.views import build_views
+from flows.warehouse import Warehouse
 from flows.web import robots
 
 
@@ -148,25 +160,92 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
     pool = pipeline.extraction_pool(config.extract, config.dedup)
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
     run = pipeline.begin_run(store, selected, config.dedup)
+    run.commit_guard = commit_guard(store)
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
     try:
         with make_task_runner(config.runner) as runner:
             for source in selected:
-                try:
-                    results[source.name] = ingest_source(runner, source, config, run.info)
-                except Exception as exc:  # one failing source never fails another
-                    results[source.name] = SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
+                results[source.name] = _ingest_locked(runner, source, config, run)
     finally:
-        pipeline.finish_run(run, results)
+        ended = pipeline.finish_run(run, results)
         pipeline.unregister(run)
         close_shared_pool()
         robots.forget_run(run.info.run_id)
     build_views(store)
-    return RunSummary(
+    summary = RunSummary(
         run_id=run.info.run_id,
         warehouse=store.uri,
         catalog=store.catalog,
         seconds=round(time.monotonic() - started, 3),
         sources=results,
+        started_at=run.started_at,
+        ended_at=ended,
     )
+    _publish_artifact(summary)
+    return summary
+
+
+def _ingest_locked(
+    runner: TaskRunner, source: AnySource, config: Config, run: pipeline.OpenRun
+) -> SourceStats:
+    """One source, unless a run of it is still going elsewhere (then: skipped, not doubled)."""
+    lock = pipeline.source_lock(run.warehouse, source.name)
+    if lock is None:
+        logger().warning("source %s: skipped, a run of it is still going in another process", source.name)
+        return SourceStats(status="skipped", error="a run of this source was still going in another process")
+    try:
+        return ingest_source(runner, source, config, run.info)
+    except Exception as exc:  # one failing source never fails another
+        return SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        lock.release()
+
+
+def logger() -> logging.Logger | logging.LoggerAdapter:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("corpus")
+
+
+# ---- Prefect server features: a commit slot shared by every machine, a summary artifact per run
+
+
+def server_configured() -> bool:
+    """A Prefect server (or Prefect Cloud) is configured, not the temporary in-process one."""
+    return bool(get_current_settings().api.url)
+
+
+def commit_guard(store: Warehouse) -> Callable[[], AbstractContextManager[object]] | None:
+    """With a Prefect server: a global concurrency limit of 1 per warehouse, held around each commit, so
+    that runs on different machines sharing an object-store warehouse take turns. Without one the
+    warehouse's file lock is enough (every run is on this machine)."""
+    if not server_configured():
+        return None
+    name = "corpus-commit-" + hashlib.blake2b(store.uri.encode(), digest_size=6).hexdigest()
+    _ensure_limit(name)
+    return lambda: concurrency(name, occupy=1, strict=True)
+
+
+def _ensure_limit(name: str) -> None:
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+            return
+        except ObjectNotFound:
+            pass
+        with contextlib.suppress(ObjectAlreadyExists):  # another run created it meanwhile
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
+def _publish_artifact(summary: RunSummary) -> None:
+    """The run's table as a Prefect markdown artifact (keyed by source, so the UI shows its history)."""
+    if FlowRunContext.get() is None:
+        return
+    names = list(summary.sources)
+    key = f"ingest-{names[0]}" if len(names) == 1 else "ingest-all"
+    try:
+        create_markdown_artifact(markdown=summary.markdown(), key=key[:64], description="corpus ingest run")
+    except Exception as exc:  # the data is committed; a missing artifact must not fail the run
+        logger().warning("could not publish the run's artifact: %s", exc)

@@ -6,8 +6,11 @@ staging, commit staged chunks (dedup → store), finish the run.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -60,11 +63,16 @@ class OpenRun:
     sequence: int = 0
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
     warehouse_lock: FileLock | None = None
+    # Held with the warehouse's file lock around each commit: a Prefect global concurrency slot when a
+    # Prefect server is configured, so that runs on other machines (which a local file lock cannot see)
+    # take turns too. Always taken after the file lock, so two locks can never deadlock.
+    commit_guard: Callable[[], AbstractContextManager[object]] | None = None
 
     def commit_chunk(self, source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
         """Dedup documents against the corpus and publish the survivors and the rejects.
         Returns (duplicates, written). Serialised: one chunk at a time, across runs and processes."""
-        with self.commit_lock, self._warehouse_lock():
+        guard = self.commit_guard() if self.commit_guard is not None else contextlib.nullcontext()
+        with self.commit_lock, self._warehouse_lock(), guard:
             if self.dedup is None:
                 self.dedup = Deduplicator(self.warehouse, self.dedup_options)
             self.dedup.refresh()  # what other runs committed since
@@ -103,7 +111,18 @@ def begin_run(warehouse: Warehouse, sources: list[AnySource], dedup: DedupConfig
     return OpenRun(info, warehouse, lock, started, sources, dedup or DedupConfig())
 
 
-def finish_run(run: OpenRun, results: dict[str, SourceStats]) -> None:
+def source_lock(warehouse: Warehouse, source: str) -> FileLock | None:
+    """The source's run lock, acquired; None when a run of that source is still going in another process
+    (a scheduled run that overlaps the previous one, or `corpus ingest` by hand during a scheduled run)."""
+    lock = FileLock(warehouse.lock_path(f"source-{source}"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return None
+    return lock
+
+
+def finish_run(run: OpenRun, results: dict[str, SourceStats]) -> datetime:
     ended = datetime.now(UTC)
     rows = []
     for source in run.sources:
@@ -112,6 +131,7 @@ def finish_run(run: OpenRun, results: dict[str, SourceStats]) -> None:
     run.warehouse.write_run_rows(run.info.run_id, "end", rows)
     run.warehouse.remove_staging(run.info.run_id)
     run.lock.release()
+    return ended
 
 
 def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:

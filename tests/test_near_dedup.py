@@ -217,3 +217,15 @@ def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_conf
     subprocess.run([str(corpus), "views", "-c", str(config)], check=True, stdout=subprocess.DEVNULL)
     assert query(catalog, "select count(*), min(copies), max(copies) from articles") == [(12, 2, 2)]
     assert query(catalog, "select count(distinct cluster_id) from documents") == [(12,)]
+    # the same as one run after the other (in another warehouse): same articles, same groups of pages
+    for name in ("a", "b"):
+        subprocess.run(
+            [str(corpus), "ingest", "-c", str(config), "-s", name, "-w", str(tmp_path / "wh2")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    sequential = str(tmp_path / "wh2" / "corpus.duckdb")
+    groups = "select list(url order by url) from documents group by cluster_id order by 1"
+    assert query(catalog, groups) == query(sequential, groups)
+    titles = "select title, copies from articles order by title"
+    assert query(catalog, titles) == query(sequential, titles)

@@ -133,7 +133,15 @@ def make_handler(site: NewsSite) -> type[BaseHTTPRequestHandler]:
                 )
                 hits = site.hits[path] = site.hits.get(path, 0) + 1
             ok_page = news_page(make_article(900 + len(path)), site.base + path).encode()
-            if path == "/robots.txt":
+            if path == "/":
+                home = (
+                    "<html><head><title>Test News</title>"
+                    '<link rel="alternate" type="application/rss+xml" title="RSS" '
+                    f'href="{site.base}/feed.xml">'
+                    '</head><body><h1>Test News</h1><a href="/news/a0.html">Story 0</a></body></html>'
+                )
+                self.send(200, home.encode(), "text/html; charset=utf-8")
+            elif path == "/robots.txt":
                 self.send(
                     200,
                     f"User-agent: *\nDisallow: /private/\nSitemap: {site.base}/sitemap.xml\n".encode(),

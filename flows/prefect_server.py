@@ -1,0 +1,136 @@
+"""A local Prefect server as a child process: schedules need a real server (Prefect's temporary in-process
+one refuses them), and `corpus serve` should work with one command when no server is configured.
+
+Its SQLite database lives beside the warehouse's catalog (`<warehouse>/.prefect/`), so a warehouse keeps
+its run history; a remote warehouse uses PREFECT_HOME instead. Listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+DEFAULT_PORT = 4200
+HEALTH_TIMEOUT = 90.0  # seconds; a first start (database migrations, UI files) takes ~10 s here
+
+
+class ServerError(RuntimeError):
+    """The server did not start; the message says why in one line and where its log is."""
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    url: str  # http://127.0.0.1:<port>
+    home: Path
+    log: Path
+    process: subprocess.Popen
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api"
+
+
+def server_home(catalog: str | None) -> Path:
+    """Where the server keeps its database: beside a local warehouse's catalog, else PREFECT_HOME."""
+    if catalog:
+        return Path(catalog).resolve().parent / ".prefect"
+    return Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+
+
+def free_port(preferred: int) -> int:
+    """`preferred` when nothing listens there, else any free port (0: any free port)."""
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise ServerError("no free TCP port on 127.0.0.1")
+
+
+def healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextlib.contextmanager
+def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
+    """Start `prefect server start` on 127.0.0.1, wait until it answers; stop it and its children on exit."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port(port)
+    log = home / "server.log"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+    }
+    env.pop("PREFECT_API_URL", None)
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            command,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # its own process group: stopped as a whole, spared the terminal's Ctrl-C
+        )
+    server = LocalServer(f"http://127.0.0.1:{port}", home, log, process)
+    try:
+        _wait_healthy(server)
+        yield server
+    finally:
+        stop(process)
+
+
+def _wait_healthy(server: LocalServer) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerError(
+                f"the Prefect server exited with status {server.process.returncode} while starting: "
+                f"{_last_line(server.log)} (log: {server.log})"
+            )
+        if healthy(server.api_url):
+            return
+        time.sleep(0.25)
+    raise ServerError(f"the Prefect server did not answer within {HEALTH_TIMEOUT:.0f} s (log: {server.log})")
+
+
+def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM to the server's process group, SIGKILL if it is still there after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def _last_line(log: Path) -> str:
+    with contextlib.suppress(OSError):
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return lines[-1][:300]
+    return "no output"

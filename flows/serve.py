@@ -1,0 +1,100 @@
+"""`corpus serve`: one Prefect deployment per scheduled source, executed by Prefect's serve mechanism.
+
+Each deployment runs the `ingest` flow on its one source with the config's path as a parameter, so the
+config file stays the single place where sources are declared: restarting `corpus serve` re-reads it
+(new and changed schedules take effect; a source taken out of the config stays paused, because serve
+pauses its schedules when it stops). A deployment allows one run at a time: a run due while the previous
+one is still going is cancelled by the server (and the per-source lock skips any run started another way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import RunnerDeployment
+from prefect.runner import Runner
+from prefect.schedules import Cron, Interval, Schedule
+from prefect.types.entrypoint import EntrypointType
+
+from flows.config import Config, ConfigError, ScheduleFields, parse_age
+from flows.ingest import ingest
+
+
+def prefect_schedule(fields: ScheduleFields) -> Schedule:
+    if fields.schedule is not None:
+        return Cron(fields.schedule, timezone=fields.timezone or "UTC")
+    assert fields.interval is not None
+    seconds = parse_age(fields.interval) / timedelta(seconds=1)
+    return Interval(timedelta(seconds=seconds), timezone=fields.timezone or "UTC")
+
+
+def deployments(config: Config, config_path: Path, warehouse: str | None = None) -> list[RunnerDeployment]:
+    """A deployment per enabled source that has a schedule (its own or [defaults]')."""
+    built = []
+    for source in config.sources:
+        fields = config.schedule_of(source)
+        if not source.enabled or fields is None:
+            continue
+        built.append(
+            ingest.to_deployment(
+                name=source.name,
+                parameters={
+                    "config_path": str(config_path.resolve()),
+                    "sources": [source.name],
+                    "warehouse": warehouse,
+                },
+                schedules=[prefect_schedule(fields)],
+                concurrency_limit=ConcurrencyLimitConfig(
+                    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+                ),
+                description=f"Ingest source {source.name!r} ({source.kind}) from {config_path.resolve()}",
+                tags=["corpus", f"source:{source.name}"],
+                entrypoint_type=EntrypointType.MODULE_PATH,  # the installed package: any working dir
+            )
+        )
+    if not built:
+        raise ConfigError(
+            f'{config_path}: no enabled source has a schedule: add schedule = "*/30 * * * *" or '
+            'interval = "15m" to a source or to [defaults]'
+        )
+    return built
+
+
+def describe(config: Config) -> list[tuple[str, str]]:
+    """(source, when) for every source, for the start-up message."""
+    rows = []
+    for source in config.sources:
+        fields = config.schedule_of(source)
+        if not source.enabled:
+            when = "disabled"
+        elif fields is None:
+            when = "not scheduled"
+        elif fields.schedule is not None:
+            when = f"cron {fields.schedule} ({fields.timezone or 'UTC'})"
+        else:
+            when = f"every {fields.interval}"
+        rows.append((source.name, when))
+    return rows
+
+
+class _Runner(Runner):
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        """SIGTERM stops serving the way Ctrl-C does (asyncio cancels the runner, which pauses the
+        schedules and exits cleanly), instead of Prefect's sys.exit from inside the event loop."""
+        signal.raise_signal(signal.SIGINT)
+
+
+def serve(config: Config, config_path: Path, warehouse: str | None = None) -> None:
+    """Register the deployments and execute their scheduled runs until stopped (Ctrl-C or SIGTERM).
+    Schedules are paused when it stops, so runs do not pile up while nothing executes them."""
+    runner = _Runner(name="corpus-serve", pause_on_shutdown=True)
+    for deployment in deployments(config, config_path, warehouse):
+        runner.add_deployment(deployment)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner.start())

@@ -1,0 +1,285 @@
+"""Schedules and sources by config: `corpus serve` on a real Prefect server, `sources add` against a real
+site on 127.0.0.1, `sources validate`, and runs of one source that must not double."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import psutil
+import pytest
+from filelock import FileLock
+from sites import write_site
+from web_site import SiteServer
+
+from flows.config import ConfigError, load_config
+from flows.ingest import ingest
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def parquet_count(folder: Path) -> int:
+    if not folder.exists() or not any(folder.rglob("*.parquet")):
+        return 0
+    return duckdb.sql(f"select count(*) from read_parquet('{folder}/**/*.parquet')").fetchone()[0]
+
+
+# ---- config
+
+
+def test_schedules_from_sources_and_defaults(make_config) -> None:
+    config = load_config(
+        make_config(
+            '[defaults]\ninterval = "15m"\ntimezone = "Europe/Paris"\n'
+            '[[sources]]\nname = "a"\nkind = "files"\npath = "*.html"\nschedule = "*/30 * * * *"\n'
+            '[[sources]]\nname = "b"\nkind = "files"\npath = "*.html"\n'
+        )
+    )
+    a, b = (config.schedule_of(s) for s in config.sources)
+    assert (a.schedule, a.interval, a.timezone) == ("*/30 * * * *", None, "Europe/Paris")
+    assert (b.schedule, b.interval) == (None, "15m")
+    bare = load_config(make_config('[[sources]]\nname = "a"\nkind = "files"\npath = "*.html"\n', "b.toml"))
+    assert bare.schedule_of(bare.sources[0]) is None
+
+
+BAD_CONFIGS = {
+    "unknown kind": ('kind = "ftp"\npath = "x"', "key 'kind': unknown kind 'ftp'"),
+    "bad cron": (
+        'kind = "files"\npath = "x"\nschedule = "*/30 * * *"',
+        "key 'schedule': '*/30 * * *' is not a cron expression",
+    ),
+    "cron out of range": ('kind = "files"\npath = "x"\nschedule = "61 * * * *"', "key 'schedule'"),
+    "bad interval": ('kind = "files"\npath = "x"\ninterval = "often"', "key 'interval'"),
+    "both": ('kind = "files"\npath = "x"\ninterval = "5m"\nschedule = "* * * * *"', "not both"),
+    "bad timezone": (
+        'kind = "files"\npath = "x"\ninterval = "5m"\ntimezone = "Mars/Olympus"',
+        "key 'timezone'",
+    ),
+    "missing url": ('kind = "feed"', "key 'url': missing required key"),
+    "duplicate name": (
+        'kind = "files"\npath = "x"\n[[sources]]\nname = "s"\nkind = "files"\npath = "y"',
+        "duplicate",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=list(BAD_CONFIGS))
+def test_sources_validate_names_the_key(case: str, make_config, corpus: Path) -> None:
+    body, expected = BAD_CONFIGS[case]
+    config = make_config(f'[[sources]]\nname = "s"\n{body}\n')
+    result = subprocess.run(
+        [str(corpus), "sources", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(config) in lines[0] and expected in lines[0], lines[0]
+
+
+def test_sources_validate_accepts_a_good_config(make_config, corpus: Path) -> None:
+    config = make_config(
+        '[defaults]\nschedule = "0 6 * * 1-5"\n[[sources]]\nname = "s"\nkind = "feed"\n'
+        'url = "https://example.org/feed.xml"\n'
+    )
+    result = subprocess.run(
+        [str(corpus), "sources", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok, 1 source" in result.stdout and "0 6 * * 1-5" in result.stdout
+
+
+# ---- sources add
+
+
+def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corpus: Path) -> None:
+    original = (
+        "# my corpus: hand-written comments must survive\n"
+        '[warehouse]\npath = "wh"   # beside this file\n\n'
+        '[[sources]]\nname = "local"\nkind = "files"\npath = "pages/*.html"\n\n'
+        "[dedup]\nthreshold = 0.6\n"
+    )
+    config = make_config(original)
+    with SiteServer() as site:
+        add = [str(corpus), "sources", "add", site.base + "/", "-c", str(config), "--interval", "15m"]
+        refused = subprocess.run(add, capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 2 and "--allow-private" in refused.stderr
+        assert config.read_text() == original  # nothing written on failure
+        result = subprocess.run([*add, "--allow-private"], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        text = config.read_text()
+        assert text.startswith(original.split("[dedup]")[0])  # comments, order and spacing kept
+        assert text.rstrip().endswith("[dedup]\nthreshold = 0.6") or "[dedup]" in text
+        added = load_config(config).sources[-1]
+        assert (added.kind, added.url, added.interval) == ("feed", f"{site.base}/feed.xml", "15m")
+        assert added.name == f"127-0-0-1-{site.base.rsplit(':', 1)[1]}"
+        assert "also found: sitemap" in result.stdout
+
+        again = subprocess.run(
+            [
+                str(corpus),
+                "sources",
+                "add",
+                site.base + "/",
+                "-c",
+                str(config),
+                "--allow-private",
+                "--kind",
+                "sitemap",
+                "--name",
+                "site-map",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert again.returncode == 0, again.stderr
+        assert load_config(config).sources[-1].url == f"{site.base}/sitemap.xml"
+
+        summary = ingest(str(config), [added.name])
+        assert summary.sources[added.name].written == 4, summary.sources[added.name]
+
+
+def test_sources_add_with_nothing_to_find_fails_cleanly(make_config, corpus: Path) -> None:
+    config = make_config('[[sources]]\nname = "s"\nkind = "files"\npath = "x"\n')
+    with SiteServer() as site:
+        result = subprocess.run(
+            [
+                str(corpus),
+                "sources",
+                "add",
+                site.base + "/news/a0.html",
+                "-c",
+                str(config),
+                "--allow-private",
+                "--kind",
+                "feed",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert "no working feed found" in result.stderr.strip().splitlines()[-1]
+
+
+# ---- one run per source at a time
+
+
+def test_a_source_already_running_is_skipped_not_doubled(tmp_path: Path, make_config) -> None:
+    write_site(tmp_path / "pages", 3)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "busy"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
+        '[[sources]]\nname = "free"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
+    )
+    lock = FileLock(str(tmp_path / "wh" / ".locks" / "source-busy.lock"))
+    (tmp_path / "wh" / ".locks").mkdir(parents=True)
+    with lock:  # as a run of "busy" in another process would hold it
+        summary = ingest(str(config))
+    assert summary.ok
+    assert summary.sources["busy"].status == "skipped" and summary.sources["busy"].seen == 0
+    assert summary.sources["free"].status == "completed" and summary.sources["free"].written == 3
+    catalog = summary.catalog
+    with duckdb.connect(catalog, read_only=True) as con:
+        rows = con.sql("select source, status from run_sources order by source").fetchall()
+    assert rows == [("busy", "skipped"), ("free", "completed")]
+
+
+# ---- corpus serve on a real Prefect server
+
+
+class Output(threading.Thread):
+    """Collects a process's output lines as they come."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.lines = stream, []
+
+    def run(self) -> None:
+        for line in self.stream:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_config, corpus: Path) -> None:
+    write_site(tmp_path / "pages", 4)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[extract]\nprocesses = 1\n'
+        '[[sources]]\nname = "news"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
+        'interval = "3s"\n'
+        '[[sources]]\nname = "manual"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    serve = subprocess.Popen(
+        [str(corpus), "serve", "-c", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output = Output(serve.stdout)
+    output.start()
+    documents = tmp_path / "wh" / "documents"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and parquet_count(documents) < 4:
+            assert serve.poll() is None, output.text()
+            time.sleep(1)
+        assert parquet_count(documents) == 4, output.text()
+        match = re.search(r"local Prefect server: (http://127\.0\.0\.1:\d+)", output.text())
+        assert match, output.text()
+        api = match.group(1) + "/api"
+        # the server knows the deployment, and the run left its summary as a markdown artifact
+        deployments = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        assert [d["name"] for d in deployments] == ["news"]
+        artifact = {}
+        while time.monotonic() < deadline and not artifact:
+            found = httpx.post(f"{api}/artifacts/filter", json={}, timeout=10).json()
+            artifact = next((a for a in found if a["key"] == "ingest-news"), {})
+            time.sleep(0.5)
+        assert "| news | completed |" in artifact["data"], artifact
+        children = psutil.Process(serve.pid).children(recursive=True)
+        assert children  # the server (and maybe a flow run)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            code = serve.wait(60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            raise
+    output.join(5)
+    assert code == 0, output.text()
+    assert "Traceback" not in output.text(), output.text()
+    time.sleep(1)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.get(f"{api}/health", timeout=2)
+        pytest.fail("the Prefect server still answers after serve stopped")
+    with duckdb.connect(str(tmp_path / "wh" / "corpus.duckdb"), read_only=True) as con:
+        sources = {r[0] for r in con.sql("select source from run_sources").fetchall()}
+    assert sources == {"news"}  # only the scheduled source ran
+
+
+def test_serve_without_schedules_says_so(make_config, corpus: Path) -> None:
+    config = make_config('[[sources]]\nname = "s"\nkind = "files"\npath = "x"\n')
+    result = subprocess.run(
+        [str(corpus), "serve", "-c", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "no enabled source has a schedule" in result.stderr
+
+
+def test_config_error_type_is_one_line(make_config) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config('[defaults]\nschedule = "every day"\n'))
+    assert "\n" not in str(info.value) and "key 'defaults.schedule'" in str(info.value)
