@@ -51,6 +51,7 @@ def free_port(preferred: int) -> int:
     """`preferred` when nothing listens there, else any free port (0: any free port)."""
     for port in ([preferred] if preferred else []) + [0]:
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
