@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import signal
 import sys
@@ -20,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows.config import ConfigError, load_config
+from flows.query import Format
 from flows.sources import location
 
 app = typer.Typer(
@@ -43,12 +42,6 @@ WarehouseOption = Annotated[
     typer.Option("--warehouse", "-w", help="Warehouse folder; overrides the config's [warehouse] path."),
 ]
 DEFAULT_CONFIG = Path("seeds/sources.toml")
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -196,61 +189,130 @@ def views(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run against the views (read-only).")],
+    statement: Annotated[
+        str | None, typer.Argument(metavar="[QUERY]", help="SQL to run (read-only); none opens the shell.")
+    ] = None,
     config: ConfigOption = DEFAULT_CONFIG,
     warehouse: WarehouseOption = None,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.table,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
-    """Run one SQL query against the warehouse views and print the result."""
+    """Run one SQL query against the warehouse views, or open an interactive SQL shell without one."""
+    from flows import query
+    from flows.shell import run_shell
+    from flows.warehouse import connect
+
+    try:
+        con = connect(config, warehouse)
+    except (ConfigError, ValueError) as exc:
+        fail(str(exc))
+    with con:
+        if statement is None:
+            raise typer.Exit(run_shell(con, out))
+        try:
+            result = query.run(con, statement)
+            query.write(result, output_format, output, out)
+        except query.QueryError as exc:
+            fail(str(exc), code=1)
+    if output is not None:
+        err.print(f"{result.num_rows} rows written to {output}", highlight=False)
+
+
+@app.command()
+def search(
+    words: Annotated[str, typer.Argument(help="Words to look for (BM25 over title and text, stemmed).")],
+    config: ConfigOption = DEFAULT_CONFIG,
+    warehouse: WarehouseOption = None,
+    source: Annotated[str | None, typer.Option("--source", "-s", help="Only this source.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Published on or after: YYYY-MM-DD, or an age: 7d, 2w.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many results.")] = 10,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Full-text search over the articles, best matches first, with a snippet."""
     import duckdb
 
-    from flows.views import build_views
+    from flows import query
+    from flows import search as searching
 
     store = _warehouse(config, warehouse)
-    if not Path(store.catalog).exists():
-        build_views(store)
     try:
-        with duckdb.connect(store.catalog, read_only=True) as con:
-            cursor = con.execute(query)
-            names = [d[0] for d in cursor.description] if cursor.description else []
-            rows = cursor.fetchall()
+        result = searching.search(store, words, source, _since(since), limit)
+    except searching.SearchUnavailable as exc:
+        fail(str(exc), code=1)
     except duckdb.Error as exc:
-        fail(" ".join(str(exc).split()), code=1)
-    _print_rows(names, rows, output_format)
+        fail(query.one_line(exc), code=1)
+    if output_format is Format.table and output is None:
+        for rank, row in enumerate(result.to_pylist(), 1):
+            when = row["published_at"].isoformat() if row["published_at"] else "undated"
+            out.print(
+                f"[bold]{rank}. {row['title'] or row['url']}[/]  [dim]{row['score']}[/]", highlight=False
+            )
+            out.print(f"   {row['source']} · {when} · {row['url']}", style="dim", highlight=False)
+            out.print(f"   {row['snippet']}\n", highlight=False)
+        out.print(f"{result.num_rows} result{'s' if result.num_rows != 1 else ''}", style="dim")
+        return
+    query.write(result, output_format, output, out)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+def _since(value: str | None) -> date | None:
+    from flows.config import parse_age
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        pass
+    try:
+        return (datetime.now().astimezone() - parse_age(value)).date()
+    except ValueError:
+        fail(f"--since {value!r}: give a date (2025-07-01) or an age (7d, 2w)")
+    return None
 
 
-def _print_rows(names: list[str], rows: list[tuple], output_format: OutputFormat) -> None:
-    if output_format is OutputFormat.json:
-        json.dump(
-            [dict(zip(names, map(_plain, row), strict=True)) for row in rows],
-            sys.stdout,
-            ensure_ascii=False,
-            indent=1,
-            default=str,
-        )
-        sys.stdout.write("\n")
-    elif output_format is OutputFormat.csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(names)
-        writer.writerows(
-            [[json.dumps(_plain(v)) if isinstance(v, list) else _plain(v) for v in row] for row in rows]
-        )
-    else:
-        table = Table(*names, show_lines=False)
-        for row in rows:
-            table.add_row(*("" if v is None else str(_plain(v)) for v in row))
-        out.print(table)
-        out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
+STATS_QUERIES = {
+    "per source": """
+        select source, documents, articles, documents - articles as duplicates,
+               round(100.0 * (documents - articles) / nullif(documents, 0), 1) as "duplicates %",
+               rejects, runs, last_status
+        from sources order by source""",
+    "per day (latest 14 days with articles)": """
+        select day, sum(articles) as articles, sum(words) as words, string_agg(source, ', ') as sources
+        from daily_counts group by day order by day desc limit 14""",
+    "rejects by reason": """
+        select reason, count(*) as pages, count(distinct source) as sources
+        from rejects group by reason order by pages desc""",
+}
+
+
+@app.command()
+def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None) -> None:
+    """Sizes on disk, counts per source and per day, the duplicates ratio and rejects by reason."""
+    from flows import query
+    from flows.warehouse import TABLES, connect
+
+    store = _warehouse(config, warehouse)
+    sizes = Table("table", "files", "size", box=box.SIMPLE_HEAD, title="on disk", title_justify="left")
+    for table in TABLES:
+        files = list(store.files(table))
+        total = sum(info.size for info in store.fs.get_file_info(files)) if files else 0
+        sizes.add_row(table.name, str(len(files)), _human(total))
+    out.print(sizes)
+    with connect(config, warehouse) as con:
+        for title, sql in STATS_QUERIES.items():
+            out.print(f"[bold]{title}[/]")
+            query.write(query.run(con, sql), Format.table, console=out)
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
 
 
 PortOption = Annotated[

@@ -28,6 +28,7 @@ from flows import (
     prefect_settings,  # noqa: F401  (quiet, offline defaults; must precede prefect)
     progress,
     quality,
+    search,
 )
 from flows.config import (
     WEB_KINDS,
@@ -173,6 +174,7 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
         close_shared_pool()
         robots.forget_run(run.info.run_id)
     build_views(store)
+    _refresh_search(store)
     summary = RunSummary(
         run_id=run.info.run_id,
         warehouse=store.uri,
@@ -200,6 +202,14 @@ def _ingest_locked(
         return SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:
         lock.release()
+
+
+def _refresh_search(store: Warehouse) -> None:
+    """Rebuild the full-text index when documents changed; search failing must not fail the ingest."""
+    try:
+        search.refresh(store)
+    except Exception as exc:
+        logger().warning("full-text index not refreshed (corpus search will say why): %s", exc)
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter:

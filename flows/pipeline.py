@@ -41,9 +41,7 @@ class RunInfo(BaseModel):
 
 
 def open_warehouse(config: Config, override: str | None = None) -> Warehouse:
-    root = override or config.resolve(config.warehouse.path)
-    catalog = config.resolve(config.warehouse.catalog) if config.warehouse.catalog and not override else None
-    return Warehouse(root, catalog)
+    return Warehouse.of_config(config, override)
 
 
 # ---- run lifecycle

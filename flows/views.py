@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from flows import duckdb_extensions
 from flows.warehouse import TABLES, Table, Warehouse
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -66,6 +67,20 @@ def base_view_sql(warehouse: Warehouse, table: Table) -> str:
     return f"CREATE OR REPLACE VIEW _{table.name}_raw AS\n{body}"
 
 
+def view_summary(sql: str) -> str:
+    """The first sentence of a view file's header comment ('-- documents: every stored ...')."""
+    header = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        text = line[2:].strip()
+        if header and (not text or (text.startswith(tuple("abcdefghijklmnopqrstuvwxyz_")) and "  " in text)):
+            break
+        header.append(text)
+    summary = " ".join(header).split(": ", 1)[-1]
+    return summary.split(". ")[0].rstrip(".")[:200]
+
+
 def view_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(sql_dir.glob("*.sql"))
 
@@ -80,7 +95,7 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
     try:
         with duckdb.connect(str(temp)) as con:
             if not warehouse.local:
-                con.execute("LOAD httpfs")
+                duckdb_extensions.load(con, "httpfs")
             for table in TABLES:
                 con.execute(base_view_sql(warehouse, table))
             pending = view_files(sql_dir)
@@ -89,7 +104,9 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR) -> list[str]:
                 failed = []
                 for path in pending:
                     try:
-                        con.execute(path.read_text(encoding="utf-8"))
+                        text = path.read_text(encoding="utf-8")
+                        con.execute(text)
+                        con.execute(f"COMMENT ON VIEW {path.stem} IS {_quote(view_summary(text))}")
                         created.append(path.stem)
                     except duckdb.CatalogException:
                         failed.append(path)

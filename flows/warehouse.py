@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -41,6 +42,12 @@ from flows.schemas import (
     SIGNATURE_SCHEMA,
 )
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from flows.config import Config
+
+REPO_CONFIG = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
 STAGING = "_staging"
 
@@ -89,6 +96,15 @@ class Warehouse:
             self.uri = self.root
             self.local = True
         self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")
+
+    @classmethod
+    def of_config(cls, config: Config, override: str | None = None) -> Warehouse:
+        """The warehouse a config names ([warehouse] path and catalog), or the folder `override`."""
+        root = override or config.resolve(config.warehouse.path)
+        catalog = (
+            config.resolve(config.warehouse.catalog) if config.warehouse.catalog and not override else None
+        )
+        return cls(root, catalog)
 
     # ---- paths
 
@@ -252,3 +268,36 @@ class Warehouse:
         folder = os.path.join(os.path.dirname(self.catalog), ".locks")
         os.makedirs(folder, exist_ok=True)
         return os.path.join(folder, f"{name}.lock")
+
+
+def default_config() -> Path:
+    """$CORPUS_CONFIG, else seeds/sources.toml in the working directory, else this checkout's."""
+    named = os.environ.get("CORPUS_CONFIG")
+    if named:
+        return Path(named)
+    here = Path("seeds/sources.toml")
+    return here if here.exists() else REPO_CONFIG
+
+
+def connect(config: str | Path | None = None, warehouse: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only DuckDB connection with every view of the warehouse, for notebooks and scripts:
+
+        from flows.warehouse import connect
+        con = connect()                      # or connect("my-sources.toml"), connect(warehouse="wh")
+        con.sql("select source, count(*) from articles group by 1").df()
+
+    The catalog is built first if it does not exist yet. Holding the connection never blocks an ingest
+    (it swaps in a new catalog file); reconnect to see views rebuilt since."""
+    import duckdb
+
+    from flows import duckdb_extensions
+    from flows.config import load_config
+    from flows.views import build_views
+
+    store = Warehouse.of_config(load_config(config or default_config()), warehouse)
+    if not os.path.exists(store.catalog):
+        build_views(store)
+    con = duckdb.connect(store.catalog, read_only=True)
+    if not store.local:
+        duckdb_extensions.load(con, "httpfs")
+    return con

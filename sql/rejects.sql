@@ -2,7 +2,9 @@
 --   url          VARCHAR      the page
 --   source       VARCHAR      config source name
 --   reason       VARCHAR      no_text | extract_timeout | extract_error | extract_crash | too_large |
---                             not_html | unreadable | http_<status> (archived non-200 responses)
+--                             not_html | unreadable | http_<status> (non-200 responses) | too_short | language |
+--                             not_article (quality filters) | robots | timeout | connect_error | redirect_loop |
+--                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset
 --   fetched_at   TIMESTAMPTZ  when the page was read

@@ -3,7 +3,8 @@
 --   source       VARCHAR      config source name
 --   kind         VARCHAR      files | warc | feed | sitemap | urls
 --   location     VARCHAR      what the source reads (glob, feed or sitemap URL, URL file)
---   status       VARCHAR      running | completed | failed | interrupted (the process died)
+--   status       VARCHAR      running | completed | failed | skipped (a run of the source was still going) |
+--                             interrupted (the process died)
 --   started_at, ended_at     TIMESTAMPTZ
 --   seen         BIGINT       pages read
 --   extracted    BIGINT       pages with a main text
