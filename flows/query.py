@@ -9,7 +9,6 @@ changed from here (a read-only DuckDB connection alone would still allow COPY ..
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from datetime import date, datetime
@@ -133,17 +132,3 @@ def _cell(value: Any) -> str:
     )
     text = " ".join(text.split())
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
-
-
-def to_text(result: pa.Table, fmt: Format) -> str:
-    """For tests and the shell's pipes: the result as the text `write` would print."""
-    buffer = io.StringIO()
-    if fmt is Format.table:
-        render_table(result, Console(file=buffer, width=200, color_system=None))
-    else:
-        stdout, sys.stdout = sys.stdout, buffer
-        try:
-            write(result, fmt)
-        finally:
-            sys.stdout = stdout
-    return buffer.getvalue()
