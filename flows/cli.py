@@ -307,6 +307,59 @@ def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
             query.write(query.run(con, sql), Format.table, console=out)
 
 
+@app.command()
+def compact(
+    config: ConfigOption = DEFAULT_CONFIG,
+    source: SourceOption = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Merge each partition's small Parquet files into one (atomically); report files and sizes before and
+    after. Waits for a commit in progress; refuses while an ingest is running."""
+    from flows.compact import CompactError
+    from flows.compact import compact as compact_warehouse
+
+    store = _warehouse(config, warehouse)
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        task = bar.add_task("compacting")
+
+        def show(table: str, partition: str) -> None:
+            bar.update(task, description=f"compacting {table}/{partition}")
+
+        try:
+            report = compact_warehouse(store, source, show)
+        except CompactError as exc:
+            fail(str(exc), code=1)
+    table = Table(
+        "table",
+        "partitions merged",
+        "files before",
+        "files after",
+        "size before",
+        "size after",
+        "rows",
+        box=box.SIMPLE_HEAD,
+    )
+    for part in report.tables:
+        table.add_row(
+            part.table,
+            str(part.partitions),
+            str(part.files_before),
+            str(part.files_after),
+            _human(part.bytes_before),
+            _human(part.bytes_after),
+            f"{part.rows:,}",
+        )
+    out.print(table)
+    merged = sum(part.partitions for part in report.tables)
+    note = "; search index still current" if report.search_kept else ""
+    out.print(
+        f"{merged} partition{'s' if merged != 1 else ''} merged in {report.seconds:.1f} s{note}"
+        if merged
+        else "nothing to merge: every partition has one file",
+        highlight=False,
+    )
+
+
 def _human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":

@@ -141,7 +141,7 @@ class Deduplicator:
         self.warehouse = warehouse
         self.options = options
         self.exact = ExactIndex()
-        self.near = NearIndex(options, warehouse.read_texts) if options.near else None
+        self.near = NearIndex(options, warehouse.read_text) if options.near else None
         self._seen_documents: set[str] = set()
         self._seen_signatures: set[str] = set()
         self._bulk_loaded = False

@@ -291,8 +291,8 @@ class BandIndex:
         return list(found.values())
 
 
-# Reads (doc_id, text) rows of one documents file.
-ReadTexts = Callable[[str], Iterable[tuple[str, str]]]
+# Reads the text of one document (doc_id) from its documents file (path); None when it is not there.
+ReadText = Callable[[str, str], str | None]
 
 
 @dataclass
@@ -300,7 +300,7 @@ class ShingleCache:
     """Profiles of recently seen documents; others are read back from their documents file."""
 
     words: int
-    read_texts: ReadTexts
+    read_text: ReadText
     capacity: int = 2048  # full after ~2,000 documents: memory stays flat beyond
     _sets: OrderedDict[str, Profile] = field(default_factory=OrderedDict)
     reads: int = 0
@@ -317,11 +317,11 @@ class ShingleCache:
             self._sets.move_to_end(member.doc_id)
             return cached
         self.reads += 1
-        found = profile("", self.words)
-        for doc_id, text in self.read_texts(member.doc_file):
-            if doc_id == member.doc_id:
-                found = profile(text, self.words)
-                self.put(doc_id, found)
+        text = self.read_text(member.doc_file, member.doc_id)
+        if text is None:
+            return profile("", self.words)
+        found = profile(text, self.words)
+        self.put(member.doc_id, found)
         return found
 
 
@@ -335,10 +335,10 @@ class Placement:
 class NearIndex:
     """Assigns each new document to the cluster of its most similar verified candidate, or a new one."""
 
-    def __init__(self, options: DedupConfig, read_texts: ReadTexts) -> None:
+    def __init__(self, options: DedupConfig, read_text: ReadText) -> None:
         self.options = options
         self.bands = BandIndex(options.bands)
-        self.cache = ShingleCache(options.shingle_words, read_texts)
+        self.cache = ShingleCache(options.shingle_words, read_text)
         self.paragraphs = ParagraphCounts(options.frequent_paragraph)
         self.verified = 0
 

@@ -4,11 +4,14 @@ The index lives in its own file beside the catalog (search.duckdb): a table with
 `articles` view's representative) and the fts index over it. DuckDB's fts index cannot be updated in
 place, so a refresh rebuilds it into a new file and renames it over the old one (searches running
 meanwhile keep the old file); a refresh when no documents file changed since the last build does nothing.
+Which documents files an index was built from is noted in a small file beside it (search.state.json), so
+that `compact`, which renames files without changing a row, can carry a current index over.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -42,7 +45,11 @@ def index_path(store: Warehouse) -> Path:
     return Path(store.catalog).with_name("search.duckdb")
 
 
-def _state(store: Warehouse) -> str:
+def state_path(store: Warehouse) -> Path:
+    return Path(store.catalog).with_name("search.state.json")
+
+
+def state(store: Warehouse) -> str:
     """A fingerprint of the committed documents files (names are unique and files immutable)."""
     names = sorted(store.files(DOCUMENTS))
     return hashlib.blake2b("\n".join(names).encode(), digest_size=16).hexdigest()
@@ -52,15 +59,10 @@ def refresh(store: Warehouse, force: bool = False) -> Refresh:
     """Rebuild the index if documents changed since it was built (or `force`)."""
     started = time.monotonic()
     path = index_path(store)
-    state = _state(store)
-    if path.exists() and not force:
-        try:
-            with duckdb.connect(str(path), read_only=True) as con:
-                built_for, count = con.execute("select state, articles from _search_state").fetchone()
-            if built_for == state:
-                return Refresh(False, count, time.monotonic() - started)
-        except duckdb.Error:
-            pass  # an index from an older version, or damaged: rebuild it
+    current = state(store)
+    built = _built_for(store)
+    if path.exists() and not force and built is not None and built["state"] == current:
+        return Refresh(False, built["articles"], time.monotonic() - started)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temp.unlink(missing_ok=True)
     try:
@@ -79,13 +81,38 @@ def refresh(store: Warehouse, force: bool = False) -> Refresh:
                 "PRAGMA create_fts_index('search_docs', 'doc_id', 'title', 'text', stemmer = 'porter', "
                 "stopwords = 'english', strip_accents = 1, lower = 1, overwrite = 1)"
             )
-            con.execute("CREATE TABLE _search_state AS SELECT ? AS state, ? AS articles", [state, count])
             con.execute("CHECKPOINT")
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
         Path(f"{temp}.wal").unlink(missing_ok=True)
+    _note_built_for(store, current, count)
     return Refresh(True, count, time.monotonic() - started)
+
+
+def carry_over(store: Warehouse, before: str) -> bool:
+    """After files were renamed with every row kept (compaction): an index that was current for the files
+    `before` is current for the files now."""
+    built = _built_for(store)
+    if built is None or built["state"] != before or not index_path(store).exists():
+        return False
+    _note_built_for(store, state(store), built["articles"])
+    return True
+
+
+def _built_for(store: Warehouse) -> dict | None:
+    try:
+        noted = json.loads(state_path(store).read_text())
+        return noted if {"state", "articles"} <= noted.keys() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _note_built_for(store: Warehouse, files_state: str, articles: int) -> None:
+    path = state_path(store)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps({"state": files_state, "articles": articles}))
+    os.replace(temp, path)
 
 
 def search(

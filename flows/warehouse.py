@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -170,10 +171,38 @@ class Warehouse:
             written.append((path, group))
         return written
 
-    def read_texts(self, path: str) -> list[tuple[str, str]]:
-        """(doc_id, text) of every row of one documents file."""
-        table = pq.read_table(path, columns=["doc_id", "text"], filesystem=self.fs)
-        return list(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+    def read_text(self, path: str, doc_id: str) -> str | None:
+        """The text of one stored document, reading only the doc_id column and the row group that holds
+        it (compacted files hold many thousands of texts). A file that is gone was merged by `compact`
+        since the caller noted it: the document is then looked for in the files of the same partition."""
+        if self.fs.get_file_info(path).type == pafs.FileType.File:
+            found = self._text_in(path, doc_id)
+            if found is not None:
+                return found
+        folder = path.rsplit("/", 1)[0]
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            if info.path != path and name.endswith(".parquet") and not name.startswith((".", "_")):
+                found = self._text_in(info.path, doc_id)
+                if found is not None:
+                    return found
+        return None
+
+    def _text_in(self, path: str, doc_id: str) -> str | None:
+        with self.fs.open_input_file(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            meta = parquet.metadata
+            id_column = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "doc_id")
+            for group in range(meta.num_row_groups):
+                stats = meta.row_group(group).column(id_column).statistics
+                if stats is not None and stats.has_min_max and not stats.min <= doc_id <= stats.max:
+                    continue
+                ids = parquet.read_row_group(group, columns=["doc_id"]).column(0)
+                at = pc.index(ids, doc_id).as_py()
+                if at >= 0:
+                    return parquet.read_row_group(group, columns=["text"]).column(0)[at].as_py()
+        return None
 
     def files_of(self, table: Table) -> set[str]:
         return set(self.files(table))

@@ -91,8 +91,8 @@ class _Texts:
     def __init__(self, docs: list[dict]) -> None:
         self.texts = {d["doc_id"]: d["text"] for d in docs}
 
-    def read_texts(self, path: str) -> list[tuple[str, str]]:
-        return [(path, self.texts[path])]
+    def read_text(self, path: str, doc_id: str) -> str | None:
+        return self.texts.get(doc_id)
 
 
 def replay(docs: list[dict], threshold: float) -> dict:
