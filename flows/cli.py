@@ -351,7 +351,7 @@ def compact(
         )
     out.print(table)
     merged = sum(part.partitions for part in report.tables)
-    note = "; search index still current" if report.search_kept else ""
+    note = "; search index updated" if report.search_updated else ""
     out.print(
         f"{merged} partition{'s' if merged != 1 else ''} merged in {report.seconds:.1f} s{note}"
         if merged

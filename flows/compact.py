@@ -74,7 +74,7 @@ class TableReport:
 class CompactReport:
     tables: list[TableReport] = field(default_factory=list)
     seconds: float = 0.0
-    search_kept: bool = False  # the search index was current and still is (no rebuild needed)
+    search_updated: bool = False  # the search index's rows were re-pointed at the merged files
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,6 @@ def compact(
                 f"warehouse {store.root}: no stored data for source {unknown[0]!r} "
                 f"(sources with data: {', '.join(sorted(known)) or 'none'})"
             )
-        search_before = search.state(store)
         work = f"{work_root}/{new_run_id()}"
         report = CompactReport()
         moved: set[str] = set()  # sources whose documents were merged: their signatures must follow
@@ -146,7 +145,9 @@ def compact(
                     _merge(store, partition, work, table_report)
                     if table is DOCUMENTS:
                         moved.add(source)
-        report.search_kept = search.carry_over(store, search_before)
+        if search.index_path(store).exists():  # re-point its rows at the merged files
+            report.search_updated = True
+            search.refresh(store)
         shutil.rmtree(work_root, ignore_errors=True)
         report.seconds = round(time.monotonic() - started, 3)
         return report

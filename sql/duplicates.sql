@@ -8,7 +8,8 @@
 --                                the cluster's first document, 1.0 for exact copies)
 CREATE OR REPLACE VIEW duplicates AS
 WITH pages AS (
-    SELECT * FROM documents
+    SELECT doc_id, url, canonical_url, source, title, published_at, fetched_at, duplicate_of, similarity, cluster_id
+    FROM documents
     QUALIFY row_number() OVER (PARTITION BY canonical_url ORDER BY fetched_at DESC, doc_id) = 1
 )
 SELECT pages.cluster_id, articles.doc_id AS representative, pages.doc_id = articles.doc_id AS is_representative,
