@@ -190,9 +190,8 @@ class Deduplicator:
                 result.kept.append(row)
                 continue
             row.update(duplicate_of=None, cluster_id=row["doc_id"], similarity=None)
-            shingle_ids = None
             if self.near is not None:
-                placement, shingle_ids = self.near.place(row["doc_id"], row["text"], bands)
+                placement, paragraphs = self.near.place(row["doc_id"], row["text"], bands)
                 row.update(
                     duplicate_of=placement.duplicate_of,
                     cluster_id=placement.cluster_id,
@@ -201,9 +200,9 @@ class Deduplicator:
                 if placement.duplicate_of is not None:
                     result.duplicates += 1
                 member = Member(row["doc_id"], row["cluster_id"], "")
-                self.near.add(member, bands, shingle_ids)
+                self.near.add(member, bands, row["text"])
                 if bands:
-                    result.pending.append((member, bands, shingle_ids.paragraphs.tolist()))
+                    result.pending.append((member, bands, paragraphs.tolist()))
             self.exact.record(row["doc_id"], row["content_hash"], row["cluster_id"])
             result.kept.append(row)
         return result

@@ -73,6 +73,13 @@ def paragraph_hash(tokens: list[str]) -> int:
     return int.from_bytes(digest, "little")
 
 
+def paragraph_hashes(text: str) -> np.ndarray:
+    """The paragraphs' hashes alone (what every stored text needs); its shingles are only worked out when
+    it has candidates to verify (profile)."""
+    hashes = [paragraph_hash(tokens) for line in text.split("\n") if (tokens := _WORD.findall(line.lower()))]
+    return np.asarray(hashes, np.uint32)
+
+
 def profile(text: str, words: int) -> Profile:
     paragraphs: list[int] = []
     owner: list[int] = []
@@ -302,19 +309,25 @@ class ShingleCache:
     words: int
     read_text: ReadText
     capacity: int = 2048  # full after ~2,000 documents: memory stays flat beyond
-    _sets: OrderedDict[str, Profile] = field(default_factory=OrderedDict)
+    _sets: OrderedDict[str, Profile | str] = field(default_factory=OrderedDict)
     reads: int = 0
 
-    def put(self, doc_id: str, shingle_ids: Profile) -> None:
+    def put(self, doc_id: str, shingle_ids: Profile | str) -> None:
+        """A profile, or the text itself (profiled if it is ever a candidate: most never are)."""
         self._sets[doc_id] = shingle_ids
         self._sets.move_to_end(doc_id)
         while len(self._sets) > self.capacity:
             self._sets.popitem(last=False)
 
+    def holds(self, doc_id: str) -> bool:
+        return doc_id in self._sets
+
     def get(self, member: Member) -> Profile:
         cached = self._sets.get(member.doc_id)
         if cached is not None:
             self._sets.move_to_end(member.doc_id)
+            if isinstance(cached, str):
+                cached = self._sets[member.doc_id] = profile(cached, self.words)
             return cached
         self.reads += 1
         text = self.read_text(member.doc_file, member.doc_id)
@@ -342,26 +355,31 @@ class NearIndex:
         self.paragraphs = ParagraphCounts(options.frequent_paragraph)
         self.verified = 0
 
-    def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, Profile]:
-        """Count the text's paragraphs, then find its cluster."""
+    def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, np.ndarray]:
+        """Count the text's paragraphs, then find its cluster; returns the paragraphs' hashes too."""
+        candidates = [m for m in self.bands.candidates(bands) if m.doc_id != doc_id] if bands else []
+        if not candidates:  # nothing to verify: no shingles needed
+            paragraphs = paragraph_hashes(text)
+            self.paragraphs.add(paragraphs)
+            return Placement(doc_id, None, None), paragraphs
         mine_profile = profile(text, self.options.shingle_words)
         self.paragraphs.add(mine_profile.paragraphs)
         mine = content(mine_profile, self.paragraphs)
         best: tuple[float, float, Member] | None = None
-        for member in self.bands.candidates(bands) if bands else []:
-            if member.doc_id == doc_id:
-                continue
+        for member in candidates:
             self.verified += 1
             similarity = compare(mine, content(self.cache.get(member), self.paragraphs))
             if similarity.same_article(self.options) and (best is None or similarity.score > best[0]):
                 best = (similarity.score, similarity.jaccard, member)
+        self.cache.put(doc_id, mine_profile)
         if best is None:
-            return Placement(doc_id, None, None), mine_profile
+            return Placement(doc_id, None, None), mine_profile.paragraphs
         _, jaccard, member = best
-        return Placement(member.cluster_id, member.doc_id, round(jaccard, 4)), mine_profile
+        return Placement(member.cluster_id, member.doc_id, round(jaccard, 4)), mine_profile.paragraphs
 
-    def add(self, member: Member, bands: list[int], shingle_ids: Profile | None = None) -> None:
+    def add(self, member: Member, bands: list[int], text: str | None = None) -> None:
+        """Index a member; its text (when given) stays at hand for verifying the documents that follow."""
         if bands:
             self.bands.add(member, bands)
-        if shingle_ids is not None:
-            self.cache.put(member.doc_id, shingle_ids)
+        if text is not None and not self.cache.holds(member.doc_id):
+            self.cache.put(member.doc_id, text)

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from flows.warehouse import DOCUMENTS, Warehouse
 
 SNIPPET_CHARS = 240
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 BUSY_SECONDS = 120  # a refresh waits this long for another one writing the index
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
@@ -100,20 +100,22 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS index_info (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS docs (
-    rowid INTEGER PRIMARY KEY,      -- the doc_id's 64 bits
-    doc_id TEXT NOT NULL,
-    cluster_id TEXT NOT NULL,
+    id INTEGER PRIMARY KEY,         -- sequential: the FTS rowid (small deltas keep the index compact)
+    doc_key INTEGER NOT NULL,       -- the doc_id's 64 bits (doc ids are 16 hex digits)
+    cluster_key INTEGER NOT NULL,   -- the cluster_id's
     source TEXT,
     published_at TEXT,              -- YYYY-MM-DD
     title TEXT,
     url TEXT,
     file_id INTEGER NOT NULL        -- files.id: where the text is
 );
-CREATE INDEX IF NOT EXISTS docs_cluster ON docs (cluster_id);
+CREATE UNIQUE INDEX IF NOT EXISTS docs_key ON docs (doc_key);
+CREATE INDEX IF NOT EXISTS docs_cluster ON docs (cluster_key);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(
     title, text, content = '', tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+BATCH_DOCUMENTS = 20_000  # per write transaction: FTS5 writes a segment per transaction
 
 
 class SearchUnavailable(RuntimeError):
@@ -160,82 +162,90 @@ def refresh(store: Warehouse, progress: bool = False) -> Refresh:
     with closing(_open(store)) as con:
         known = dict(con.execute("SELECT path, id FROM files"))
         current = sorted(store.files(DOCUMENTS))
-        added = 0
-        for number, path in enumerate(p for p in current if p not in known):
-            added += _index_file(con, store, path)
-            if progress and number % 50 == 0:
-                print(f"\r  search index: {added:,} documents added", end="", flush=True)
-        gone = [known[p] for p in set(known) - set(current)]
-        if gone:  # merged by compact: their documents were re-pointed at the merged file
+        added = pending = 0
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for path in (p for p in current if p not in known):
+                count, seen = _index_file(con, store, path)
+                added += count
+                pending += seen
+                if pending >= BATCH_DOCUMENTS:
+                    con.execute("COMMIT")
+                    con.execute("BEGIN IMMEDIATE")
+                    pending = 0
+                    if progress:
+                        print(f"\r  search index: {added:,} documents added", end="", flush=True)
+            gone = [known[p] for p in set(known) - set(current)]
+            # files merged by compact: their documents were re-pointed at the merged file
             con.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         total = con.execute("SELECT count(*) FROM docs").fetchone()[0]
     if progress and added:
         print()
     return Refresh(added, total, round(time.monotonic() - started, 3))
 
 
-def _index_file(con: sqlite3.Connection, store: Warehouse, path: str) -> int:
-    """Index one documents file's rows; rows already indexed (from files since merged) are re-pointed."""
+def _index_file(con: sqlite3.Connection, store: Warehouse, path: str) -> tuple[int, int]:
+    """Index one documents file's rows (inside the caller's transaction); rows already indexed (from files
+    since merged into this one) are re-pointed at it. Returns (rows added, rows seen)."""
     parquet = pq.ParquetFile(store.fs.open_input_file(path))
-    doc_ids = parquet.read(columns=["doc_id"]).column(0)
+    keys = _keys(parquet.read(columns=["doc_id"]).column(0))
     source = path.split("/source=", 1)[1].split("/", 1)[0] if "/source=" in path else None
-    ids = _row_ids(doc_ids)
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        file_id = con.execute("INSERT INTO files (path) VALUES (?) RETURNING id", [path]).fetchone()[0]
-        indexed: set[int] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500].tolist()
-            marks = ",".join("?" * len(chunk))
-            indexed.update(
-                r[0] for r in con.execute(f"SELECT rowid FROM docs WHERE rowid IN ({marks})", chunk)
-            )
-        if indexed:
-            con.executemany("UPDATE docs SET file_id = ? WHERE rowid = ?", [(file_id, i) for i in indexed])
-        fresh = np.asarray([i not in indexed for i in ids.tolist()], dtype=bool)
-        if not fresh.any():
-            con.execute("COMMIT")
-            return 0
-        table = parquet.read(columns=["doc_id", "cluster_id", "published_at", "title", "url", "text"])
-        if not fresh.all():
-            table = table.filter(pa.array(fresh))
-            ids = ids[fresh]
-        clusters = pc.coalesce(table.column("cluster_id"), table.column("doc_id"))
-        dates = pc.strftime(pc.cast(table.column("published_at"), pa.timestamp("s")), "%Y-%m-%d")
-        rows = zip(
-            ids.tolist(),
-            table.column("doc_id").to_pylist(),
-            clusters.to_pylist(),
+    file_id = con.execute("INSERT INTO files (path) VALUES (?) RETURNING id", [path]).fetchone()[0]
+    indexed: set[int] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500].tolist()
+        marks = ",".join("?" * len(chunk))
+        indexed.update(
+            r[0] for r in con.execute(f"SELECT doc_key FROM docs WHERE doc_key IN ({marks})", chunk)
+        )
+    if indexed:
+        con.executemany("UPDATE docs SET file_id = ? WHERE doc_key = ?", [(file_id, k) for k in indexed])
+    fresh = np.asarray([k not in indexed for k in keys.tolist()], dtype=bool)
+    if not fresh.any():
+        return 0, len(keys)
+    table = parquet.read(columns=["doc_id", "cluster_id", "published_at", "title", "url", "text"])
+    if not fresh.all():
+        table = table.filter(pa.array(fresh))
+        keys = keys[fresh]
+    clusters = _keys(pc.coalesce(table.column("cluster_id"), table.column("doc_id")))
+    dates = pc.strftime(pc.cast(table.column("published_at"), pa.timestamp("s")), "%Y-%m-%d")
+    first = con.execute("SELECT coalesce(max(id), 0) + 1 FROM docs").fetchone()[0]
+    ids = range(first, first + table.num_rows)
+    titles = table.column("title").to_pylist()
+    con.executemany(
+        "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        zip(
+            ids,
+            keys.tolist(),
+            clusters.tolist(),
+            [source] * table.num_rows,
             dates.to_pylist(),
-            table.column("title").to_pylist(),
+            titles,
             table.column("url").to_pylist(),
+            [file_id] * table.num_rows,
             strict=True,
-        )
-        con.executemany(
-            "INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (rowid, doc_id, cluster, source, day, title, url, file_id)
-                for rowid, doc_id, cluster, day, title, url in rows
-            ),
-        )
-        con.executemany(
-            "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)",
-            zip(
-                ids.tolist(), table.column("title").to_pylist(), table.column("text").to_pylist(), strict=True
-            ),
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return table.num_rows
+        ),
+    )
+    con.executemany(
+        "INSERT INTO terms (rowid, title, text) VALUES (?, ?, ?)",
+        zip(ids, titles, table.column("text").to_pylist(), strict=True),
+    )
+    return table.num_rows, len(fresh)
 
 
-def _row_ids(doc_ids: pa.ChunkedArray) -> np.ndarray:
-    """SQLite rowids: the 64 bits of each doc_id (16 hex digits), as signed integers."""
+def _keys(hex_ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """64-bit SQLite integers from ids of 16 hex digits (doc_id, cluster_id)."""
     from flows.dedup import first16, hex64
 
-    return hex64(first16(doc_ids)).view(np.int64)
+    return hex64(first16(hex_ids)).view(np.int64)
+
+
+def _hex(key: int) -> str:
+    return f"{key & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def search(
@@ -254,10 +264,12 @@ def search(
         rows = _best_per_article(con, " ".join(quoted), source, since, limit)
         if not rows and len(quoted) > 1:
             rows = _best_per_article(con, " OR ".join(quoted), source, since, limit)
-        copies = _copies(con, [r["cluster_id"] for r in rows])
+        copies = _copies(con, [r["cluster_key"] for r in rows])
         paths = dict(con.execute("SELECT id, path FROM files"))
     with ThreadPoolExecutor(max_workers=4) as pool:
-        texts = list(pool.map(lambda r: store.read_text(paths.get(r["file_id"], ""), r["doc_id"]), rows))
+        texts = list(
+            pool.map(lambda r: store.read_text(paths.get(r["file_id"], ""), _hex(r["doc_key"])), rows)
+        )
     return pa.Table.from_pylist(
         [
             {
@@ -266,7 +278,7 @@ def search(
                 "source": row["source"],
                 "published_at": date.fromisoformat(row["published_at"]) if row["published_at"] else None,
                 "url": row["url"],
-                "copies": copies.get(row["cluster_id"], 1),
+                "copies": copies.get(row["cluster_key"], 1),
                 "snippet": snippet(text or "", words),
             }
             for row, text in zip(rows, texts, strict=True)
@@ -283,9 +295,9 @@ def _best_per_article(
     while True:
         cursor = con.execute(
             """
-            SELECT docs.rowid, docs.doc_id, docs.cluster_id, docs.source, docs.published_at, docs.title,
+            SELECT docs.doc_key, docs.cluster_key, docs.source, docs.published_at, docs.title,
                    docs.url, docs.file_id, bm25(terms, 2.0, 1.0) AS rank
-            FROM terms JOIN docs ON docs.rowid = terms.rowid
+            FROM terms JOIN docs ON docs.id = terms.rowid
             WHERE terms MATCH :match
               AND (:source IS NULL OR docs.source = :source)
               AND (:since IS NULL OR docs.published_at >= :since)
@@ -301,21 +313,21 @@ def _best_per_article(
         )
         names = [c[0] for c in cursor.description]
         found = [dict(zip(names, r, strict=True)) for r in cursor]
-        best: dict[str, dict] = {}
+        best: dict[int, dict] = {}
         for row in found:
-            best.setdefault(row["cluster_id"], row)
+            best.setdefault(row["cluster_key"], row)
         if len(best) >= limit or len(found) < wanted:
             return list(best.values())[:limit]
         wanted *= 4
 
 
-def _copies(con: sqlite3.Connection, clusters: list[str]) -> dict[str, int]:
+def _copies(con: sqlite3.Connection, clusters: list[int]) -> dict[int, int]:
     if not clusters:
         return {}
     marks = ",".join("?" * len(clusters))
     return dict(
         con.execute(
-            f"SELECT cluster_id, count(*) FROM docs WHERE cluster_id IN ({marks}) GROUP BY 1", clusters
+            f"SELECT cluster_key, count(*) FROM docs WHERE cluster_key IN ({marks}) GROUP BY 1", clusters
         )
     )
 
