@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CONFIG ?= seeds/sources.toml
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint bench views clean lock
+.PHONY: run test lint bench bench-warehouse views clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_ingest.py
 	$(BIN)/python tests/bench/bench_dedup.py
+
+bench-warehouse: $(STAMP)
+	$(BIN)/python tests/bench/bench_warehouse.py
 
 views: $(STAMP)
 	$(BIN)/corpus views --config $(CONFIG)

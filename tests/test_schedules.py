@@ -255,8 +255,11 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_c
         try:
             code = serve.wait(60)
         except subprocess.TimeoutExpired:
+            stuck = _process_tree(serve.pid)
             serve.kill()
-            raise
+            pytest.fail(
+                f"serve did not stop within 60 s of SIGTERM; processes: {stuck}\n{output.text()[-4000:]}"
+            )
     output.join(5)
     assert code == 0, output.text()
     assert "Traceback" not in output.text(), output.text()
@@ -283,3 +286,16 @@ def test_config_error_type_is_one_line(make_config) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(make_config('[defaults]\nschedule = "every day"\n'))
     assert "\n" not in str(info.value) and "key 'defaults.schedule'" in str(info.value)
+
+
+def _process_tree(pid: int) -> list[str]:
+    """Each process under pid: its status and command line (to tell what kept a stop waiting)."""
+    try:
+        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+    described = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            described.append(f"{process.pid} {process.status()} {' '.join(process.cmdline())[:160]}")
+    return described
