@@ -423,7 +423,7 @@ def serve(
 ) -> None:
     """Run every scheduled source on its schedule (one Prefect deployment each) until stopped.
     Uses the Prefect server at PREFECT_API_URL, or starts a local one for as long as it runs."""
-    from flows.prefect_server import ServerError, local_server
+    from flows.prefect_server import ServerError, local_server, stop
 
     cfg = _load(config)
     if not any(s.enabled and cfg.schedule_of(s) for s in cfg.sources):
@@ -439,7 +439,7 @@ def serve(
         with local_server(_server_home(cfg, warehouse), port) as running:
             out.print(f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False)
             os.environ["PREFECT_API_URL"] = running.api_url  # for the flow runs serve starts too
-            _serve(cfg, config, warehouse, running.api_url)
+            _serve(cfg, config, warehouse, running.api_url, lambda: stop(running.process))
     except ServerError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -447,7 +447,7 @@ def serve(
     err.print("stopped")
 
 
-def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str) -> None:
+def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str, before_exit: Any = None) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows import serve as serving
@@ -459,7 +459,7 @@ def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str) -> None:
     out.print(f"serving on {api_url}; Ctrl-C to stop", highlight=False)
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         try:
-            serving.serve(cfg, config, warehouse)
+            serving.serve(cfg, config, warehouse, before_exit)
         except ConfigError as exc:
             fail(str(exc))
 

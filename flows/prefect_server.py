@@ -92,6 +92,7 @@ def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
             stdin=subprocess.DEVNULL,
             env=env,
             start_new_session=True,  # its own process group: stopped as a whole, spared the terminal's Ctrl-C
+            preexec_fn=_stop_with_parent,
         )
     server = LocalServer(f"http://127.0.0.1:{port}", home, log, process)
     try:
@@ -99,6 +100,15 @@ def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
         yield server
     finally:
         stop(process)
+
+
+def _stop_with_parent() -> None:
+    """In the server's process, before it starts: have Linux send it SIGTERM when its parent dies, so a
+    `corpus serve` killed with SIGKILL (or by the OOM killer) leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _wait_healthy(server: LocalServer) -> None:

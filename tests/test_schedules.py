@@ -211,7 +211,12 @@ class Output(threading.Thread):
         return "".join(self.lines)
 
 
-def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_config, corpus: Path) -> None:
+@pytest.mark.parametrize("grace", ["20", "0"], ids=["graceful", "last-resort"])
+def test_serve_runs_a_scheduled_source_then_stops_cleanly(
+    tmp_path: Path, make_config, corpus: Path, grace: str
+) -> None:
+    """Also with no grace at all: the last-resort stop (used when the runner's own shutdown hangs) pauses
+    the schedules, stops the server and exits 0 too."""
     write_site(tmp_path / "pages", 4)
     config = make_config(
         '[warehouse]\npath = "wh"\n[extract]\nprocesses = 1\n'
@@ -220,6 +225,7 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_c
         '[[sources]]\nname = "manual"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
     )
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["CORPUS_SERVE_STOP_GRACE"] = grace
     serve = subprocess.Popen(
         [str(corpus), "serve", "-c", str(config), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -262,6 +268,8 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_c
             )
     output.join(5)
     assert code == 0, output.text()
+    if grace == "0":
+        assert "did not stop within 0 s" in output.text()
     assert "Traceback" not in output.text(), output.text()
     time.sleep(1)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
@@ -271,6 +279,38 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_c
     with duckdb.connect(str(tmp_path / "wh" / "corpus.duckdb"), read_only=True) as con:
         sources = {r[0] for r in con.sql("select source from run_sources").fetchall()}
     assert sources == {"news"}  # only the scheduled source ran
+
+
+def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config, corpus: Path) -> None:
+    """SIGKILL (the OOM killer, a hung stop killed by a service manager) gives serve no chance to stop its
+    server: the kernel does (PR_SET_PDEATHSIG)."""
+    write_site(tmp_path / "pages", 1)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "news"\nkind = "files"\npath = "pages/**/*.html"\n'
+        'url_prefix = "https://"\nschedule = "0 3 * * *"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    serve = subprocess.Popen(
+        [str(corpus), "serve", "-c", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output = Output(serve.stdout)
+    output.start()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "serving on" not in output.text():
+            assert serve.poll() is None, output.text()
+            time.sleep(0.5)
+        servers = [c for c in psutil.Process(serve.pid).children() if "server" in " ".join(c.cmdline())]
+        assert servers, output.text()
+    finally:
+        serve.kill()
+        serve.wait(10)
+    _, alive = psutil.wait_procs(servers, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
 
 
 def test_serve_without_schedules_says_so(make_config, corpus: Path) -> None:
