@@ -349,8 +349,9 @@ def compact(
             _human(part.bytes_after),
             f"{part.rows:,}",
         )
-    out.print(table)
     merged = sum(part.partitions for part in report.tables)
+    if merged:
+        out.print(table)
     note = "; search index updated" if report.search_updated else ""
     out.print(
         f"{merged} partition{'s' if merged != 1 else ''} merged in {report.seconds:.1f} s{note}"
