@@ -101,25 +101,25 @@ class _Runner(Runner):
     def stop_within(self, seconds: float) -> None:
         """Make sure the process ends: now and then the runner's shutdown waits forever after the
         cancellation (seen about once in five stops in the test suite, the event loop idle with nothing
-        left to run). After `seconds` the schedules are paused directly, flow runs still going are
-        terminated (their committed work stays; the next run completes the rest) and the process exits."""
+        left to run). After `seconds` the schedules are paused directly, the local server stopped, flow
+        runs still going terminated with their workers (committed work stays; the next run completes the
+        rest), and the process exits."""
 
         def last_resort() -> None:
             if finished.wait(seconds):
                 return
             print(f"corpus serve: the runner did not stop within {seconds:.0f} s; stopping it", flush=True)
+            # no more runs: schedules paused first, then the flow runs still going are terminated
             with contextlib.suppress(Exception):
                 from prefect.client.orchestration import get_client
 
                 with get_client(sync_client=True) as client:
                     for deployment_id in self._deployment_registry.get_deployment_ids():
                         client.pause_deployment(deployment_id)
-            for info in list(self._flow_run_process_map.values()):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(info["pid"], signal.SIGTERM)
             if self.before_exit is not None:
                 with contextlib.suppress(Exception):
                     self.before_exit()
+            _terminate_children()
             os._exit(0)
 
         finished = _STOPPED
@@ -127,6 +127,22 @@ class _Runner(Runner):
 
 
 _STOPPED = threading.Event()
+
+
+def _terminate_children(grace: float = 10.0) -> None:
+    """SIGTERM every process below this one (flow runs and their extraction workers), SIGKILL what is
+    left after `grace` seconds."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def serve(

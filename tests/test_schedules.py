@@ -196,6 +196,22 @@ def test_a_source_already_running_is_skipped_not_doubled(tmp_path: Path, make_co
 # ---- corpus serve on a real Prefect server
 
 
+def start_serve(corpus: Path, config: Path, grace: str = "20") -> tuple[subprocess.Popen, Output]:
+    """`corpus serve` on a free port with its own local Prefect server; its output collected."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["CORPUS_SERVE_STOP_GRACE"] = grace
+    serve = subprocess.Popen(
+        [str(corpus), "serve", "-c", str(config), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    output = Output(serve.stdout)
+    output.start()
+    return serve, output
+
+
 class Output(threading.Thread):
     """Collects a process's output lines as they come."""
 
@@ -224,17 +240,7 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(
         'interval = "3s"\n'
         '[[sources]]\nname = "manual"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
     )
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["CORPUS_SERVE_STOP_GRACE"] = grace
-    serve = subprocess.Popen(
-        [str(corpus), "serve", "-c", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    output = Output(serve.stdout)
-    output.start()
+    serve, output = start_serve(corpus, config, grace)
     documents = tmp_path / "wh" / "documents"
     try:
         deadline = time.monotonic() + 180
@@ -271,8 +277,8 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(
     if grace == "0":
         assert "did not stop within 0 s" in output.text()
     assert "Traceback" not in output.text(), output.text()
-    time.sleep(1)
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    _, alive = psutil.wait_procs(children, timeout=15)  # orphans end on their own SIGTERM
+    assert not [c for c in alive if c.status() != psutil.STATUS_ZOMBIE], [c.cmdline() for c in alive]
     with contextlib.suppress(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)
         pytest.fail("the Prefect server still answers after serve stopped")
@@ -289,16 +295,7 @@ def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config, co
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "news"\nkind = "files"\npath = "pages/**/*.html"\n'
         'url_prefix = "https://"\nschedule = "0 3 * * *"\n'
     )
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    serve = subprocess.Popen(
-        [str(corpus), "serve", "-c", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    output = Output(serve.stdout)
-    output.start()
+    serve, output = start_serve(corpus, config)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "serving on" not in output.text():
