@@ -135,23 +135,10 @@ def build(root: Path, articles: int, seed: int = 7) -> None:
         if previous is not None:  # copies of articles another source stored earlier
             copied = rng.random(count) < COPY_SHARE
             take = rng.integers(0, previous.num_rows, count)
-            texts = pa.array(
-                np.where(
-                    copied,
-                    previous["text"].to_numpy(zero_copy_only=False)[take],
-                    texts.to_numpy(zero_copy_only=False),
-                ),
-                pa.string(),
-            )
+
+            texts = _copy_or_own(copied, previous["text"], take, texts)
             originals = previous["doc_id"].to_numpy(zero_copy_only=False)[take]
-            cluster = pa.array(
-                np.where(
-                    copied,
-                    previous["cluster_id"].to_numpy(zero_copy_only=False)[take],
-                    doc_ids.to_numpy(zero_copy_only=False),
-                ),
-                pa.string(),
-            )
+            cluster = _copy_or_own(copied, previous["cluster_id"], take, doc_ids)
             duplicate_of = pa.array(np.where(copied, originals, None), pa.string())
             similarity = pa.array(np.where(copied, 1.0, np.nan), pa.float32(), from_pandas=True)
         fetched = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * commit)
@@ -222,6 +209,12 @@ def build(root: Path, articles: int, seed: int = 7) -> None:
         rate = made / (time.monotonic() - started)
         print(f"\r  wrote {made:,} of {articles:,} articles ({rate:,.0f}/s)", end="", flush=True)
     print()
+
+
+def _copy_or_own(copied: np.ndarray, earlier: pa.ChunkedArray, take: np.ndarray, own: pa.Array) -> pa.Array:
+    """Each row's value from the earlier batch's row `take` where `copied`, else its own."""
+    values = earlier.to_numpy(zero_copy_only=False)[take]
+    return pa.array(np.where(copied, values, own.to_numpy(zero_copy_only=False)), pa.string())
 
 
 def _signatures(rng: np.random.Generator, rows: pa.Table, doc_file: str, run_id: str) -> pa.Table:
