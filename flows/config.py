@@ -56,6 +56,9 @@ class ExtractConfig(StrictModel):
     """trafilatura's precision mode: fewer stray lines (menus, bios) in the text, sometimes a shorter text."""
     max_bytes: int = Field(10_000_000, gt=0)
     """Pages larger than this are rejected as too_large without being parsed."""
+    identical_pages: int = Field(1024, ge=0)
+    """Pages each worker remembers by their bytes: the same bytes again under another URL (a mirror, tracking
+    parameters) are not extracted a second time when the page names its own URL. 0 turns this off."""
 
 
 class DedupConfig(StrictModel):

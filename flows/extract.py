@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
@@ -32,6 +33,58 @@ class ExtractOptions:
     favor_precision: bool = True
     max_bytes: int = 10_000_000
     signature: DedupConfig | None = None  # compute near-duplicate band hashes with these settings
+    identical_pages: int = 1024  # pages each worker remembers by their bytes (IdenticalPages); 0: off
+
+
+# Columns that depend on where a page was read, not on its bytes: set anew for every copy of a page.
+_LOCATION_COLUMNS = ("url", "canonical_url", "doc_id", "fetched_at", "origin")
+
+
+class IdenticalPages:
+    """The documents of the last pages a worker extracted, keyed by the pages' bytes, so that a page served
+    again byte for byte under another URL (a mirror, a URL with tracking parameters, http and https) is not
+    extracted a second time: crawls and archives are full of them (WARC files mark them as revisits).
+
+    Only documents whose page names its own URL (canonical link, og:url) are kept. Then trafilatura reads
+    URL, host, date and site name from the page, and with links and images left out its text does not
+    depend on the URL either: a copy's document is the original's with the location columns set anew
+    (tests/test_extract.py checks this against a real extraction). A page that does not name itself gets
+    its metadata from the URL it was read under, and is extracted every time."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._documents: OrderedDict[bytes, tuple[dict, str]] = OrderedDict()
+        self.hits = 0
+
+    @staticmethod
+    def key(page: Page) -> bytes:
+        digest = hashlib.sha256(page.html)  # ~0.1 ms for a 170 KB page, 0.4 % of its extraction
+        digest.update((page.charset or "").encode())
+        return digest.digest()
+
+    def get(self, key: bytes, page: Page) -> dict | None:
+        entry = self._documents.get(key)
+        if entry is None:
+            return None
+        self._documents.move_to_end(key)
+        self.hits += 1
+        document, declared_url = entry
+        canonical = choose_canonical(page.url, declared_url)
+        return {
+            **document,
+            "url": page.url,
+            "canonical_url": canonical,
+            "doc_id": doc_id(canonical, document["content_hash"]),
+            "fetched_at": page.fetched_at,
+            "origin": page.origin,
+        }
+
+    def put(self, key: bytes, page: Page, document: dict, declared_url: str | None) -> None:
+        if self.size <= 0 or not declared_url or declared_url == page.url:
+            return  # the metadata may have come from the URL (see above)
+        self._documents[key] = ({k: v for k, v in document.items() if k not in _LOCATION_COLUMNS}, declared_url)
+        if len(self._documents) > self.size:
+            self._documents.popitem(last=False)
 
 
 def normalize_text(text: str) -> str:
@@ -132,14 +185,18 @@ def reject(page: Page, reason: str, detail: str = "") -> Extracted:
     )
 
 
-def extract_page(page: Page, options: ExtractOptions) -> Extracted:
-    """One page in, one document or one reject out."""
+def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | None = None) -> Extracted:
+    """One page in, one document or one reject out. With `seen`, a page whose bytes were extracted
+    recently is not extracted again (IdenticalPages)."""
     if len(page.html) > options.max_bytes:
         return reject(page, "too_large", f"{len(page.html)} bytes > max_bytes {options.max_bytes}")
     if not page.html.strip():
         return reject(page, "no_text", "empty page")
     if looks_binary(page.html):
         return reject(page, "not_html", "binary content")
+    key = IdenticalPages.key(page) if seen is not None and seen.size > 0 else None
+    if key is not None and (known := seen.get(key, page)) is not None:
+        return Extracted(document=known)
     result = trafilatura.bare_extraction(
         decode_html(page.html, page.charset),
         url=page.url,
@@ -176,6 +233,8 @@ def extract_page(page: Page, options: ExtractOptions) -> Extracted:
     }
     if options.signature is not None and options.signature.near:
         document["bands"] = band_hashes(text, options.signature)  # here: on all cores, not at commit
+    if key is not None:
+        seen.put(key, page, document, result.url)
     return Extracted(document=document)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from flows.documents import Extracted, Page
-from flows.extract import ExtractOptions, extract_page, reject
+from flows.extract import ExtractOptions, IdenticalPages, extract_page, reject
 from flows.sources import SourceError, WorkItem
 
 PREFETCH = 2  # work items queued per worker, so that it never waits for the parent
@@ -48,11 +48,13 @@ def _on_alarm(_signum: int, _frame: object) -> None:
     raise _PageTimeout
 
 
-def _extract_with_limit(page: Page, options: ExtractOptions, limit: float) -> Extracted:
+def _extract_with_limit(
+    page: Page, options: ExtractOptions, limit: float, seen: IdenticalPages | None = None
+) -> Extracted:
     try:
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
-            return extract_page(page, options)
+            return extract_page(page, options, seen)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     except _PageTimeout:
@@ -64,6 +66,7 @@ def _extract_with_limit(page: Page, options: ExtractOptions, limit: float) -> Ex
 def _worker_main(inbox: Connection, results: Connection, options: ExtractOptions, limit: float) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGALRM, _on_alarm)
+    seen = IdenticalPages(options.identical_pages)
     while True:
         item = inbox.recv()
         if item is None:
@@ -74,7 +77,7 @@ def _worker_main(inbox: Connection, results: Connection, options: ExtractOptions
                     results.send(("result", entry))
                     continue
                 results.send(("begin", entry.url, entry.origin, entry.fetched_at))
-                results.send(("result", _extract_with_limit(entry, options, limit)))
+                results.send(("result", _extract_with_limit(entry, options, limit, seen)))
         except SourceError as exc:
             results.send(("error", str(exc)))
         except Exception as exc:

@@ -191,7 +191,12 @@ def _run_row(
 def extraction_pool(options: ExtractConfig, dedup: DedupConfig | None = None) -> ExtractPool:
     return shared_pool(
         options.processes,
-        ExtractOptions(favor_precision=options.favor_precision, max_bytes=options.max_bytes, signature=dedup),
+        ExtractOptions(
+            favor_precision=options.favor_precision,
+            max_bytes=options.max_bytes,
+            signature=dedup,
+            identical_pages=options.identical_pages,
+        ),
         options.timeout,
     )
 
