@@ -45,11 +45,11 @@ class IdenticalPages:
     again byte for byte under another URL (a mirror, a URL with tracking parameters, http and https) is not
     extracted a second time: crawls and archives are full of them (WARC files mark them as revisits).
 
-    Only documents whose page names its own URL (canonical link, og:url) are kept. Then trafilatura reads
-    URL, host, date and site name from the page, and with links and images left out its text does not
-    depend on the URL either: a copy's document is the original's with the location columns set anew
-    (tests/test_extract.py checks this against a real extraction). A page that does not name itself gets
-    its metadata from the URL it was read under, and is extracted every time."""
+    Only documents whose page named a URL other than the one it was read under (canonical link, og:url)
+    are kept: trafilatura then read URL, host, date and site name from the page, and with links and images
+    left out its text does not depend on the URL either, so a copy's document is the original's with the
+    location columns set anew (tests/test_extract.py compares it with a fresh extraction). A page without
+    such a URL may have taken its metadata from the URL it was read under, and is extracted every time."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -82,7 +82,8 @@ class IdenticalPages:
     def put(self, key: bytes, page: Page, document: dict, declared_url: str | None) -> None:
         if self.size <= 0 or not declared_url or declared_url == page.url:
             return  # the metadata may have come from the URL (see above)
-        self._documents[key] = ({k: v for k, v in document.items() if k not in _LOCATION_COLUMNS}, declared_url)
+        kept = {k: v for k, v in document.items() if k not in _LOCATION_COLUMNS}
+        self._documents[key] = (kept, declared_url)
         if len(self._documents) > self.size:
             self._documents.popitem(last=False)
 

@@ -30,7 +30,8 @@ from flows.documents import Extracted, Page
 from flows.extract import ExtractOptions, IdenticalPages, extract_page, reject
 from flows.sources import SourceError, WorkItem
 
-PREFETCH = 2  # work items queued per worker, so that it never waits for the parent
+PREFETCH = 4  # work items queued per worker (~0.5 s of work), so that it never waits for the parent,
+# not even while the parent commits a chunk
 
 
 @dataclass(frozen=True)

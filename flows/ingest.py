@@ -162,6 +162,8 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
     run = pipeline.begin_run(store, selected, config.dedup)
     run.commit_guard = commit_guard(store)
+    indexing = search.BackgroundRefresh(store)
+    run.after_commit = indexing.request
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
     try:
@@ -173,8 +175,9 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
         pipeline.unregister(run)
         close_shared_pool()
         robots.forget_run(run.info.run_id)
+        indexing.close()
     build_views(store)
-    _refresh_search(store)
+    _refresh_search(store, indexing.error)
     summary = RunSummary(
         run_id=run.info.run_id,
         warehouse=store.uri,
@@ -204,12 +207,16 @@ def _ingest_locked(
         lock.release()
 
 
-def _refresh_search(store: Warehouse) -> None:
-    """Rebuild the full-text index when documents changed; search failing must not fail the ingest."""
+def _refresh_search(store: Warehouse, earlier: Exception | None = None) -> None:
+    """Index what the run's background refreshes left (at least its last commit); search failing must not
+    fail the ingest."""
     try:
         search.refresh(store)
     except Exception as exc:
         logger().warning("full-text index not refreshed (corpus search will say why): %s", exc)
+        return
+    if earlier is not None:  # the final refresh worked: the earlier failure is repaired, but say so
+        logger().info("full-text index: a refresh during the run failed (%s); completed at the end", earlier)
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter:

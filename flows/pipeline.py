@@ -65,6 +65,8 @@ class OpenRun:
     # Prefect server is configured, so that runs on other machines (which a local file lock cannot see)
     # take turns too. Always taken after the file lock, so two locks can never deadlock.
     commit_guard: Callable[[], AbstractContextManager[object]] | None = None
+    # Called after each commit of documents, outside the locks (the ingest starts indexing them for search).
+    after_commit: Callable[[], None] | None = None
 
     def commit_chunk(self, source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
         """Dedup documents against the corpus and publish the survivors and the rejects.
@@ -82,7 +84,9 @@ class OpenRun:
             signed = self.warehouse.write_partitioned(SIGNATURES, signatures, source, run_id, seq)
             self.dedup.seen_signature_files([path for path, _ in signed])
             self.warehouse.write_partitioned(REJECTS, rejects, source, run_id, seq)
-            return classified.duplicates, len(classified.kept)
+        if self.after_commit is not None and classified.kept:
+            self.after_commit()
+        return classified.duplicates, len(classified.kept)
 
     def _warehouse_lock(self) -> FileLock:
         if self.warehouse_lock is None:

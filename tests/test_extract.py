@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sites import COMMENT, MENU_ITEMS, make_article, news_page, syndicated_page
 
 from flows.documents import Page
-from flows.extract import ExtractOptions, content_hash, extract_page, normalize_text
+from flows.extract import ExtractOptions, IdenticalPages, content_hash, extract_page, normalize_text
 from flows.urls import canonical_url, choose_canonical
 
 NOW = datetime(2025, 7, 20, tzinfo=UTC)
@@ -50,6 +50,42 @@ def test_syndicated_copy_on_another_template_has_the_same_text() -> None:
     # the copy's canonical points at another site: not adopted
     assert copy["canonical_url"] == "https://wire.test/s/2"
     assert first["doc_id"] != copy["doc_id"]
+
+
+def test_identical_bytes_under_another_url_reuse_the_extraction_exactly() -> None:
+    """A worker does not extract the same bytes twice when the page names its own URL; the copy's document
+    is exactly what a fresh extraction under the copy's URL gives (location columns included)."""
+    original = "https://news.test/2025/story-3.html"
+    html = news_page(make_article(3), original)
+    seen = IdenticalPages(16)
+    urls = [
+        "https://mirror.test/x/3.html",
+        "https://www.news.test/2025/story-3.html?utm_source=feed",
+        "https://mirror.test/x/3.html",
+        original,
+    ]
+    for url in urls:
+        copy = extract_page(page(html, url), OPTIONS, seen).document
+        assert copy == extract_page(page(html, url), OPTIONS).document
+        assert copy["url"] == url
+    assert seen.hits == 3
+
+    # read first under the URL it names, the page may have taken its URL from there: not remembered
+    seen = IdenticalPages(16)
+    extract_page(page(html, original), OPTIONS, seen)
+    extract_page(page(html, original), OPTIONS, seen)
+    assert seen.hits == 0
+
+    # a page that does not name itself takes URL, host and date from the URL read: extracted every time
+    anonymous = html.replace(f'<link rel="canonical" href="{original}">', "")
+    extract_page(page(anonymous, original), OPTIONS, seen)
+    mirrored = extract_page(page(anonymous, "https://mirror.test/y/3.html"), OPTIONS, seen).document
+    assert seen.hits == 0 and mirrored["canonical_url"] == "https://mirror.test/y/3.html"
+
+    off = IdenticalPages(0)
+    for url in urls:
+        extract_page(page(html, url), OPTIONS, off)
+    assert off.hits == 0
 
 
 def test_pages_without_text_are_rejected_with_a_reason() -> None:

@@ -35,7 +35,7 @@ def discover(source: WarcSource, config: Config) -> list[Unit]:
     ]
 
 
-SLICE_BYTES = 1 << 20  # a worker reads a WARC file in byte ranges of this size (compressed): small
+SLICE_BYTES = 1 << 18  # a worker reads a WARC file in byte ranges of this size (compressed): small
 # enough that the last ranges of a file keep every core busy to the end
 
 
@@ -98,7 +98,7 @@ def work_items(unit: Unit) -> list[WarcSlice | ArcFile]:
     return items
 
 
-_WINDOW = 1 << 20
+_WINDOW = 1 << 18
 _HEAD = 4096  # compressed bytes enough to inflate a record's first bytes
 
 
