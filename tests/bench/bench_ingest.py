@@ -104,11 +104,14 @@ print("SUMMARY" + summary.model_dump_json())
 """
 
 
-def pipeline(warc: Path, processes: int, work: Path, near: bool = True) -> dict:
+def pipeline(
+    warc: Path, processes: int, work: Path, near: bool = True, identical_pages: int | None = None
+) -> dict:
     folder = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
     config = folder / "sources.toml"
+    identical = "" if identical_pages is None else f"identical_pages = {identical_pages}\n"
     config.write_text(
-        f'[warehouse]\npath = "warehouse"\n[extract]\nprocesses = {processes}\n'
+        f'[warehouse]\npath = "warehouse"\n[extract]\nprocesses = {processes}\n{identical}'
         f"[dedup]\nnear = {'true' if near else 'false'}\n"
         f'[[sources]]\nname = "bench"\nkind = "warc"\npath = "{warc}"\n'
     )
@@ -147,6 +150,11 @@ def main() -> None:
     parser.add_argument(
         "--no-near", action="store_true", help="exact dedup only ([dedup] near = false), as before near-dedup"
     )
+    parser.add_argument(
+        "--identical-pages",
+        type=int,
+        help="[extract] identical_pages (0: byte-identical copies extracted again, as bare trafilatura does)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -157,7 +165,9 @@ def main() -> None:
             pages = read_pages(warc)
             bare_runs.append(bare_trafilatura(pages, args.processes))
             del pages
-            pipeline_runs.append(pipeline(warc, args.processes, args.work, near=not args.no_near))
+            pipeline_runs.append(
+                pipeline(warc, args.processes, args.work, not args.no_near, args.identical_pages)
+            )
         bare_seconds, bare_extracted = min(bare_runs)
         run = min(pipeline_runs, key=lambda r: r["flow_seconds"])
         stats = run["summary"]["sources"]["bench"]
