@@ -80,7 +80,7 @@ class IdenticalPages:
         }
 
     def put(self, key: bytes, page: Page, document: dict, declared_url: str | None) -> None:
-        if self.size <= 0 or not declared_url or declared_url == page.url:
+        if not declared_url or declared_url == page.url:
             return  # the metadata may have come from the URL (see above)
         kept = {k: v for k, v in document.items() if k not in _LOCATION_COLUMNS}
         self._documents[key] = (kept, declared_url)
@@ -195,7 +195,7 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         return reject(page, "no_text", "empty page")
     if looks_binary(page.html):
         return reject(page, "not_html", "binary content")
-    key = IdenticalPages.key(page) if seen is not None and seen.size > 0 else None
+    key = IdenticalPages.key(page) if seen is not None and seen.size > 0 else None  # size 0: off
     if key is not None and (known := seen.get(key, page)) is not None:
         return Extracted(document=known)
     result = trafilatura.bare_extraction(

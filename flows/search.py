@@ -193,8 +193,8 @@ class BackgroundRefresh:
     """Refreshes the index in a thread of its own while an ingest goes on: after each commit the new
     documents file is indexed while the workers extract the next pages (SQLite works without Python's
     lock), so that at the end of a run only its last commit is left to index. Requests that arrive while
-    a refresh runs are folded into one more refresh. A failure is kept for `close` to report: search must
-    never fail an ingest."""
+    a refresh runs are folded into one more refresh. A failure is kept in `error` for the ingest to log
+    after its final refresh: search must never fail an ingest."""
 
     def __init__(self, store: Warehouse) -> None:
         self.store = store
