@@ -220,24 +220,45 @@ def extract_unit(
         local_run.commit_chunk if local_run is not None else None,
         local_run.commit_fetches if local_run is not None else None,
     )
-    crawled = archive = None
-    if unit.web is not None:
-        from flows.sources import web
+    try:
+        crawled = archive = None
+        if unit.web is not None:
+            crawled, archive, items = _fetch(unit, run, warehouse, writer)
+        else:
+            items = work_items(kind, unit)
+        files = crawled.files if crawled else []
+        renames = {f.local_path: f.final_path for f in files if f.local_path != f.final_path}
+        errors = _extract_items(items, unit, extraction_pool(options, dedup), writer, renames)
+        if archive is not None:
+            archive.upload()
+        staged = writer.finish("; ".join(errors) or None, crawled.fetches if crawled else None)
+    finally:
+        writer.close()
+    if crawled is not None:
+        staged.unchanged = crawled.unchanged
+        staged.seen += crawled.unchanged
+    return staged
 
-        crawled, archive, items = web.fetch(unit, run.run_id, warehouse)
-        for row in [*unit.listing_rejects, *crawled.rejects]:
-            writer.add_reject(
-                {"origin": None, "fetched_at": None, "detail": "", "schema_version": SCHEMA_VERSION, **row}
-            )
-        progress.report(
-            "pages_done", unit.source, len(unit.listing_rejects) + len(crawled.rejects) + crawled.unchanged
+
+def _fetch(unit: Unit, run: RunInfo, warehouse: Warehouse, writer: staging.StagingWriter) -> tuple:
+    """A web unit's pages fetched into the raw archive: (crawl result, archive, work items); the pages
+    that could not be fetched are rejects already."""
+    from flows.sources import web
+
+    crawled, archive, items = web.fetch(unit, run.run_id, warehouse)
+    for row in [*unit.listing_rejects, *crawled.rejects]:
+        writer.add_reject(
+            {"origin": None, "fetched_at": None, "detail": "", "schema_version": SCHEMA_VERSION, **row}
         )
-    else:
-        items = work_items(kind, unit)
-    renames = (
-        {f.local_path: f.final_path for f in crawled.files if f.local_path != f.final_path} if crawled else {}
-    )
-    pool = extraction_pool(options, dedup)
+    skipped = len(unit.listing_rejects) + len(crawled.rejects) + crawled.unchanged
+    progress.report("pages_done", unit.source, skipped)
+    return crawled, archive, items
+
+
+def _extract_items(
+    items: list, unit: Unit, pool: ExtractPool, writer: staging.StagingWriter, renames: dict[str, str]
+) -> list[str]:
+    """Every page of the items through the pool into the writer; returns the items' read errors."""
     rules = unit.quality or QualityRules()
     errors = []
     done = 0
@@ -252,13 +273,7 @@ def extract_unit(
         if done % 20 == 0:
             progress.report("pages_done", unit.source, 20)
     progress.report("pages_done", unit.source, done % 20)
-    if archive is not None:
-        archive.upload()
-    staged = writer.finish("; ".join(errors) or None, crawled.fetches if crawled else None)
-    if crawled is not None:
-        staged.unchanged = crawled.unchanged
-        staged.seen += crawled.unchanged
-    return staged
+    return errors
 
 
 def _filtered(outcome: Extracted, rules: QualityRules) -> Extracted:

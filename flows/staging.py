@@ -1,13 +1,16 @@
 """Extraction outcomes, a chunk at a time, on their way to the commit step.
 
 When extraction runs in the process that commits (the default, threads task runner), each chunk is handed
-to the committer as soon as it is full, so committing overlaps extracting. When it runs elsewhere (a Dask
+to a committer thread as soon as it is full, so committing overlaps extracting and the loop that feeds the
+extraction workers never waits for a commit (one takes ~0.5 s). When it runs elsewhere (a Dask
 or Ray worker), chunks are written as small Parquet files under _staging/<run_id>/ and the serialised
-commit step reads them back one at a time. Either way no side holds more than a chunk in memory.
+commit step reads them back one at a time. Either way no side holds more than a few chunks in memory.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -46,9 +49,53 @@ class StagedUnit(BaseModel):
 CommitChunk = Callable[[str, list[dict], list[dict]], tuple[int, int]]
 
 
+class _Committer:
+    """Runs `commit` on chunks in a thread of its own, one at a time and in order. At most one chunk waits
+    while another commits, so memory stays at a few chunks; a failed commit is raised by the next `submit`
+    or by `drain`."""
+
+    def __init__(self, commit: CommitChunk, name: str) -> None:
+        self.commit = commit
+        self.duplicates = self.written = 0
+        self.error: BaseException | None = None
+        self._chunks: queue.Queue[tuple[str, list[dict], list[dict]] | None] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._loop, name=f"corpus-commit-{name}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self.error is not None:
+                continue  # a commit failed: the rest is not committed (the run reports the error)
+            try:
+                duplicates, written = self.commit(*chunk)
+            except BaseException as exc:
+                self.error = exc
+                continue
+            self.duplicates += duplicates
+            self.written += written
+
+    def submit(self, source: str, documents: list[dict], rejects: list[dict]) -> None:
+        self._raise()
+        self._chunks.put((source, documents, rejects))
+
+    def drain(self) -> None:
+        """Wait for every submitted chunk to be committed; raise the first commit error."""
+        self.close()
+        self._raise()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class StagingWriter:
-    """Collects extraction outcomes of one unit and passes them on a chunk at a time: to `commit` when
-    given, else to staged Parquet files."""
+    """Collects extraction outcomes of one unit and passes them on a chunk at a time: to `commit` (in a
+    committer thread) when given, else to staged Parquet files. `finish` or `close` must be called."""
 
     def __init__(
         self,
@@ -68,6 +115,7 @@ class StagingWriter:
         self.unit = StagedUnit(source=source, label=label)
         self.documents: list[dict] = []
         self.rejects: list[dict] = []
+        self._committer: _Committer | None = None
 
     def add(self, outcome: Extracted) -> None:
         self.unit.seen += 1
@@ -88,9 +136,9 @@ class StagingWriter:
         if not self.documents and not self.rejects:
             return
         if self.commit is not None:
-            duplicates, written = self.commit(self.unit.source, self.documents, self.rejects)
-            self.unit.duplicates += duplicates
-            self.unit.written += written
+            if self._committer is None:
+                self._committer = _Committer(self.commit, self.name)
+            self._committer.submit(self.unit.source, self.documents, self.rejects)
             self.documents, self.rejects = [], []
             return
         number = len(self.unit.chunks)
@@ -114,6 +162,11 @@ class StagingWriter:
         """Pass on the last chunk; then the fetch state rows, which must never be committed before the
         documents they describe (a re-run would take the page as unchanged and skip it)."""
         self.flush()
+        if self._committer is not None:
+            self._committer.drain()
+            self.unit.duplicates += self._committer.duplicates
+            self.unit.written += self._committer.written
+            self._committer = None
         self.unit.error = error
         if fetches:
             rows = [{**row, "run_id": self.run_id} for row in fetches]
@@ -123,6 +176,12 @@ class StagingWriter:
                 name = f"{self.name}-fetches"
                 self.unit.chunks.append(StagedChunk(fetches=self._write(name, rows, FETCH_SCHEMA)))
         return self.unit
+
+    def close(self) -> None:
+        """Stop the committer thread after what was submitted (on the way out of a failed unit)."""
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
 
 
 def read_rows(warehouse: Warehouse, path: str | None) -> list[dict]:

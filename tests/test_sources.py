@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,19 @@ def test_arc_files_are_read(tmp_path: Path, make_config) -> None:
     pages, rejects = split(read_pages("warc", discover(config.sources[0], config)[0]))
     assert [p.url for p in pages] == ["http://news.test/8"] and not rejects
     assert pages[0].html == html
+
+
+def test_warc_byte_ranges_are_large_first_and_small_at_the_end() -> None:
+    from flows.sources.warc import MAX_SLICE_BYTES, SLICE_BYTES, slice_ranges
+
+    size = 300 * 2**20
+    ranges = slice_ranges(size, workers=2)
+    assert ranges[0] == (0, MAX_SLICE_BYTES)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges)) and ranges[-1][1] == size
+    lengths = [end - start for start, end in ranges]
+    assert all(a >= b for a, b in itertools.pairwise(lengths))  # never growing
+    assert lengths[-8:-1] == [SLICE_BYTES] * 7  # the last ranges: a page or two each
+    assert slice_ranges(0) == [(0, 0)] and slice_ranges(5) == [(0, 5)]
 
 
 @pytest.mark.parametrize("compress", [True, False])

@@ -35,8 +35,13 @@ def discover(source: WarcSource, config: Config) -> list[Unit]:
     ]
 
 
-SLICE_BYTES = 1 << 18  # a worker reads a WARC file in byte ranges of this size (compressed): small
-# enough that the last ranges of a file keep every core busy to the end
+# A worker reads a WARC file in byte ranges (compressed bytes), guided: each range is a share of what is
+# left (at most MAX_SLICE_BYTES, at least SLICE_BYTES), so the ranges are large while much is left, which
+# keeps neighbouring records (a page and its copies, often next to each other) with one worker and its
+# memory of identical pages, and small at the end, so that every core stays busy to the last page.
+SLICE_BYTES = 1 << 16
+MAX_SLICE_BYTES = 1 << 22
+SLICES_PER_WORKER = 8  # a range is at most 1/(8 × workers) of what is left
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,22 @@ def work_items(unit: Unit) -> list[WarcSlice | ArcFile]:
         if path.lower().endswith((".arc", ".arc.gz")):
             items.append(ArcFile(path, unit.max_bytes))
             continue
-        size = os.path.getsize(path)
-        items += [
-            WarcSlice(path, start, min(start + SLICE_BYTES, size), unit.max_bytes)
-            for start in range(0, max(size, 1), SLICE_BYTES)
-        ]
+        ranges = slice_ranges(os.path.getsize(path))
+        items += [WarcSlice(path, start, end, unit.max_bytes) for start, end in ranges]
     return items
+
+
+def slice_ranges(size: int, workers: int | None = None) -> list[tuple[int, int]]:
+    """Guided byte ranges covering [0, size): see SLICE_BYTES."""
+    share = SLICES_PER_WORKER * (workers or os.cpu_count() or 1)
+    ranges = []
+    start = 0
+    while True:
+        length = min(MAX_SLICE_BYTES, max(SLICE_BYTES, (size - start) // share))
+        ranges.append((start, min(start + length, size)))
+        start += length
+        if start >= size:
+            return ranges
 
 
 _WINDOW = 1 << 18

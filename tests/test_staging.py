@@ -1,0 +1,65 @@
+"""The committer thread: chunks are committed in order, off the extraction loop, and a failed commit is
+raised, never lost."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from flows import staging
+from flows.documents import Extracted
+from flows.warehouse import Warehouse
+
+
+def _writer(tmp_path: Path, commit) -> staging.StagingWriter:
+    return staging.StagingWriter(Warehouse(str(tmp_path / "wh")), "run1", "src", "unit#0", commit)
+
+
+def _document(i: int) -> Extracted:
+    return Extracted(document={"doc_id": f"{i:016x}", "text": f"text {i}"})
+
+
+def test_chunks_are_committed_in_order_while_extraction_goes_on(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(staging, "CHUNK_DOCUMENTS", 3)
+    release = threading.Event()
+    committed: list[list[str]] = []
+
+    def commit(source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
+        release.wait(10)  # the first commit holds until the extraction side has gone on
+        committed.append([d["doc_id"] for d in documents])
+        return 1, len(documents) - 1
+
+    writer = _writer(tmp_path, commit)
+    adding = threading.Thread(target=lambda: [writer.add(_document(i)) for i in range(6)])
+    adding.start()
+    adding.join(5)
+    assert not adding.is_alive(), "adding two chunks waited for a commit"
+    assert committed == []
+    release.set()
+    writer.add(_document(6))
+    unit = writer.finish()
+    assert committed == [[f"{i:016x}" for i in range(k, min(k + 3, 7))] for k in (0, 3, 6)]
+    assert unit.seen == unit.extracted == 7
+    assert (unit.duplicates, unit.written) == (3, 4)
+
+
+def test_a_failed_commit_is_raised_and_nothing_after_it_is_committed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(staging, "CHUNK_DOCUMENTS", 2)
+    calls: list[int] = []
+
+    def commit(source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return 0, len(documents)
+
+    writer = _writer(tmp_path, commit)
+    with pytest.raises(OSError, match="disk full"):
+        for i in range(10):
+            writer.add(_document(i))
+        writer.finish()
+    writer.close()
+    assert calls == [0]  # the chunks behind the failed one were not committed out of order
+    assert not any(t.name.startswith("corpus-commit-") for t in threading.enumerate())
