@@ -3,7 +3,8 @@
 The parent sends each worker small work items (a few file paths, a byte range of a WARC file: see
 sources/); the worker reads the pages itself, so page bytes never pass through the parent, whose CPU
 would otherwise be taken from the extraction on a machine whose cores are all busy. For each page the
-worker says which page it begins, then sends the outcome.
+worker notes which page it begins in a small block of shared memory (read by the parent only once the
+worker is gone, so no message per page is needed for it), then sends the outcome.
 
 A page that exceeds the time limit is first interrupted inside the worker (SIGALRM → a BaseException
 trafilatura cannot swallow); if the worker is stuck in C code and does not answer within a grace period,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -39,6 +41,36 @@ class ReadError:
     """A work item that could not be read to its end (a truncated archive); its pages so far came through."""
 
     message: str
+
+
+class PageSlot:
+    """Which page a worker is on: its url, origin and fetch time, pickled into shared memory by the worker
+    before each page and cleared after it; the parent reads it after killing a stuck worker or finding
+    one dead, to reject that page and resume after it."""
+
+    SIZE = 16384
+
+    def __init__(self, context: multiprocessing.context.BaseContext) -> None:
+        self.memory = context.RawArray("B", self.SIZE)
+
+    def begin(self, page: Page) -> None:
+        data = pickle.dumps((page.url, page.origin, page.fetched_at))
+        if len(data) > self.SIZE - 4:  # a URL of many kilobytes: the reject row gets its start
+            data = pickle.dumps((page.url[:2048], page.origin[-8192:], page.fetched_at))
+        view = memoryview(self.memory).cast("B")
+        view[4 : 4 + len(data)] = data
+        view[:4] = len(data).to_bytes(4, "little")
+
+    def end(self) -> None:
+        memoryview(self.memory).cast("B")[:4] = bytes(4)
+
+    def page(self) -> Page | None:
+        view = memoryview(self.memory).cast("B")
+        length = int.from_bytes(view[:4], "little")
+        if not length:
+            return None
+        url, origin, fetched_at = pickle.loads(view[4 : 4 + length])
+        return Page(url, b"", fetched_at, origin)
 
 
 class _PageTimeout(BaseException):
@@ -64,7 +96,9 @@ def _extract_with_limit(
         return reject(page, "extract_error", f"{type(exc).__name__}: {exc}")
 
 
-def _worker_main(inbox: Connection, results: Connection, options: ExtractOptions, limit: float) -> None:
+def _worker_main(
+    inbox: Connection, results: Connection, slot: PageSlot, options: ExtractOptions, limit: float
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGALRM, _on_alarm)
     seen = IdenticalPages(options.identical_pages)
@@ -77,8 +111,9 @@ def _worker_main(inbox: Connection, results: Connection, options: ExtractOptions
                 if isinstance(entry, Extracted):  # rejected while reading
                     results.send(("result", entry))
                     continue
-                results.send(("begin", entry.url, entry.origin, entry.fetched_at))
+                slot.begin(entry)
                 results.send(("result", _extract_with_limit(entry, options, limit, seen)))
+                slot.end()  # after the send: a worker killed in between has its page counted twice, not lost
         except SourceError as exc:
             results.send(("error", str(exc)))
         except Exception as exc:
@@ -119,9 +154,9 @@ class _Worker:
     process: multiprocessing.process.BaseProcess
     inbox: Connection
     results: Connection
+    slot: PageSlot
     items: deque[WorkItem] = field(default_factory=deque)
-    page: Page | None = None  # the page it has begun and not finished
-    since: float = 0.0  # when it last said anything: the time limit counts from there
+    since: float = 0.0  # when it last said anything: a page's time limit counts from there
 
 
 class ExtractPool:
@@ -141,9 +176,10 @@ class ExtractPool:
     def _start_worker(self) -> _Worker:
         inbox_reader, inbox_writer = self._context.Pipe(duplex=False)
         receiver, sender = self._context.Pipe(duplex=False)
+        slot = PageSlot(self._context)
         process = self._context.Process(
             target=_worker_main,
-            args=(inbox_reader, sender, self.options, self.timeout),
+            args=(inbox_reader, sender, slot, self.options, self.timeout),
             daemon=True,
             name="corpus-extract",
         )
@@ -151,7 +187,7 @@ class ExtractPool:
             process.start()
         inbox_reader.close()
         sender.close()
-        return _Worker(process, inbox_writer, receiver)
+        return _Worker(process, inbox_writer, receiver, slot)
 
     def start(self) -> None:
         """Start the workers now (map does it on first use): a caller can overlap their start-up."""
@@ -192,10 +228,7 @@ class ExtractPool:
                         break
                     worker.since = time.monotonic()
                     kind = message[0]
-                    if kind == "begin":
-                        worker.page = Page(message[1], b"", message[3], message[2])
-                    elif kind == "result":
-                        worker.page = None
+                    if kind == "result":
                         yield message[1]
                     elif kind == "error":
                         yield ReadError(message[1])
@@ -217,9 +250,10 @@ class ExtractPool:
         self._workers[self._workers.index(worker)] = self._start_worker()
         current = worker.items.popleft()
         rest = list(worker.items)
-        if worker.page is not None:
-            yield reject(worker.page, reason, detail)
-            resumed = current.resume_after(worker.page.origin)
+        page = worker.slot.page()  # the worker is gone: the slot holds the page it was on, if any
+        if page is not None:
+            yield reject(page, reason, detail)
+            resumed = current.resume_after(page.origin)
             rest = ([resumed] if resumed is not None else []) + rest
         else:
             yield ReadError(f"{current}: {detail} while reading")

@@ -3,6 +3,7 @@ worker is replaced and the pages behind the bad one are still read, and the run 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -91,7 +92,9 @@ def test_stuck_worker_is_killed_and_replaced(folder: Path) -> None:
     finally:
         timer.cancel()
         pool.close()
-    assert [r.reject["reason"] for r in results if r.reject] == ["extract_timeout"]
+    assert [(r.reject["url"].rsplit("/", 1)[1], r.reject["reason"]) for r in results if r.reject] == [
+        ("slow.html", "extract_timeout")
+    ]  # the page it was on, as the worker noted it in shared memory
     assert sum(1 for r in results if r.document) == 5
     assert replacement.pid != original.pid
     assert not original.is_alive()
@@ -109,5 +112,29 @@ def test_dead_worker_is_replaced(folder: Path) -> None:
     finally:
         timer.cancel()
         pool.close()
-    assert [r.reject["reason"] for r in results if r.reject] == ["extract_crash"]
+    assert [(r.reject["url"].rsplit("/", 1)[1], r.reject["reason"]) for r in results if r.reject] == [
+        ("slow.html", "extract_crash")
+    ]
     assert sum(1 for r in results if r.document) == 3
+
+
+def test_page_slot_holds_the_page_begun_and_is_empty_after_it() -> None:
+    from datetime import UTC, datetime
+
+    from flows.documents import Page
+    from flows.extract_pool import PageSlot
+
+    slot = PageSlot(multiprocessing.get_context("forkserver"))
+    assert slot.page() is None
+    now = datetime.now(UTC)
+    slot.begin(Page("https://news.test/a", b"<html>", now, "/data/a.warc.gz#1234"))
+    assert (slot.page().url, slot.page().origin, slot.page().fetched_at) == (
+        "https://news.test/a",
+        "/data/a.warc.gz#1234",
+        now,
+    )
+    slot.begin(Page("https://news.test/" + "x" * 50_000, b"", now, "/data/a.warc.gz#99"))
+    assert slot.page().url == ("https://news.test/" + "x" * 50_000)[:2048]  # a huge URL: its start
+    assert slot.page().origin == "/data/a.warc.gz#99"
+    slot.end()
+    assert slot.page() is None
