@@ -114,8 +114,9 @@ class ParagraphCounts:
 
     def add(self, hashes: Iterable[int] | np.ndarray) -> None:
         slots = np.asarray(list(hashes) if not isinstance(hashes, np.ndarray) else hashes, np.uint64)
-        if len(slots):
-            np.add.at(self._counts, (slots % np.uint64(self.SIZE)).astype(np.int64), 1)
+        if len(slots):  # np.add.at would do, ~10x slower on these short arrays
+            where, times = np.unique((slots % np.uint64(self.SIZE)).astype(np.int64), return_counts=True)
+            self._counts[where] += times.astype(np.uint16)
 
     def frequent_mask(self, paragraphs: np.ndarray) -> np.ndarray:
         slots = (paragraphs.astype(np.uint64) % np.uint64(self.SIZE)).astype(np.int64)
