@@ -135,12 +135,7 @@ def decode_html(html: bytes, declared: str | None) -> bytes | str:
 def warm_up() -> None:
     """Load what the first extraction would otherwise load (language model, trafilatura's caches), so that
     worker processes forked afterwards start warm."""
-    from htmldate.extractors import external_date_parser
-
     detect_language("A short English sentence to load the language model.")
-    # htmldate hands odd date strings to dateparser, which builds its locale and time zone tables on first
-    # use (~0.15 s): once here rather than in every worker
-    external_date_parser("3 March 2021", "%Y-%m-%d")
     trafilatura.bare_extraction(
         "<html><body><article><p>" + "Warm-up text for the extractor. " * 20 + "</p></article></body></html>",
         with_metadata=True,

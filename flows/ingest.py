@@ -166,17 +166,22 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
     run.after_commit = indexing.request
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
+    completed = False
     try:
         with make_task_runner(config.runner) as runner:
             for source in selected:
                 results[source.name] = _ingest_locked(runner, source, config, run)
+        completed = True
     finally:
         ended = pipeline.finish_run(run, results)
         pipeline.unregister(run)
         close_shared_pool()
         robots.forget_run(run.info.run_id)
-        indexing.close()
-    build_views(store)
+        try:
+            if completed:
+                build_views(store)  # while the last commit is indexed for search in the background
+        finally:
+            indexing.close()
     _refresh_search(store, indexing.error)
     summary = RunSummary(
         run_id=run.info.run_id,
