@@ -44,7 +44,9 @@ def load_model() -> None:
     """Make py3langid's identifier, from the inflated copy of its model when there is one (writing it when
     not)."""
     import numpy as np
+    import py3langid
     from py3langid import langid
+    from py3langid.modelio import _to_array  # numpy → the stdlib arrays its DFA tables are
 
     cached = model_cache()
     with contextlib.suppress(Exception):  # a damaged or foreign cache file: py3langid's own loading
@@ -53,20 +55,12 @@ def load_model() -> None:
                 ptc, pc, classes = data["ptc"], data["pc"], data["classes"].tolist()
                 nextmove, row, output = data["nextmove"], data["row"], data["output"].tolist()
             langid.IDENTIFIER = langid.LanguageIdentifier(
-                ptc, pc, classes, _array(nextmove), output, tk_row=_array(row)
+                ptc, pc, classes, _to_array(nextmove), output, tk_row=_to_array(row)
             )
             return
-    langid.IDENTIFIER = langid._load_identifier()
+    py3langid.classify("")  # its public path loads the packaged model
     with contextlib.suppress(Exception):  # no cache then (read-only home, full disk)
         _write_cache(cached, langid.IDENTIFIER)
-
-
-def _array(values):  # py3langid's DFA tables are stdlib arrays of the numpy arrays' item size
-    from array import array
-
-    out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
-    out.frombytes(values.tobytes())
-    return out
 
 
 def _write_cache(path: Path, identifier) -> None:
