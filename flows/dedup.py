@@ -174,10 +174,12 @@ class Deduplicator:
             self.near.add(member, [int(v) for v in bands[i]])
 
     def classify(self, rows: list[dict]) -> Classified:
-        """Decide each row's fate and cluster; rows must carry `bands` (popped here) when near is on."""
+        """Decide each row's fate and cluster; rows carry `bands` and `paragraphs` from the workers when
+        near is on (both popped here; paragraphs are worked out here when missing)."""
         result = Classified()
         for row in rows:
             bands = row.pop("bands", None) or []
+            paragraph_hashes = row.pop("paragraphs", None)
             verdict, first = self.exact.check(row["doc_id"], row["content_hash"])
             if verdict is Verdict.STORED:
                 result.duplicates += 1
@@ -191,7 +193,7 @@ class Deduplicator:
                 continue
             row.update(duplicate_of=None, cluster_id=row["doc_id"], similarity=None)
             if self.near is not None:
-                placement, paragraphs = self.near.place(row["doc_id"], row["text"], bands)
+                placement, paragraphs = self.near.place(row["doc_id"], row["text"], bands, paragraph_hashes)
                 row.update(
                     duplicate_of=placement.duplicate_of,
                     cluster_id=placement.cluster_id,

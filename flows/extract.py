@@ -18,7 +18,7 @@ import trafilatura
 from flows.config import DedupConfig
 from flows.documents import SCHEMA_VERSION, Extracted, Page
 from flows.language import declared_language, detect_language
-from flows.near_dedup import band_hashes
+from flows.near_dedup import signature
 from flows.urls import choose_canonical
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -219,7 +219,8 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         "schema_version": SCHEMA_VERSION,
     }
     if options.signature is not None and options.signature.near:
-        document["bands"] = band_hashes(text, options.signature)  # here: on all cores, not at commit
+        hashes = signature(text, options.signature)  # here: on all cores, not at commit
+        document["bands"], document["paragraphs"] = hashes.bands, hashes.paragraphs
     if key is not None:
         seen.put(key, page, document, result.url)
     return Extracted(document=document)

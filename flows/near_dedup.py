@@ -30,17 +30,41 @@ _MIX = np.random.default_rng(SEED).integers(1, 2**63, size=64, dtype=np.uint64) 
 
 def shingles(text: str, words: int) -> list[str]:
     """Overlapping runs of `words` lowercase words (punctuation ignored)."""
-    tokens = _WORD.findall(text.lower())
+    return _grams(_WORD.findall(text.lower()), words)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What the extraction workers compute for the commit step: the text's LSH band hashes, and the
+    hashes of its paragraphs (every stored text's paragraphs are counted, see ParagraphCounts)."""
+
+    bands: list[int]  # [] for a text with no words
+    paragraphs: list[int]  # one per line with words
+
+
+def signature(text: str, options: DedupConfig) -> Signature:
+    """Both hash lists from one pass over the text's words: a line's words are its tokens, and the text's
+    tokens are its lines' tokens end to end (a word never spans a line break)."""
+    lines = [tokens for line in text.lower().split("\n") if (tokens := _WORD.findall(line))]
+    paragraphs = [paragraph_hash(tokens) for tokens in lines]
+    tokens = [token for line in lines for token in line] if len(lines) > 1 else (lines[0] if lines else [])
+    return Signature(_bands(_grams(tokens, options.shingle_words), options), paragraphs)
+
+
+def band_hashes(text: str, options: DedupConfig) -> list[int]:
+    """The text's LSH band hashes; [] for a text with no words."""
+    return _bands(shingles(text, options.shingle_words), options)
+
+
+def _grams(tokens: list[str], words: int) -> list[str]:
     if len(tokens) <= words:
         return [" ".join(tokens)] if tokens else []
     return [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
 
 
-def band_hashes(text: str, options: DedupConfig) -> list[int]:
-    """The text's LSH band hashes (computed in the extraction workers); [] for a text with no words."""
+def _bands(items: list[str], options: DedupConfig) -> list[int]:
     from rensa import RMinHash
 
-    items = shingles(text, options.shingle_words)
     if not items:
         return []
     minhash = RMinHash(num_perm=options.num_perm, seed=SEED)
@@ -80,23 +104,24 @@ def paragraph_hashes(text: str) -> np.ndarray:
     return np.asarray(hashes, np.uint32)
 
 
-def profile(text: str, words: int) -> Profile:
-    paragraphs: list[int] = []
+def profile(text: str, words: int, paragraphs: list[int] | None = None) -> Profile:
+    """The text's profile; `paragraphs`, its paragraphs' hashes when already known (signature)."""
+    hashes: list[int] = []
     owner: list[int] = []
     ids: list[int] = []
     for line in text.split("\n"):
         tokens = _WORD.findall(line.lower())
         if not tokens:
             continue
-        grams = (
-            [" ".join(tokens)]
-            if len(tokens) <= words
-            else [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
-        )
-        owner += [len(paragraphs)] * len(grams)
+        grams = _grams(tokens, words)
+        owner += [len(hashes)] * len(grams)
         ids += [hash(g) for g in grams]
-        paragraphs.append(paragraph_hash(tokens))
-    return Profile(np.asarray(paragraphs, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
+        hashes.append(paragraph_hash(tokens) if paragraphs is None else 0)
+    if paragraphs is not None and len(paragraphs) == len(hashes):
+        hashes = paragraphs
+    elif paragraphs is not None:  # not this text's: work them out
+        hashes = paragraph_hashes(text).tolist()
+    return Profile(np.asarray(hashes, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
 
 
 class ParagraphCounts:
@@ -356,14 +381,17 @@ class NearIndex:
         self.paragraphs = ParagraphCounts(options.frequent_paragraph)
         self.verified = 0
 
-    def place(self, doc_id: str, text: str, bands: list[int]) -> tuple[Placement, np.ndarray]:
-        """Count the text's paragraphs, then find its cluster; returns the paragraphs' hashes too."""
+    def place(
+        self, doc_id: str, text: str, bands: list[int], paragraphs: list[int] | None = None
+    ) -> tuple[Placement, np.ndarray]:
+        """Count the text's paragraphs (their hashes as the worker computed them, else worked out here),
+        then find its cluster; returns the paragraphs' hashes too."""
         candidates = [m for m in self.bands.candidates(bands) if m.doc_id != doc_id] if bands else []
         if not candidates:  # nothing to verify: no shingles needed
-            paragraphs = paragraph_hashes(text)
-            self.paragraphs.add(paragraphs)
-            return Placement(doc_id, None, None), paragraphs
-        mine_profile = profile(text, self.options.shingle_words)
+            hashes = paragraph_hashes(text) if paragraphs is None else np.asarray(paragraphs, np.uint32)
+            self.paragraphs.add(hashes)
+            return Placement(doc_id, None, None), hashes
+        mine_profile = profile(text, self.options.shingle_words, paragraphs)
         self.paragraphs.add(mine_profile.paragraphs)
         mine = content(mine_profile, self.paragraphs)
         best: tuple[float, float, Member] | None = None

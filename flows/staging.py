@@ -22,8 +22,10 @@ from flows.schemas import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA
 from flows.warehouse import Warehouse
 
 CHUNK_DOCUMENTS = 500
-# Staged documents keep their near-duplicate band hashes until the commit step has used them.
-STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.uint32())))
+# Staged documents keep their near-duplicate band and paragraph hashes until the commit step has used them.
+STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.uint32()))).append(
+    pa.field("paragraphs", pa.list_(pa.uint32()))
+)
 
 
 class StagedChunk(BaseModel):

@@ -13,7 +13,7 @@ from sites import make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
 from flows.ingest import ingest
-from flows.near_dedup import band_hashes, compare, shingle_set
+from flows.near_dedup import band_hashes, compare, paragraph_hashes, profile, shingle_set, signature
 
 ORIGINAL = "https://news.test/world/original.html"  # no year in it: copies get no date from their links
 
@@ -159,6 +159,28 @@ def test_similarity_measures() -> None:
     bands = band_hashes(text, DedupConfig())
     assert len(bands) == 32 and bands == band_hashes(text, DedupConfig())  # deterministic
     assert np.array_equal(shingle_set(text.upper(), 5), a)  # case and punctuation do not matter
+
+
+def test_worker_signature_matches_the_commit_steps_own_hashes() -> None:
+    """The workers hash bands and paragraphs in one pass; the commit step and stored signatures rely on
+    both being exactly what band_hashes and paragraph_hashes give for the text."""
+    texts = [
+        "\n".join(make_article(3, paragraphs=6).paragraphs),
+        "İSTANBUL ŞEHİR, Ünïcode!\n\nÀ la carte — naïve café\nfour short words here",
+        "one",
+        "",
+        "a\nb\nc d e f g h",
+    ]
+    options = DedupConfig()
+    for text in texts:
+        hashes = signature(text, options)
+        assert hashes.bands == band_hashes(text, options), text
+        assert hashes.paragraphs == paragraph_hashes(text).tolist(), text
+        given = profile(text, options.shingle_words, hashes.paragraphs)
+        computed = profile(text, options.shingle_words)
+        assert np.array_equal(given.paragraphs, computed.paragraphs)
+        assert np.array_equal(given.shingle_ids, computed.shingle_ids)
+    assert signature("", options).bands == [] and signature("one", options).paragraphs
 
 
 def test_quality_filters(tmp_path: Path, make_config) -> None:
