@@ -63,3 +63,31 @@ def test_a_failed_commit_is_raised_and_nothing_after_it_is_committed(tmp_path: P
     writer.close()
     assert calls == [0]  # the chunks behind the failed one were not committed out of order
     assert not any(t.name.startswith("corpus-commit-") for t in threading.enumerate())
+
+
+def test_staged_chunks_keep_the_workers_hashes_for_the_commit_step(tmp_path: Path) -> None:
+    """Extraction on another machine stages its chunks as Parquet: the band and paragraph hashes the
+    workers computed must come back with the rows, or the commit step would work them out again."""
+    from datetime import UTC, datetime
+
+    from flows.config import DedupConfig
+    from flows.documents import Page
+    from flows.extract import ExtractOptions, extract_page
+
+    body = "".join(
+        f"<p>Paragraph {i} of a staged article about harbour cranes and tides.</p>" for i in range(8)
+    )
+    page = Page(
+        "https://a.test/x.html",
+        f"<html><body><article>{body}</article></body></html>".encode(),
+        datetime(2026, 1, 1, tzinfo=UTC),
+        "test",
+    )
+    extracted = extract_page(page, ExtractOptions(signature=DedupConfig()))
+    assert extracted.document is not None and extracted.document["paragraphs"]
+    writer = _writer(tmp_path, None)
+    writer.add(extracted)
+    unit = writer.finish()
+    rows = staging.read_rows(writer.warehouse, unit.chunks[0].documents)
+    assert rows[0]["bands"] == extracted.document["bands"]
+    assert rows[0]["paragraphs"] == extracted.document["paragraphs"]
