@@ -236,7 +236,7 @@ class BandIndex:
     the last seal in a dict, sealed into a new segment every SEAL members, segments merged when there
     are more than MAX_SEGMENTS, so memory grows by bytes, not Python objects, per stored document."""
 
-    SEAL = 4096
+    SEAL = 1024  # ~8 KB of Python objects per unsealed member: ~7 MB at most
     MAX_SEGMENTS = 8
 
     def __init__(self, bands: int) -> None:

@@ -251,3 +251,29 @@ def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_conf
     assert query(catalog, groups) == query(sequential, groups)
     titles = "select title, copies from articles order by title"
     assert query(catalog, titles) == query(sequential, titles)
+
+
+def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
+    """Members move from the dict into sorted segments every SEAL and segments merge past MAX_SEGMENTS;
+    each member stays findable by any of its bands, and a member without its file yet stays in the dict."""
+    from flows.near_dedup import BandIndex, Member
+
+    monkeypatch.setattr(BandIndex, "SEAL", 4)
+    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
+    index = BandIndex(bands=3)
+    rng = np.random.default_rng(7)
+    members = []
+    for i in range(41):
+        bands = [int(v) for v in rng.integers(0, 2**32, size=3)]
+        member = Member(f"{i:016x}", f"{i % 5:016x}", "" if i == 40 else f"file-{i // 10}.parquet")
+        index.add(member, bands)
+        members.append((member, bands))
+    assert index.size == 41 and len(index._segments) <= 3
+    for member, bands in members:
+        for band in range(3):
+            lookup = [0] * 3
+            lookup[band] = bands[band]
+            found = {m.doc_id: m for m in index.candidates(lookup)}
+            assert member.doc_id in found
+            assert found[member.doc_id].cluster_id == member.cluster_id
+            assert found[member.doc_id].doc_file == member.doc_file
