@@ -1,7 +1,8 @@
-"""Defaults for Prefect, applied before Prefect is imported; a user's environment or profile wins.
+"""Defaults for Prefect, applied before Prefect is imported; a user's environment wins (these, being
+environment variables, also take precedence over a Prefect profile's values).
 
 This machine (and many production ones) has no route to the internet: Prefect's telemetry would only log
-an error on every run.
+an error on every run. A slow machine needs longer than Prefect's default to start the temporary server.
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect waits 20 s for its temporary server. Its first start on an empty PREFECT_HOME creates the
+# database (~13 s on a fast 2-core machine, over 20 s on a slower one: every flow of the first run then
+# failed with "Timed out while attempting to connect to ephemeral Prefect API server").
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def quiet_console() -> None:
