@@ -440,7 +440,9 @@ def serve(
         with local_server(_server_home(cfg, warehouse), port) as running:
             out.print(f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False)
             os.environ["PREFECT_API_URL"] = running.api_url  # for the flow runs serve starts too
-            _serve(cfg, config, warehouse, running.api_url, lambda: stop(running.process))
+            _serve(
+                cfg, config, warehouse, running.api_url, lambda: stop(running.process), running.process.pid
+            )
     except ServerError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
@@ -448,7 +450,14 @@ def serve(
     err.print("stopped")
 
 
-def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str, before_exit: Any = None) -> None:
+def _serve(
+    cfg: Any,
+    config: Path,
+    warehouse: str | None,
+    api_url: str,
+    before_exit: Any = None,
+    server_pid: int | None = None,
+) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows import serve as serving
@@ -460,7 +469,7 @@ def _serve(cfg: Any, config: Path, warehouse: str | None, api_url: str, before_e
     out.print(f"serving on {api_url}; Ctrl-C to stop", highlight=False)
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         try:
-            serving.serve(cfg, config, warehouse, before_exit)
+            serving.serve(cfg, config, warehouse, before_exit, server_pid)
         except ConfigError as exc:
             fail(str(exc))
 

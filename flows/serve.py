@@ -91,6 +91,7 @@ STOP_GRACE_SECONDS = 20.0  # $CORPUS_SERVE_STOP_GRACE overrides
 
 class _Runner(Runner):
     before_exit: Callable[[], None] | None = None  # set by serve(): stops a local Prefect server
+    server_pid: int | None = None  # that server's process: spared until the flow runs are stopped
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         """SIGTERM stops serving the way Ctrl-C does (asyncio cancels the runner, which pauses the
@@ -116,6 +117,9 @@ class _Runner(Runner):
                 with get_client(sync_client=True) as client:
                     for deployment_id in self._deployment_registry.get_deployment_ids():
                         client.pause_deployment(deployment_id)
+            # flow runs first: stopped while the server they report to is still up (a flow run that outlives
+            # it prints tracebacks of its lost connection)
+            _terminate_children(spare=self.server_pid)
             if self.before_exit is not None:
                 with contextlib.suppress(Exception):
                     self.before_exit()
@@ -129,12 +133,16 @@ class _Runner(Runner):
 _STOPPED = threading.Event()
 
 
-def _terminate_children(grace: float = 10.0) -> None:
-    """SIGTERM every process below this one (flow runs and their extraction workers), SIGKILL what is
-    left after `grace` seconds."""
+def _terminate_children(grace: float = 10.0, spare: int | None = None) -> None:
+    """SIGTERM every process below this one (flow runs and their extraction workers) but `spare` and its
+    own, SIGKILL what is left after `grace` seconds."""
     import psutil
 
     children = psutil.Process().children(recursive=True)
+    if spare is not None:
+        with contextlib.suppress(psutil.Error):
+            spared = {spare} | {p.pid for p in psutil.Process(spare).children(recursive=True)}
+            children = [c for c in children if c.pid not in spared]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -150,12 +158,15 @@ def serve(
     config_path: Path,
     warehouse: str | None = None,
     before_exit: Callable[[], None] | None = None,
+    server_pid: int | None = None,
 ) -> None:
     """Register the deployments and execute their scheduled runs until stopped (Ctrl-C or SIGTERM).
     Schedules are paused when it stops, so runs do not pile up while nothing executes them.
-    `before_exit` runs if the runner has to be abandoned (see _Runner.stop_within)."""
+    `before_exit` runs if the runner has to be abandoned (see _Runner.stop_within), after the flow runs
+    are stopped and before the local server (`server_pid`) is."""
     runner = _Runner(name="corpus-serve", pause_on_shutdown=True)
     runner.before_exit = before_exit
+    runner.server_pid = server_pid
     for deployment in deployments(config, config_path, warehouse):
         runner.add_deployment(deployment)
     try:
