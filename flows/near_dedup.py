@@ -47,7 +47,7 @@ def signature(text: str, options: DedupConfig) -> Signature:
     tokens are its lines' tokens end to end (a word never spans a line break)."""
     lines = [tokens for line in text.lower().split("\n") if (tokens := _WORD.findall(line))]
     paragraphs = [paragraph_hash(tokens) for tokens in lines]
-    tokens = [token for line in lines for token in line] if len(lines) > 1 else (lines[0] if lines else [])
+    tokens = [token for line in lines for token in line]
     return Signature(_bands(_grams(tokens, options.shingle_words), options), paragraphs)
 
 
@@ -106,22 +106,16 @@ def paragraph_hashes(text: str) -> np.ndarray:
 
 def profile(text: str, words: int, paragraphs: list[int] | None = None) -> Profile:
     """The text's profile; `paragraphs`, its paragraphs' hashes when already known (signature)."""
-    hashes: list[int] = []
+    lines = [tokens for line in text.split("\n") if (tokens := _WORD.findall(line.lower()))]
+    if paragraphs is None or len(paragraphs) != len(lines):
+        paragraphs = [paragraph_hash(tokens) for tokens in lines]
     owner: list[int] = []
     ids: list[int] = []
-    for line in text.split("\n"):
-        tokens = _WORD.findall(line.lower())
-        if not tokens:
-            continue
+    for index, tokens in enumerate(lines):
         grams = _grams(tokens, words)
-        owner += [len(hashes)] * len(grams)
+        owner += [index] * len(grams)
         ids += [hash(g) for g in grams]
-        hashes.append(paragraph_hash(tokens) if paragraphs is None else 0)
-    if paragraphs is not None and len(paragraphs) == len(hashes):
-        hashes = paragraphs
-    elif paragraphs is not None:  # not this text's: work them out
-        hashes = paragraph_hashes(text).tolist()
-    return Profile(np.asarray(hashes, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
+    return Profile(np.asarray(paragraphs, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
 
 
 class ParagraphCounts:
