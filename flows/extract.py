@@ -13,12 +13,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-import trafilatura
-
 from flows.config import DedupConfig
 from flows.documents import SCHEMA_VERSION, Extracted, Page
 from flows.language import declared_language, detect_language
 from flows.near_dedup import signature
+from flows.trafilatura_fields import extract_fields
 from flows.urls import choose_canonical
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -136,9 +135,10 @@ def warm_up() -> None:
     """Load what the first extraction would otherwise load (language model, trafilatura's caches), so that
     worker processes forked afterwards start warm."""
     detect_language("A short English sentence to load the language model.")
-    trafilatura.bare_extraction(
+    extract_fields(
         "<html><body><article><p>" + "Warm-up text for the extractor. " * 20 + "</p></article></body></html>",
-        with_metadata=True,
+        "https://warm-up.test/",
+        favor_precision=True,
     )
 
 
@@ -184,13 +184,7 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
     key = IdenticalPages.key(page) if seen is not None and seen.size > 0 else None  # size 0: off
     if key is not None and (known := seen.get(key, page)) is not None:
         return Extracted(document=known)
-    result = trafilatura.bare_extraction(
-        decode_html(page.html, page.charset),
-        url=page.url,
-        include_comments=False,
-        favor_precision=options.favor_precision,
-        with_metadata=True,
-    )
+    result = extract_fields(decode_html(page.html, page.charset), page.url, options.favor_precision)
     text = normalize_text(result.text or "") if result is not None else ""
     title = _clean(result.title) if result is not None else None
     text = drop_headline(text, title)
