@@ -101,7 +101,7 @@ class ExactIndex:
     def _stored(self, doc_id: str) -> bool:
         if doc_id in self._new_ids:
             return True
-        key = hex64([doc_id])[0]
+        key = np.uint64(int(doc_id[:16], 16))  # as hex64, without its array set-up per lookup
         at = int(np.searchsorted(self._ids, key))
         return at < len(self._ids) and self._ids[at] == key
 
@@ -109,7 +109,7 @@ class ExactIndex:
         known = self._new_texts.get(text_hash)
         if known is not None:
             return known
-        key = hex64([text_hash])[0]
+        key = np.uint64(int(text_hash[:16], 16))
         at = int(np.searchsorted(self._text_keys, key))
         if at < len(self._text_keys) and self._text_keys[at] == key:
             return self._text_first[at].decode(), self._text_cluster[at].decode()

@@ -109,13 +109,46 @@ def profile(text: str, words: int, paragraphs: list[int] | None = None) -> Profi
     lines = [tokens for line in text.split("\n") if (tokens := _WORD.findall(line.lower()))]
     if paragraphs is None or len(paragraphs) != len(lines):
         paragraphs = [paragraph_hash(tokens) for tokens in lines]
-    owner: list[int] = []
-    ids: list[int] = []
-    for index, tokens in enumerate(lines):
-        grams = _grams(tokens, words)
-        owner += [index] * len(grams)
-        ids += [hash(g) for g in grams]
-    return Profile(np.asarray(paragraphs, np.uint32), np.asarray(owner, np.int32), np.asarray(ids, np.int64))
+    ids, owner = line_shingle_ids(lines, words)
+    return Profile(np.asarray(paragraphs, np.uint32), owner, ids)
+
+
+# Odd multipliers that combine a shingle's word hashes into its id (ids live within one process only).
+_WORD_MIX = np.random.default_rng(SEED + 1).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+
+
+def line_shingle_ids(lines: list[list[str]], words: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, line of each id): one 64-bit id per run of `words` words within a line (a shorter line: one
+    id for all of it), made from each word's hash: a word is hashed once, not once per shingle it is in,
+    and no shingle string is built (a third of the time of joining and hashing the shingles)."""
+    counts = np.fromiter((len(tokens) for tokens in lines), np.int64, len(lines))
+    total = int(counts.sum())
+    if not total:
+        return np.empty(0, np.int64), np.empty(0, np.int32)
+    hashes = np.fromiter((hash(w) for tokens in lines for w in tokens), np.int64, total).view(np.uint64)
+    line_of = np.repeat(np.arange(len(lines), dtype=np.int32), counts)
+    mix = _WORD_MIX[:words]
+    ids, owner = [], []
+    with np.errstate(over="ignore"):
+        if total >= words:
+            windows = total - words + 1
+            combined = hashes[:windows] * mix[0]
+            for k in range(1, words):
+                combined += hashes[k : k + windows] * mix[k]
+            within = line_of[:windows] == line_of[words - 1 :]  # windows that do not cross a line break
+            ids.append(combined[within])
+            owner.append(line_of[:windows][within])
+        short = np.flatnonzero(counts < words)
+        if len(short):
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            ids.append(
+                np.asarray(
+                    [(hashes[starts[i] : starts[i] + counts[i]] * mix[: counts[i]]).sum() for i in short],
+                    np.uint64,
+                )
+            )
+            owner.append(short.astype(np.int32))
+    return np.concatenate(ids).view(np.int64), np.concatenate(owner)
 
 
 class ParagraphCounts:

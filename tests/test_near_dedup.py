@@ -4,6 +4,7 @@ and that clusters hold across runs. Plus the quality filters."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import duckdb
@@ -277,3 +278,35 @@ def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
             assert member.doc_id in found
             assert found[member.doc_id].cluster_id == member.cluster_id
             assert found[member.doc_id].doc_file == member.doc_file
+
+
+def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
+    """A profile's ids are made from word hashes, not shingle strings: equal shingles get equal ids, and
+    two texts share as many ids as they share shingles (a shingle never spans a line break)."""
+
+    def strings(text: str) -> list[tuple[str, int]]:  # (shingle, its line), spelled out
+        lines = [t for line in text.split("\n") if (t := re.findall(r"\w+", line.lower()))]
+        out = []
+        for index, tokens in enumerate(lines):
+            grams = [tokens] if len(tokens) <= 5 else [tokens[i : i + 5] for i in range(len(tokens) - 4)]
+            out += [(" ".join(g), index) for g in grams]
+        return out
+
+    texts = [
+        "\n".join(make_article(21, paragraphs=8).paragraphs),
+        "\n".join(make_article(21, paragraphs=8).paragraphs[2:6]) + "\nA closing line of five words.",
+        "one\ntwo words\nthree little words\nfour and then five words\nexactly five words in line",
+        "Crossing the break: a b c\nd e f g h i",
+        "",
+    ]
+    profiles = [profile(text, 5) for text in texts]
+    for text, made in zip(texts, profiles, strict=True):
+        spelled = strings(text)
+        assert len(made.shingle_ids) == len(spelled)
+        assert sorted(made.shingle_paragraph.tolist()) == sorted(line for _, line in spelled)
+        assert len(set(made.shingle_ids.tolist())) == len({s for s, _ in spelled})
+    for a in range(len(texts)):
+        for b in range(len(texts)):
+            shared = {s for s, _ in strings(texts[a])} & {s for s, _ in strings(texts[b])}
+            ids = set(profiles[a].shingle_ids.tolist()) & set(profiles[b].shingle_ids.tolist())
+            assert len(ids) == len(shared), (a, b)
