@@ -310,3 +310,46 @@ def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
             shared = {s for s, _ in strings(texts[a])} & {s for s, _ in strings(texts[b])}
             ids = set(profiles[a].shingle_ids.tolist()) & set(profiles[b].shingle_ids.tolist())
             assert len(ids) == len(shared), (a, b)
+
+
+def test_band_hashes_are_the_stored_format() -> None:
+    """Stored signatures are compared with new ones across runs and versions: the band hashes of a text
+    must never change (shingle spelling, MinHash seed, band folding)."""
+    text = (
+        "The quick brown fox jumps over the lazy dog.\n"
+        "Second line, with some more words in it for shingles.\nShort"
+    )
+    assert band_hashes(text, DedupConfig()) == [
+        3890937280,
+        1207043802,
+        15316828,
+        197307161,
+        3484091792,
+        1651260576,
+        1864734355,
+        3149754184,
+        207731359,
+        783274215,
+        839059760,
+        2767135132,
+        830880972,
+        155069057,
+        3921367087,
+        3573301411,
+        3301167973,
+        2242876383,
+        1365625931,
+        3346337577,
+        2187430697,
+        4045646939,
+        1098611916,
+        3819149402,
+        2296456239,
+        61384273,
+        194985915,
+        1390276658,
+        2636964467,
+        4236659263,
+        745115190,
+        1802243021,
+    ]
