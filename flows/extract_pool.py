@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
@@ -195,12 +195,18 @@ class ExtractPool:
             if not self._workers:
                 self._workers = [self._start_worker() for _ in range(self.processes)]
 
-    def map(self, items: Iterable[WorkItem]) -> Iterator[Extracted | ReadError]:
+    def map(
+        self, items: Iterable[WorkItem], on_input_end: Callable[[], None] | None = None
+    ) -> Iterator[Extracted | ReadError]:
+        """Outcomes of every page of `items`; `on_input_end` is called (in the caller's thread, between two
+        outcomes) once every item has gone to a worker: what is left is only what the workers hold."""
         self.start()
         with self._lock:
-            yield from self._run(iter(items))
+            yield from self._run(iter(items), on_input_end)
 
-    def _run(self, items: Iterator[WorkItem]) -> Iterator[Extracted | ReadError]:
+    def _run(
+        self, items: Iterator[WorkItem], on_input_end: Callable[[], None] | None = None
+    ) -> Iterator[Extracted | ReadError]:
         retry: deque[WorkItem] = deque()
         exhausted = False
         while True:
@@ -208,6 +214,8 @@ class ExtractPool:
                 while len(worker.items) < PREFETCH:
                     item = retry.popleft() if retry else (None if exhausted else next(items, None))
                     if item is None:
+                        if not exhausted and not retry and on_input_end is not None:
+                            on_input_end()
                         exhausted = exhausted or not retry
                         break
                     if not worker.items:

@@ -60,7 +60,7 @@ def _grams(tokens: list[str], words: int) -> list[str]:
     if len(tokens) <= words:
         return [" ".join(tokens)] if tokens else []
     # zip over shifted views: the same strings as joining each slice, at half the cost
-    return list(map(" ".join, zip(*(tokens[i:] for i in range(words)))))
+    return list(map(" ".join, zip(*(tokens[i:] for i in range(words)), strict=False)))
 
 
 def _bands(items: list[str], options: DedupConfig) -> list[int]:

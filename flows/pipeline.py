@@ -262,7 +262,7 @@ def _extract_items(
     rules = unit.quality or QualityRules()
     errors = []
     done = 0
-    for outcome in pool.map(items):
+    for outcome in pool.map(items, on_input_end=writer.flush_early):
         if isinstance(outcome, ReadError):
             errors.append(outcome.message)
             continue

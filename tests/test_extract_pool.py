@@ -138,3 +138,28 @@ def test_page_slot_holds_the_page_begun_and_is_empty_after_it() -> None:
     assert slot.page().origin == "/data/a.warc.gz#99"
     slot.end()
     assert slot.page() is None
+
+
+def test_input_end_is_announced_once_with_pages_still_to_come(folder: Path) -> None:
+    """on_input_end fires once, after the last item went to a worker and before its pages come back, so
+    the caller can commit what it holds while the workers finish."""
+    paths = page_files(folder, 24)
+    sent: list[int] = []
+    ended_at: list[int] = []
+    work = items(paths, per_item=2)
+
+    def counting():
+        for item in work:
+            sent.append(1)
+            yield item
+
+    pool = ExtractPool(2, ExtractOptions(), timeout=20)
+    results = []
+    try:
+        for outcome in pool.map(counting(), on_input_end=lambda: ended_at.append(len(results))):
+            results.append(outcome)
+    finally:
+        pool.close()
+    assert len(results) == 24 and len(sent) == len(work)
+    assert len(ended_at) == 1
+    assert 0 < 24 - ended_at[0] <= 2 * 4 * 2  # at most PREFETCH items of 2 pages per worker were left

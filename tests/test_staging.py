@@ -91,3 +91,29 @@ def test_staged_chunks_keep_the_workers_hashes_for_the_commit_step(tmp_path: Pat
     rows = staging.read_rows(writer.warehouse, unit.chunks[0].documents)
     assert rows[0]["bands"] == extracted.document["bands"]
     assert rows[0]["paragraphs"] == extracted.document["paragraphs"]
+
+
+def test_an_early_flush_passes_on_a_chunk_half_full_or_more(tmp_path: Path, monkeypatch) -> None:
+    """When a unit's last pages are in the workers' hands the writer commits what it holds, so that the
+    final commit is small; a small unit still commits once."""
+    monkeypatch.setattr(staging, "CHUNK_DOCUMENTS", 10)
+    committed: list[int] = []
+
+    def commit(source: str, documents: list[dict], rejects: list[dict]) -> tuple[int, int]:
+        committed.append(len(documents))
+        return 0, len(documents)
+
+    writer = _writer(tmp_path, commit)
+    for i in range(16):
+        writer.add(_document(i))
+    writer.flush_early()  # 6 held: at least half a chunk
+    writer.add(_document(16))
+    writer.finish()
+    assert committed == [10, 6, 1]
+
+    small, committed[:] = _writer(tmp_path, commit), []
+    for i in range(4):
+        small.add(_document(i))
+    small.flush_early()  # 4 held: less than half, left for finish
+    small.finish()
+    assert committed == [4]
