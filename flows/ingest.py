@@ -30,6 +30,7 @@ from flows import (
     quality,
     search,
 )
+from flows.background import BackgroundRefresh
 from flows.config import (
     WEB_KINDS,
     AnySource,
@@ -162,8 +163,16 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
     run = pipeline.begin_run(store, selected, config.dedup)
     run.commit_guard = commit_guard(store)
-    indexing = search.BackgroundRefresh(store)
-    run.after_commit = indexing.request
+    indexing = BackgroundRefresh(lambda: search.refresh(store), "corpus-search-index")
+    # The catalog depends on which tables have files, not on the files themselves: built once the run's
+    # first files exist, it is usually current at the end, when it is only checked (views.build_views).
+    cataloguing = BackgroundRefresh(lambda: build_views(store, only_if_changed=True), "corpus-views")
+
+    def after_commit() -> None:
+        indexing.request()
+        cataloguing.request()
+
+    run.after_commit = after_commit
     pipeline.register(run)
     results: dict[str, SourceStats] = {}
     completed = False
@@ -178,8 +187,9 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
         close_shared_pool()
         robots.forget_run(run.info.run_id)
         try:
-            if completed:
-                build_views(store)  # while the last commit is indexed for search in the background
+            cataloguing.close()
+            if completed:  # while the last commit is indexed for search in the background
+                build_views(store, only_if_changed=True)
         finally:
             indexing.close()
     _refresh_search(store, indexing.error)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -187,42 +186,6 @@ def refresh(store: Warehouse, progress: bool = False) -> Refresh:
     if progress and added:
         print()
     return Refresh(added, total, round(time.monotonic() - started, 3))
-
-
-class BackgroundRefresh:
-    """Refreshes the index in a thread of its own while an ingest goes on: after each commit the new
-    documents file is indexed while the workers extract the next pages (SQLite works without Python's
-    lock), so that at the end of a run only its last commit is left to index. Requests that arrive while
-    a refresh runs are folded into one more refresh. A failure is kept in `error` for the ingest to log
-    after its final refresh: search must never fail an ingest."""
-
-    def __init__(self, store: Warehouse) -> None:
-        self.store = store
-        self.error: Exception | None = None
-        self._wanted = threading.Event()
-        self._closing = False
-        self._thread = threading.Thread(target=self._loop, name="corpus-search-index", daemon=True)
-        self._thread.start()
-
-    def request(self) -> None:
-        self._wanted.set()
-
-    def _loop(self) -> None:
-        while True:
-            self._wanted.wait()
-            self._wanted.clear()
-            if self._closing:
-                return
-            try:
-                refresh(self.store)
-            except Exception as exc:
-                self.error = exc
-
-    def close(self) -> None:
-        """Wait for the refresh in progress (the caller's last refresh does the rest)."""
-        self._closing = True
-        self._wanted.set()
-        self._thread.join()
 
 
 def _index_file(con: sqlite3.Connection, store: Warehouse, path: str) -> tuple[int, int]:

@@ -128,6 +128,44 @@ def test_empty_warehouse_has_working_views(tmp_path: Path) -> None:
         assert query(warehouse.catalog, f"select count(*) from {view}") == [(0,)]
 
 
+def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Path) -> None:
+    """An ingest checks the catalog instead of rebuilding it when its statements are the same: the same SQL
+    files, the same tables with files. A new table with files, an edited view file, or a catalog from
+    before fingerprints is rebuilt."""
+    import shutil
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", sql_dir)
+    catalog = Path(warehouse.catalog)
+    build_views(warehouse, sql_dir)
+
+    def rebuilt() -> bool:  # a rebuild swaps in a new file (the old one is alive until then: a new inode)
+        before = catalog.stat().st_ino
+        build_views(warehouse, sql_dir, only_if_changed=True)
+        return catalog.stat().st_ino != before
+
+    assert not rebuilt()
+    warehouse.publish(
+        pa.table({"doc_id": ["a"], "text": ["t"], "run_id": ["r"]}),
+        warehouse.path("documents", "source=s", "month=2025-01", "part-r-00001.parquet"),
+    )
+    assert rebuilt()  # documents has files now: its view reads them
+    assert query(str(catalog), "select count(*) from documents") == [(1,)]
+    warehouse.publish(
+        pa.table({"doc_id": ["b"], "text": ["u"], "run_id": ["r"]}),
+        warehouse.path("documents", "source=s", "month=2025-02", "part-r-00002.parquet"),
+    )
+    assert not rebuilt()  # one more file: seen at query time, nothing to rebuild
+    assert query(str(catalog), "select count(*) from documents") == [(2,)]
+    (sql_dir / "sources.sql").write_text((sql_dir / "sources.sql").read_text() + "\n-- edited\n")
+    assert rebuilt()
+    with duckdb.connect(str(catalog)) as con:  # as a catalog written before fingerprints
+        con.execute("DROP VIEW _catalog_fingerprint")
+    assert rebuilt()
+    assert not rebuilt()
+
+
 def test_default_sample(tmp_path: Path) -> None:
     """The shipped sample: the seed article once, its copies found, comment and menus gone."""
     summary = ingest(str(REPO / "seeds" / "sources.toml"), warehouse=str(tmp_path / "wh"))
