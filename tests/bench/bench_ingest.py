@@ -10,7 +10,9 @@ For each size it builds (once, cached in --work) a labelled WARC with ../shared/
    dedup, Parquet, views all included), with its process tree's RSS sampled every 0.2 s.
 The bare run's process tree is sampled the same way: a sample costs ~2 ms of CPU, which would otherwise
 be charged to the pipeline alone (~1 % of its run at 0.1 s). With --repeat N the two alternate N times
-and the fastest of each counts: on a shared machine, noise only ever adds time.
+and the fastest of each counts: on a shared machine, noise only ever adds time. It also prints the
+ratio of the median runs, and the median of paired ratios: with --repeat N a last bare run follows the
+last pipeline run, so each pipeline run is compared with the mean of the bare runs on either side of it.
 It prints docs/s for both, their ratio, and peak RSS of the ingest process and of its whole process tree.
 """
 
@@ -182,6 +184,16 @@ def main() -> None:
             pipeline_runs.append(
                 pipeline(warc, args.processes, args.work, not args.no_near, args.identical_pages)
             )
+        if args.repeat > 1:  # a bare run after the last pipeline run: every pipeline run between two
+            pages = read_pages(warc)
+            bare_runs.append(bare_trafilatura(pages, args.processes))
+            del pages
+        # each pipeline run against the bare runs just before and after it: the machine's drift over a
+        # few minutes cancels (its speed was seen to change by a third from one minute to the next)
+        paired = [
+            statistics.mean(b[0] for b in bare_runs[i : i + 2]) / r["flow_seconds"]
+            for i, r in enumerate(pipeline_runs)
+        ]
         bare_seconds, bare_extracted, _ = min(bare_runs)
         run = min(pipeline_runs, key=lambda r: r["flow_seconds"])
         stats = run["summary"]["sources"]["bench"]
@@ -193,6 +205,8 @@ def main() -> None:
             # the same from the median runs: less flattering on a noisy machine, and as telling
             "median_ratio": statistics.median(b[0] for b in bare_runs)
             / statistics.median(r["flow_seconds"] for r in pipeline_runs),
+            "paired_ratios": [round(p, 3) for p in paired],
+            "paired_ratio_median": statistics.median(paired),
             "process_docs_s": docs / run["process_seconds"],
             "bare_runs_s": [round(b[0], 2) for b in bare_runs],
             "pipeline_runs_s": [round(r["flow_seconds"], 2) for r in pipeline_runs],
@@ -213,13 +227,14 @@ def main() -> None:
     )
     print(
         f"{'docs':>6} {'bare docs/s':>12} {'pipeline docs/s':>16} {'ratio':>6} {'median ratio':>12}"
+        f" {'paired':>6}"
         f" {'process docs/s':>15}"
         f" {'peak RSS main':>14} {'peak RSS tree':>14}"
     )
     for r in rows:
         print(
             f"{r['docs']:>6} {r['bare_docs_s']:>12.1f} {r['pipeline_docs_s']:>16.1f} {r['ratio']:>6.3f}"
-            f" {r['median_ratio']:>12.3f}"
+            f" {r['median_ratio']:>12.3f} {r['paired_ratio_median']:>6.3f}"
             f" {r['process_docs_s']:>15.1f} {r['peak_main_mb']:>11.0f} MB {r['peak_tree_mb']:>11.0f} MB"
         )
     if len(rows) > 1:
