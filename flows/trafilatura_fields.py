@@ -45,10 +45,14 @@ def extract_fields(html: bytes | str, url: str | None, favor_precision: bool) ->
     `bare_extraction(html, url=url, include_comments=False, favor_precision=..., with_metadata=True)`
     gives them; None where it gives None (no usable text, not HTML)."""
     options = _options(favor_precision, _today())
-    tree = load_html(html, options.max_file_size)
-    if tree is None:
+    try:  # as in bare_extraction: these errors mean "no document", not a failure
+        tree = load_html(html, options.max_file_size)
+        if tree is None:
+            return None
+        metadata = stored_metadata(tree, url, options.date_params)
+    except (TypeError, ValueError):
+        LOGGER.warning("discarding data: %s", url)
         return None
-    metadata = stored_metadata(tree, url, options.date_params)
     page_options = copy.copy(options)
     page_options.url = url or metadata.url  # what bare_extraction hands its extraction sequence
     page_options.source = url and url.encode("utf-8", "replace").decode("utf-8")

@@ -280,6 +280,33 @@ def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
             assert found[member.doc_id].doc_file == member.doc_file
 
 
+def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(monkeypatch) -> None:
+    """With few distinct band values (many members share each), bulk-loaded, sealed and merged members:
+    candidates are exactly the members sharing a band with the query, each once, in band order (by
+    band, the older members first): the order decides between equally similar candidates."""
+    from flows.near_dedup import BandIndex, Member
+
+    monkeypatch.setattr(BandIndex, "SEAL", 16)
+    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
+    rng = np.random.default_rng(11)
+    index, members = BandIndex(bands=8), []
+    loaded = rng.integers(0, 12, size=(40, 8)).astype(np.uint32)
+    ids = np.asarray([f"{i:016x}" for i in range(40)], "S16")
+    index.load(ids, ids, (["old.parquet"], np.zeros(40, np.int32)), loaded)
+    members += [(Member(f"{i:016x}", f"{i:016x}", "old.parquet"), loaded[i].tolist()) for i in range(40)]
+    for i in range(40, 140):
+        bands = rng.integers(0, 12, size=8).tolist()
+        query = rng.integers(0, 16, size=8).tolist()
+        expected = []
+        for band in range(8):
+            expected += [m.doc_id for m, b in members if b[band] == query[band] and m.doc_id not in expected]
+        assert [m.doc_id for m in index.candidates(query)] == expected
+        member = Member(f"{i:016x}", f"{i:016x}", f"new-{i // 30}.parquet")
+        index.add(member, bands)
+        members.append((member, bands))
+    assert len(index._segments) >= 2  # the loaded segment, and sealed ones merged
+
+
 def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
     """A profile's ids are made from word hashes, not shingle strings: equal shingles get equal ids, and
     two texts share as many ids as they share shingles (a shingle never spans a line break)."""
