@@ -227,21 +227,24 @@ class ExtractPool:
                 return
             deadline = min(w.since for w in busy) + self.hard_limit
             ready = wait([w.results for w in busy], timeout=max(0.0, deadline - time.monotonic()))
+            # One message from each worker that has one: a worker with more is ready again at once, and
+            # Connection.poll() would build a selector per message as `wait` does per loop.
             for worker in busy:
-                while worker.results in ready and worker.results.poll():
-                    try:
-                        message = worker.results.recv()
-                    except (EOFError, OSError):
-                        yield from self._fail(worker, retry, "extract_crash", "extraction worker died")
-                        break
-                    worker.since = time.monotonic()
-                    kind = message[0]
-                    if kind == "result":
-                        yield message[1]
-                    elif kind == "error":
-                        yield ReadError(message[1])
-                    else:  # done
-                        worker.items.popleft()
+                if worker.results not in ready:
+                    continue
+                try:
+                    message = worker.results.recv()
+                except (EOFError, OSError):
+                    yield from self._fail(worker, retry, "extract_crash", "extraction worker died")
+                    continue
+                worker.since = time.monotonic()
+                kind = message[0]
+                if kind == "result":
+                    yield message[1]
+                elif kind == "error":
+                    yield ReadError(message[1])
+                else:  # done
+                    worker.items.popleft()
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.items and now - worker.since > self.hard_limit:
