@@ -14,6 +14,14 @@ and the fastest of each counts: on a shared machine, noise only ever adds time. 
 ratio of the median runs, and the median of paired ratios: with --repeat N a last bare run follows the
 last pipeline run, so each pipeline run is compared with the mean of the bare runs on either side of it.
 It prints docs/s for both, their ratio, and peak RSS of the ingest process and of its whole process tree.
+
+With --side-by-side the two run at the same time instead, each on one core of its own (Linux CPU
+affinity): bare trafilatura with one process, the pipeline with `processes = 1` (its ingest process, Prefect's
+temporary server and its worker all on that core). Each pair's ratio is the pipeline's docs/s ÷ bare
+trafilatura's over the same minutes, so a change in the machine's speed hits both; the two swap cores
+from one repeat to the next. It needs at least two cores, measures no memory, and prints each pair and their
+median. On a 2-core VM whose speed drifted by a third within minutes, two identical bare runs side by side
+differed by 0.974–1.008.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -69,20 +78,28 @@ def _bare(item: tuple[str, bytes]) -> int:
     return 0 if result is None or not result.text else 1
 
 
-def bare_trafilatura(pages: list[tuple[str, bytes]], processes: int) -> tuple[float, int, float]:
+def bare_trafilatura(
+    pages: list[tuple[str, bytes]], processes: int, cpu: int | None = None
+) -> tuple[float, int, float]:
     """(seconds, pages with text, peak RSS of this process and its pool in MB). The same RSS sampler
-    runs as during the pipeline's run, so that both pay for it (~2 ms of CPU per sample)."""
+    runs as during the pipeline's run, so that both pay for it (~2 ms of CPU per sample); none when the
+    pool is pinned to `cpu` (side by side)."""
     context = multiprocessing.get_context("forkserver")
     sampler = TreeSampler(os.getpid())
-    sampler.start()
+    if cpu is None:
+        sampler.start()
+    pinned = {} if cpu is None else {"initializer": os.sched_setaffinity, "initargs": (0, {cpu})}
+    if cpu is not None:  # this thread, and the pool's threads that feed the worker, on that core too
+        os.sched_setaffinity(0, {cpu})
     started = time.perf_counter()
     try:
-        with context.Pool(processes) as pool:
+        with context.Pool(processes, **pinned) as pool:
             extracted = sum(pool.imap_unordered(_bare, pages, chunksize=4))
             return time.perf_counter() - started, extracted, sampler.peak_tree / 2**20
     finally:
         sampler.stop.set()
-        sampler.join()
+        if sampler.is_alive():
+            sampler.join()
 
 
 class TreeSampler(threading.Thread):
@@ -115,14 +132,26 @@ class TreeSampler(threading.Thread):
 PIPELINE = """
 import json, sys
 from flows.ingest import ingest
+if len(sys.argv) > 2:  # side by side: the temporary server up before the other side starts
+    from prefect.server.api.server import SubprocessASGIServer
+    SubprocessASGIServer().start()
+    print("READY", flush=True)
 summary = ingest(sys.argv[1])
 print("SUMMARY" + summary.model_dump_json())
 """
 
 
 def pipeline(
-    warc: Path, processes: int, work: Path, near: bool = True, identical_pages: int | None = None
+    warc: Path,
+    processes: int,
+    work: Path,
+    near: bool = True,
+    identical_pages: int | None = None,
+    cpu: int | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> dict:
+    """One ingest in a fresh process. With `cpu`, that process and its children run on that core only,
+    and `on_ready` is called once Prefect's temporary server is up, just before the flow starts."""
     folder = Path(tempfile.mkdtemp(dir=work, prefix="run-"))
     config = folder / "sources.toml"
     identical = "" if identical_pages is None else f"identical_pages = {identical_pages}\n"
@@ -134,14 +163,25 @@ def pipeline(
     env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING"}
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", PIPELINE, str(config)], stdout=subprocess.PIPE, env=env, text=True
+        [sys.executable, "-c", PIPELINE, str(config), *([] if cpu is None else ["ready"])],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
     )
     sampler = TreeSampler(child.pid)
-    sampler.start()
-    stdout, _ = child.communicate()
+    if cpu is None:
+        sampler.start()
+    stdout = ""
+    for line in child.stdout:
+        stdout += line
+        if line.startswith("READY") and on_ready is not None:
+            on_ready()
+    child.wait()
     wall = time.perf_counter() - started
     sampler.stop.set()
-    sampler.join()
+    if sampler.is_alive():
+        sampler.join()
     if child.returncode != 0:
         sys.exit(f"error: the pipeline exited with {child.returncode}")
     summary = json.loads(next(line for line in stdout.splitlines() if line.startswith("SUMMARY"))[7:])
@@ -152,6 +192,48 @@ def pipeline(
         "summary": summary,
         "peak_main_mb": sampler.peak_main / 2**20,
         "peak_tree_mb": sampler.peak_tree / 2**20,
+    }
+
+
+def _collect_bare(out: list, pages: list[tuple[str, bytes]], cpu: int) -> None:
+    out.append(bare_trafilatura(pages, 1, cpu))
+
+
+def side_by_side(
+    warc: Path, docs: int, work: Path, near: bool, identical_pages: int | None, repeat: int
+) -> dict:
+    """Bare trafilatura and the pipeline at the same time, one core each, swapping cores each repeat."""
+    if len(os.sched_getaffinity(0)) < 2:
+        sys.exit("error: --side-by-side needs two cores")
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    pairs = []
+    for index in range(repeat):
+        bare_cpu, pipeline_cpu = (first, second) if index % 2 == 0 else (second, first)
+        pages = read_pages(warc)
+        bare: list[tuple[float, int, float]] = []
+        runner = threading.Thread(target=_collect_bare, args=(bare, pages, bare_cpu))
+        run = pipeline(warc, 1, work, near, identical_pages, pipeline_cpu, runner.start)
+        if runner.ident is None:
+            sys.exit("error: the pipeline's process never reported its Prefect server up (READY)")
+        runner.join()
+        del pages
+        pair = {
+            "bare_cpu": bare_cpu,
+            "bare_s": round(bare[0][0], 2),
+            "pipeline_s": round(run["flow_seconds"], 2),
+            "ratio": round(bare[0][0] / run["flow_seconds"], 3),
+        }
+        pairs.append(pair)
+        print(json.dumps({"docs": docs, **pair}), flush=True)
+    stats = run["summary"]["sources"]["bench"]
+    return {
+        "docs": docs,
+        "pairs": pairs,
+        "ratio_median": statistics.median(p["ratio"] for p in pairs),
+        "bare_docs_s_median": docs / statistics.median(p["bare_s"] for p in pairs),
+        "pipeline_docs_s_median": docs / statistics.median(p["pipeline_s"] for p in pairs),
+        "extracted": stats["extracted"],
+        "duplicates": stats["duplicates"],
     }
 
 
@@ -171,8 +253,40 @@ def main() -> None:
         type=int,
         help="[extract] identical_pages (0: byte-identical copies extracted again, as bare trafilatura does)",
     )
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="bare and pipeline at the same time, one core each (the machine's drift cancels)",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.side_by_side:
+        results = [
+            side_by_side(
+                build_corpus(docs, args.work),
+                docs,
+                args.work,
+                not args.no_near,
+                args.identical_pages,
+                args.repeat,
+            )
+            for docs in args.docs
+        ]
+        print(
+            "\nside by side, one core each; ratio = pipeline docs/s ÷ bare trafilatura docs/s"
+            " in the same minutes"
+        )
+        print(
+            f"{'docs':>6} {'pairs':>5} {'bare docs/s':>12} {'pipeline docs/s':>16}"
+            f" {'ratios':<40} {'median':>6}"
+        )
+        for r in results:
+            ratios = ", ".join(f"{p['ratio']:.3f}" for p in r["pairs"])
+            print(
+                f"{r['docs']:>6} {len(r['pairs']):>5} {r['bare_docs_s_median']:>12.1f}"
+                f" {r['pipeline_docs_s_median']:>16.1f} {ratios:<40} {r['ratio_median']:>6.3f}"
+            )
+        return
     rows = []
     for docs in args.docs:
         warc = build_corpus(docs, args.work)
