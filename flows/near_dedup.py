@@ -244,8 +244,7 @@ class _Segment:
         for band in range(width):
             order = np.argsort(bands[:, band], kind="stable")
             block = slice(band * count, (band + 1) * count)
-            keys[block] = bands[order, band]
-            keys[block] |= np.uint64(band) << np.uint64(32)
+            keys[block] = band_keys(band, bands[order, band])
             rows[block] = order
         return cls(keys, rows, doc_ids, cluster_ids, file_index)
 
@@ -357,7 +356,7 @@ class BandIndex:
         """Members sharing a band with these, each once, in band order (per band: the segments in order,
         then the members added since the last seal): the first of equally similar candidates wins."""
         found: dict[str, Member] = {}
-        keys = band_keys(np.asarray([bands], np.uint32))[0]
+        keys = band_keys(np.arange(len(bands)), np.asarray(bands, np.uint32))
         by_band: dict[int, list[tuple[_Segment, int]]] = {}
         for segment in self._segments:
             for band, row in segment.sharing(keys):
@@ -374,10 +373,9 @@ class BandIndex:
         return list(found.values())
 
 
-def band_keys(bands: np.ndarray) -> np.ndarray:
-    """[n, bands] uint32 band values → uint64 keys (band number << 32 | value), one per band."""
-    numbers = np.arange(bands.shape[1], dtype=np.uint64) << np.uint64(32)
-    return numbers[None, :] | bands.astype(np.uint64)
+def band_keys(band: int | np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The segments' uint64 keys of band values: the band number in the high half, the value below."""
+    return (np.asarray(band, np.uint64) << np.uint64(32)) | values.astype(np.uint64)
 
 
 # Reads the text of one document (doc_id) from its documents file (path); None when it is not there.
