@@ -9,7 +9,7 @@ import time
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich import box
@@ -17,9 +17,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.config import ConfigError, load_config
-from flows.query import Format
-from flows.sources import location
+from flows.analyst.query import Format
+from flows.config import DEFAULT_CONFIG, Config, load_config
+from flows.errors import CorpusError
+from flows.sources import kind, location
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from flows.records import RunSummary
+    from flows.warehouse.store import Warehouse
 
 app = typer.Typer(
     help="Ingest news and web articles into a de-duplicated Parquet warehouse; query it with SQL.",
@@ -41,23 +48,33 @@ WarehouseOption = Annotated[
     str | None,
     typer.Option("--warehouse", "-w", help="Warehouse folder; overrides the config's [warehouse] path."),
 ]
-DEFAULT_CONFIG = Path("seeds/sources.toml")
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _warehouse(config_path: Path, override: str | None):
-    from flows.pipeline import open_warehouse
+def failed(exc: CorpusError) -> NoReturn:
+    """One line for an expected failure; its kind says the exit code (2: config or arguments, 1: work)."""
+    fail(str(exc), exc.exit_code)
+
+
+def _load(config: Path) -> Config:
+    """The config, or one line and exit 2."""
+    try:
+        return load_config(config)
+    except CorpusError as exc:
+        failed(exc)
+
+
+def _warehouse(config_path: Path, override: str | None) -> Warehouse:
+    from flows.warehouse.store import Warehouse
 
     try:
-        return open_warehouse(load_config(config_path), override)
-    except ConfigError as exc:
-        fail(str(exc))
-    except ValueError as exc:
-        fail(str(exc))
+        return Warehouse.of_config(_load(config_path), override)
+    except CorpusError as exc:
+        failed(exc)
 
 
 class _ProgressBar:
@@ -115,9 +132,9 @@ def _run_flow(
     name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool
 ) -> None:
     try:
-        load_config(config).select(source)  # fail fast, before Prefect starts, on a bad config
-    except ConfigError as exc:
-        fail(str(exc))
+        _load(config).select(source)  # fail fast, before Prefect starts, on a bad config
+    except CorpusError as exc:
+        failed(exc)
     from flows import prefect_settings
 
     if not verbose:
@@ -137,8 +154,8 @@ def _run_flow(
         pipeline_progress.listen(_ProgressBar(bar))
         try:
             summary = run_flow(str(config), source or None, warehouse)
-        except ConfigError as exc:
-            fail(str(exc))
+        except CorpusError as exc:
+            failed(exc)
         finally:
             pipeline_progress.listen(None)
     _print_summary(summary)
@@ -146,9 +163,10 @@ def _run_flow(
         raise typer.Exit(1)
 
 
-def _print_summary(summary: Any) -> None:
+def _print_summary(summary: RunSummary) -> None:
+    from flows.records import COUNTS as counts
+
     table = Table(title=f"run {summary.run_id}", title_justify="left", box=box.SIMPLE_HEAD)
-    counts = ("seen", "extracted", "duplicates", "rejected", "written", "unchanged")
     for name in ("source", "status", *counts, "seconds"):
         table.add_column(
             name,
@@ -180,7 +198,7 @@ def _print_summary(summary: Any) -> None:
 @app.command()
 def views(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None) -> None:
     """Rebuild the DuckDB views (corpus.duckdb) from sql/*.sql."""
-    from flows.views import build_views
+    from flows.warehouse.views import build_views
 
     store = _warehouse(config, warehouse)
     created = build_views(store)
@@ -198,22 +216,22 @@ def sql(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
     """Run one SQL query against the warehouse views, or open an interactive SQL shell without one."""
-    from flows import query
-    from flows.shell import run_shell
+    from flows.analyst import query
+    from flows.analyst.shell import run_shell
     from flows.warehouse import connect
 
     try:
         con = connect(config, warehouse)
-    except (ConfigError, ValueError) as exc:
-        fail(str(exc))
+    except CorpusError as exc:
+        failed(exc)
     with con:
         if statement is None:
             raise typer.Exit(run_shell(con, out))
         try:
             result = query.run(con, statement)
             query.write(result, output_format, output, out)
-        except query.QueryError as exc:
-            fail(str(exc), code=1)
+        except CorpusError as exc:
+            failed(exc)
     if output is not None:
         err.print(f"{result.num_rows} rows written to {output}", highlight=False)
 
@@ -234,14 +252,14 @@ def search(
     """Full-text search over the articles, best matches first, with a snippet."""
     import duckdb
 
-    from flows import query
-    from flows import search as searching
+    from flows.analyst import query
+    from flows.analyst import search as searching
 
     store = _warehouse(config, warehouse)
     try:
         result = searching.search(store, words, source, _since(since), limit)
-    except searching.SearchUnavailable as exc:
-        fail(str(exc), code=1)
+    except CorpusError as exc:
+        failed(exc)
     except duckdb.Error as exc:
         fail(query.one_line(exc), code=1)
     if output_format is Format.table and output is None:
@@ -270,41 +288,24 @@ def _since(value: str | None) -> date | None:
         return (datetime.now().astimezone() - parse_age(value)).date()
     except ValueError:
         fail(f"--since {value!r}: give a date (2025-07-01) or an age (7d, 2w)")
-    return None
-
-
-STATS_QUERIES = {
-    "per source": """
-        select source, documents, articles, documents - articles as duplicates,
-               round(100.0 * (documents - articles) / nullif(documents, 0), 1) as "duplicates %",
-               rejects, runs, last_status
-        from sources order by source""",
-    "per day (latest 14 days with articles)": """
-        select day, sum(articles) as articles, sum(words) as words, string_agg(source, ', ') as sources
-        from daily_counts group by day order by day desc limit 14""",
-    "rejects by reason": """
-        select reason, count(*) as pages, count(distinct source) as sources
-        from rejects group by reason order by pages desc""",
-}
 
 
 @app.command()
 def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None) -> None:
     """Sizes on disk, counts per source and per day, the duplicates ratio and rejects by reason."""
-    from flows import query
-    from flows.warehouse import TABLES, connect
+    from flows.analyst import query
+    from flows.analyst import stats as statistics
+    from flows.warehouse import connect
 
     store = _warehouse(config, warehouse)
     sizes = Table("table", "files", "size", box=box.SIMPLE_HEAD, title="on disk", title_justify="left")
-    for table in TABLES:
-        files = list(store.files(table))
-        total = sum(info.size for info in store.fs.get_file_info(files)) if files else 0
-        sizes.add_row(table.name, str(len(files)), _human(total))
+    for size in statistics.sizes(store):
+        sizes.add_row(size.table, str(size.files), _human(size.bytes))
     out.print(sizes)
     with connect(config, warehouse) as con:
-        for title, sql in STATS_QUERIES.items():
+        for title, result in statistics.reports(con).items():
             out.print(f"[bold]{title}[/]")
-            query.write(query.run(con, sql), Format.table, console=out)
+            query.write(result, Format.table, console=out)
 
 
 @app.command()
@@ -315,8 +316,7 @@ def compact(
 ) -> None:
     """Merge each partition's small Parquet files into one (atomically); report files and sizes before and
     after. Waits for a commit in progress; refuses while an ingest is running."""
-    from flows.compact import CompactError
-    from flows.compact import compact as compact_warehouse
+    from flows.warehouse.compact import compact as compact_warehouse
 
     store = _warehouse(config, warehouse)
     with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
@@ -327,8 +327,8 @@ def compact(
 
         try:
             report = compact_warehouse(store, source, show)
-        except CompactError as exc:
-            fail(str(exc), code=1)
+        except CorpusError as exc:
+            failed(exc)
     table = Table(
         "table",
         "partitions merged",
@@ -383,11 +383,14 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _server_home(cfg: Any, warehouse: str | None) -> Path:
-    from flows.pipeline import open_warehouse
+def _server_home(cfg: Config, warehouse: str | None) -> Path:
     from flows.prefect_server import server_home
+    from flows.warehouse.store import Warehouse
 
-    store = open_warehouse(cfg, warehouse)
+    try:
+        store = Warehouse.of_config(cfg, warehouse)
+    except CorpusError as exc:
+        failed(exc)
     return server_home(store.catalog if store.local else None)
 
 
@@ -397,7 +400,7 @@ def server(
 ) -> None:
     """Run a local Prefect server (API and UI) until stopped; its database lives beside the warehouse.
     Point `corpus serve` (and the prefect CLI) at it with PREFECT_API_URL."""
-    from flows.prefect_server import ServerError, local_server
+    from flows.prefect_server import local_server
 
     cfg = _load(config)
     _stop_on_sigterm()
@@ -412,8 +415,8 @@ def server(
             while running.process.poll() is None:
                 time.sleep(0.5)
             fail(f"the Prefect server stopped with status {running.process.returncode} (log: {running.log})")
-    except ServerError as exc:
-        fail(str(exc))
+    except CorpusError as exc:
+        failed(exc)
     except KeyboardInterrupt:
         err.print("stopping the Prefect server")
 
@@ -424,7 +427,7 @@ def serve(
 ) -> None:
     """Run every scheduled source on its schedule (one Prefect deployment each) until stopped.
     Uses the Prefect server at PREFECT_API_URL, or starts a local one for as long as it runs."""
-    from flows.prefect_server import ServerError, local_server, stop
+    from flows.prefect_server import local_server, stop
 
     cfg = _load(config)
     if not any(s.enabled and cfg.schedule_of(s) for s in cfg.sources):
@@ -443,19 +446,19 @@ def serve(
             _serve(
                 cfg, config, warehouse, running.api_url, lambda: stop(running.process), running.process.pid
             )
-    except ServerError as exc:
-        fail(str(exc))
+    except CorpusError as exc:
+        failed(exc)
     except KeyboardInterrupt:
         pass
     err.print("stopped")
 
 
 def _serve(
-    cfg: Any,
+    cfg: Config,
     config: Path,
     warehouse: str | None,
     api_url: str,
-    before_exit: Any = None,
+    before_exit: Callable[[], None] | None = None,
     server_pid: int | None = None,
 ) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -468,17 +471,11 @@ def _serve(
     out.print(table)
     out.print(f"serving on {api_url}; Ctrl-C to stop", highlight=False)
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        say = lambda message: out.print(message, markup=False, highlight=False)  # noqa: E731
         try:
-            serving.serve(cfg, config, warehouse, before_exit, server_pid)
-        except ConfigError as exc:
-            fail(str(exc))
-
-
-def _load(config: Path) -> Any:
-    try:
-        return load_config(config)
-    except ConfigError as exc:
-        fail(str(exc))
+            serving.serve(cfg, config, warehouse, before_exit, server_pid, say)
+        except CorpusError as exc:
+            failed(exc)
 
 
 @sources_app.command("validate")
@@ -519,9 +516,9 @@ def sources_add(
 ) -> None:
     """Find the site's feeds and sitemaps and append the best one as a new source to the config."""
     from flows.config_edit import append_source, source_name_for
-    from flows.sources import SourceError
-    from flows.sources.web import run_async
-    from flows.web.site_discovery import find_listings
+    from flows.errors import SourceError
+    from flows.fetch.aio import run_async
+    from flows.sources.site_discovery import find_listings
 
     cfg = _load(config)
     if not url.lower().startswith(("http://", "https://")):
@@ -533,9 +530,9 @@ def sources_add(
     try:
         found = run_async(find_listings(url, allow_private=allow_private))
     except SourceError as exc:
-        if "blocked_address" in str(exc):
+        if exc.reason == "blocked_address":
             fail(f"{url}: the host has a private or loopback address; add --allow-private to allow it")
-        fail(str(exc))
+        failed(exc)
     best = found.best(kind.value if kind else None)
     if best is None:
         tried = "; ".join(found.problems) or "nothing advertised"
@@ -552,8 +549,8 @@ def sources_add(
     comment = f"added by `corpus sources add {url}` on {stamp}: {best.entries} entries"
     try:
         append_source(config, source, comment)
-    except ConfigError as exc:
-        fail(str(exc))
+    except CorpusError as exc:
+        failed(exc)
     out.print(
         f"added source {source['name']!r}: {best.kind} {best.url} ({best.entries} entries"
         f"{', ' + best.note if best.note else ''}) to {config}",
@@ -567,13 +564,12 @@ def sources_add(
 @sources_app.command("list")
 def sources_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List the config's sources."""
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        fail(str(exc))
+    cfg = _load(config)
     table = Table("name", "kind", "location", "enabled")
     for source in cfg.sources:
-        where = cfg.resolve(source.path) if source.kind in ("files", "warc") else location(source)
+        where = location(source)
+        if not kind(source.kind).FETCHED:  # a local path: shown resolved against the config's folder
+            where = cfg.resolve(where)
         table.add_row(source.name, source.kind, where, "yes" if source.enabled else "no")
     out.print(table)
 

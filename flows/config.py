@@ -1,6 +1,10 @@
 """The sources config: its schema, its defaults, and loading it with errors that name file, source and key.
 
-Every default a user can change is declared here, next to the field it belongs to.
+Every default a user can change is declared here, next to the field it belongs to, and so are the limits
+and tunables that are not config keys (the "Limits" section below): no other module declares one.
+
+A source kind's config class is registered in SOURCE_CONFIGS (one line); the module that reads it is
+registered in flows/sources/__init__.py KINDS (one line).
 """
 
 from __future__ import annotations
@@ -16,9 +20,39 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from flows.errors import ConfigError
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
 SOURCE_NAME_PATTERN = r"^[a-z0-9-]+$"
-SOURCE_KINDS = ("files", "warc", "feed", "sitemap", "urls")
 DEFAULT_USER_AGENT = "corpus-pipeline/0.1 (news corpus ingestion; polite crawler)"
+DEFAULT_MAX_BYTES = 10_000_000  # pages (files, archive records, web responses) larger than this: too_large
+DEFAULT_CONFIG = Path("seeds/sources.toml")  # the commands' --config, relative to the working directory
+REPO_CONFIG = Path(__file__).resolve().parent.parent / DEFAULT_CONFIG  # this checkout's
+
+# ---- Limits: tunables that are not config keys, each with why it is what it is
+
+COMMIT_CHUNK_DOCUMENTS = 500  # documents committed at a time: memory stays at a few chunks per unit
+SERVE_STOP_GRACE_SECONDS = 20.0  # `corpus serve`: wait this long for a clean stop ($CORPUS_SERVE_STOP_GRACE)
+MAX_REDIRECTS = 5  # redirects followed by hand, each hop checked (safety, robots)
+MAX_RETRY_WAIT = 60.0  # a server asking for a longer pause is not waited for: the page is retried next run
+RETRY_BACKOFF_BASE = 0.5  # seconds before the first retry; doubled per attempt (at most 30 s), with jitter
+MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped
+MAX_ROBOTS_BYTES = 500_000  # a larger robots.txt is read as empty (allow everything)
+MAX_LISTING_BYTES = 50_000_000  # feeds and sitemaps (the sitemap protocol's own limit, uncompressed)
+MAX_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper are bad_sitemap rejects
+MAX_SITEMAPS = 1000  # child sitemaps read per source and run
+RAW_ARCHIVE_ROTATE_BYTES = 100_000_000  # web sources' raw WARC files are rotated at this size
+
+
+def default_config_path() -> Path:
+    """$CORPUS_CONFIG, else seeds/sources.toml in the working directory, else this checkout's."""
+    named = os.environ.get("CORPUS_CONFIG")
+    if named:
+        return Path(named)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else REPO_CONFIG
+
+
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -29,10 +63,6 @@ def parse_age(text: str) -> timedelta:
     if not match:
         raise ValueError(f"{text!r} is not a duration like '30m', '24h', '7d' or '2w'")
     return timedelta(**{_AGE_UNITS[match.group(2)]: float(match.group(1))})
-
-
-class ConfigError(Exception):
-    """A config that cannot be used; the message is one line naming file, source and key."""
 
 
 class StrictModel(BaseModel):
@@ -54,7 +84,7 @@ class ExtractConfig(StrictModel):
     """Extraction worker processes; 0 means one per CPU core."""
     favor_precision: bool = True
     """trafilatura's precision mode: fewer stray lines (menus, bios) in the text, sometimes a shorter text."""
-    max_bytes: int = Field(10_000_000, gt=0)
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     """Pages larger than this are rejected as too_large without being parsed."""
     identical_pages: int = Field(1024, ge=0)
     """Pages each worker remembers by their bytes: the same bytes again under another URL (a mirror, tracking
@@ -99,9 +129,9 @@ class RunnerConfig(StrictModel):
 def check_cron(value: str) -> str:
     """A five-field cron expression as Prefect's scheduler accepts it (its own parser, loaded only when a
     config has a cron schedule: importing it costs ~0.8 s)."""
-    from prefect._vendor.croniter import croniter
+    from prefect._vendor.croniter import croniter  # type: ignore[attr-defined]
 
-    if len(value.split()) != 5 or not croniter.is_valid(value):
+    if len(value.split()) != 5 or not croniter.is_valid(value):  # type: ignore[no-untyped-call]
         raise ValueError(
             f"{value!r} is not a cron expression like '*/30 * * * *' (minute hour day month weekday)"
         )
@@ -158,18 +188,31 @@ class Defaults(ScheduleFields):
     """`[defaults]`: the schedule of every source that sets none of its own."""
 
 
-class SourceBase(ScheduleFields):
+class FilterFields(StrictModel):
+    """A source's quality filters (flows/filters.py applies them, in the order of its FILTERS list); a new
+    filter's setting is a field here."""
+
+    articles_only: bool = True
+    """Reject pages that are not articles (tag, category, author, search and index pages) as not_article."""
+    min_words: int = Field(50, ge=0)
+    """Texts shorter than this are rejected as too_short."""
+    languages: list[str] = []
+    """ISO 639-1 codes to keep (e.g. ["en", "fr"]); other languages are rejected as language. Empty: all."""
+
+
+class SourceBase(ScheduleFields, FilterFields):
+    """What every source has, whatever its kind: a name, a schedule, filters, a priority."""
+
+    kind: str
     name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN, max_length=64)]
     enabled: bool = True
     priority: int = 0
     """A cluster's representative (its row in `articles`) comes from the source with the highest priority;
     among equals, the earliest published, then the first seen."""
-    min_words: int = Field(50, ge=0)
-    """Texts shorter than this are rejected as too_short."""
-    languages: list[str] = []
-    """ISO 639-1 codes to keep (e.g. ["en", "fr"]); other languages are rejected as language. Empty: all."""
-    articles_only: bool = True
-    """Reject pages that are not articles (tag, category, author, search and index pages) as not_article."""
+
+    def filters(self) -> FilterFields:
+        """The source's filter settings alone."""
+        return FilterFields(**{name: getattr(self, name) for name in FilterFields.model_fields})
 
 
 class FilesSource(SourceBase):
@@ -213,7 +256,7 @@ class WebSource(SourceBase):
     """Seconds between two requests to one host (robots.txt Crawl-delay raises it, up to 60 s)."""
     timeout: float = Field(20.0, gt=0)
     """Seconds one request may take, body included."""
-    max_bytes: int = Field(10_000_000, gt=0)
+    max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     """Responses larger than this are rejected as too_large (checked while streaming)."""
     retries: int = Field(3, ge=0, le=10)
     """Retries after a connection error, a timeout, 429 or 5xx, with exponential backoff and jitter."""
@@ -291,11 +334,15 @@ class UrlsSource(WebSource):
         return self
 
 
-SourceConfig = Annotated[
-    FilesSource | WarcSource | FeedSource | SitemapSource | UrlsSource, Field(discriminator="kind")
-]
-AnySource = FilesSource | WarcSource | FeedSource | SitemapSource | UrlsSource
-WEB_KINDS = ("feed", "sitemap", "urls")
+# Every kind of source: its `kind` value → its config class. A new kind is one line here (and one in
+# flows/sources/__init__.py KINDS for the module that reads it).
+SOURCE_CONFIGS: dict[str, type[SourceBase]] = {
+    "files": FilesSource,
+    "warc": WarcSource,
+    "feed": FeedSource,
+    "sitemap": SitemapSource,
+    "urls": UrlsSource,
+}
 
 
 class Config(StrictModel):
@@ -304,7 +351,8 @@ class Config(StrictModel):
     extract: ExtractConfig = ExtractConfig()
     runner: RunnerConfig = RunnerConfig()
     dedup: DedupConfig = DedupConfig()
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[SourceBase] = Field(default_factory=list)
+    """Each validated by its kind's class (SOURCE_CONFIGS) in parse_config."""
     base_dir: Path = Field(default=Path("."), exclude=True)
     """Folder of the config file: relative paths are resolved against it."""
 
@@ -318,7 +366,7 @@ class Config(StrictModel):
             seen.add(source.name)
         return sources
 
-    def schedule_of(self, source: AnySource) -> ScheduleFields | None:
+    def schedule_of(self, source: SourceBase) -> ScheduleFields | None:
         """The source's own schedule, else the [defaults] one; None when neither sets one."""
         chosen = source if source.scheduled else self.defaults if self.defaults.scheduled else None
         if chosen is None:
@@ -335,7 +383,7 @@ class Config(StrictModel):
             return relative
         return str((self.base_dir / os.path.expanduser(relative)).resolve())
 
-    def select(self, names: list[str] | None) -> list[AnySource]:
+    def select(self, names: list[str] | None) -> list[SourceBase]:
         """The sources to run: the named ones (unknown names are an error), else every enabled one."""
         if not names:
             return [s for s in self.sources if s.enabled]
@@ -369,16 +417,45 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     if "base_dir" in raw:
         raise ConfigError(f"{path}: key 'base_dir': unknown key")
+    sources = [_source(entry, index, raw, path) for index, entry in enumerate(_source_tables(raw, path))]
     try:
-        return Config.model_validate({**raw, "base_dir": path.resolve().parent})
+        return Config.model_validate({**raw, "sources": sources, "base_dir": path.resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc, raw)}") from None
+        raise ConfigError(f"{path}: {_describe(exc.errors(), raw)}") from None
 
 
-def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
+def _source_tables(raw: dict[str, Any], path: Path) -> list[Any]:
+    sources = raw.get("sources", [])
+    if not isinstance(sources, list):
+        raise ConfigError(f"{path}: key 'sources': must be a list of tables ([[sources]])")
+    return sources
+
+
+def _source(entry: Any, index: int, raw: dict[str, Any], path: Path) -> SourceBase:
+    """One [[sources]] table validated by its kind's class."""
+    name = entry.get("name") if isinstance(entry, dict) else None
+    where = f"source {name!r}" if name else f"sources[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: {where}: must be a table")
+    kinds = ", ".join(SOURCE_CONFIGS)
+    if "kind" not in entry:
+        raise ConfigError(f"{path}: {where}: missing key 'kind' ({kinds})")
+    model = SOURCE_CONFIGS.get(entry["kind"]) if isinstance(entry["kind"], str) else None
+    if model is None:
+        raise ConfigError(
+            f"{path}: {where}: key 'kind': unknown kind {entry['kind']!r} (expected one of: {kinds})"
+        )
+    try:
+        return model.model_validate(entry)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("sources", index, *e["loc"])} for e in exc.errors()]
+        raise ConfigError(f"{path}: {_describe(errors, raw)}") from None
+
+
+def _describe(errors: list[Any], raw: dict[str, Any]) -> str:
     """The most telling validation error as "source 'x': key 'y': message". An unknown key comes first:
     a misspelt key also makes the real one look missing, and the misspelling is the thing to fix."""
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    errors = sorted(errors, key=lambda e: e["type"] != "extra_forbidden")
     error = errors[0]
     loc = list(error["loc"])
     where = []
@@ -390,8 +467,6 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         )
         where.append(f"source {name!r}" if name else f"sources[{index}]")
         loc = loc[2:]
-        if loc and loc[0] in SOURCE_KINDS:  # the discriminator's branch name, not a key
-            loc = loc[1:]
     keys = [str(part) for part in loc]
     if keys:
         where.append(f"key {'.'.join(keys)!r}")
@@ -404,11 +479,6 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
         close = difflib.get_close_matches(str(error["loc"][-1]), missing, n=1)
         if close:
             message += f" (did you mean {close[0]!r}?)"
-    elif error["type"] == "union_tag_invalid":
-        message = f"unknown kind {error['input'].get('kind')!r} (expected one of: {', '.join(SOURCE_KINDS)})"
-        where[-1:] = [where[-1], "key 'kind'"] if where else ["key 'kind'"]
-    elif error["type"] == "union_tag_not_found":
-        message = f"missing key 'kind' ({', '.join(SOURCE_KINDS)})"
     elif error["type"] == "missing":
         message = "missing required key"
     elif error["type"] == "value_error":

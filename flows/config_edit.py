@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
-from flows.config import Config, ConfigError, parse_config
+from flows.config import Config, parse_config
+from flows.errors import ConfigError
 
 
 def source_name_for(url: str, taken: set[str]) -> str:

@@ -1,11 +1,13 @@
-"""The Prefect flow: `ingest` runs one task group per source; each source's work is one task per unit
-(a batch of files, a WARC file) for extraction and one per unit for the serialised commit. This is the
-only module that knows about Prefect; the work itself is in pipeline.py.
+"""The Prefect flows: `ingest` runs one task group per source; each source's work is one task per unit
+(a batch of files, a WARC file) for extraction and one per unit for the serialised commit. The work itself
+is in pipeline.py (the task bodies) and runs.py (the run's lifecycle); this module only wires them into
+Prefect (serve.py and prefect_server.py are the other modules that know about it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -15,11 +17,12 @@ from contextlib import AbstractContextManager
 
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.settings import get_current_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -27,28 +30,27 @@ from flows import (
     pipeline,
     prefect_settings,  # noqa: F401  (quiet, offline defaults; must precede prefect)
     progress,
-    quality,
-    search,
+    runs,
 )
 from flows.background import BackgroundRefresh
 from flows.config import (
-    WEB_KINDS,
-    AnySource,
     Config,
-    ConfigError,
     DedupConfig,
     ExtractConfig,
     RunnerConfig,
+    SourceBase,
     WarcSource,
     load_config,
 )
-from flows.extract_pool import close_shared_pool
-from flows.sources import SourceError, Unit, discover
-from flows.staging import StagedUnit
-from flows.stats import RunSummary, SourceStats
-from flows.views import build_views
-from flows.warehouse import Warehouse
-from flows.web import robots
+from flows.errors import ConfigError, SourceError
+from flows.extract.pool import close_shared_pool
+from flows.fetch import robots
+from flows.records import RunSummary, SourceStats
+from flows.sources import Unit, discover, kind
+from flows.warehouse import search_index
+from flows.warehouse.staging import StagedUnit
+from flows.warehouse.store import Warehouse
+from flows.warehouse.views import build_views
 
 
 def make_task_runner(runner: RunnerConfig) -> TaskRunner:
@@ -57,12 +59,14 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
         return ThreadPoolTaskRunner(max_workers=2)
     try:
         if runner.kind == "dask":
-            from prefect_dask import DaskTaskRunner  # type: ignore[import-not-found]
+            from prefect_dask import DaskTaskRunner
 
-            return DaskTaskRunner(address=runner.address) if runner.address else DaskTaskRunner()
-        from prefect_ray import RayTaskRunner  # type: ignore[import-not-found]
+            dask: TaskRunner = DaskTaskRunner(address=runner.address) if runner.address else DaskTaskRunner()
+            return dask
+        from prefect_ray import RayTaskRunner
 
-        return RayTaskRunner(address=runner.address) if runner.address else RayTaskRunner()
+        ray: TaskRunner = RayTaskRunner(address=runner.address) if runner.address else RayTaskRunner()
+        return ray
     except ImportError:
         raise ConfigError(
             f"runner.kind = {runner.kind!r} needs the prefect-{runner.kind} package: "
@@ -70,26 +74,29 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
         ) from None
 
 
-@task(name="discover", task_run_name="discover {source.name}")
-def discover_units(source: AnySource, config: Config) -> list[Unit]:
+# The tasks write to the warehouse: never cached (and their inputs need no hashing).
+@task(name="discover", task_run_name="discover {source.name}", cache_policy=NO_CACHE)
+def discover_units(source: SourceBase, config: Config) -> list[Unit]:
     return discover(source, config)
 
 
-@task(name="extract", task_run_name="extract {unit.label}")
+@task(name="extract", task_run_name="extract {unit.label}", cache_policy=NO_CACHE)
 def extract_unit(
-    kind: str, unit: Unit, run: pipeline.RunInfo, options: ExtractConfig, dedup: DedupConfig
+    unit: Unit,
+    run: runs.RunRef,
+    options: ExtractConfig,
+    dedup: DedupConfig,
+    committer: runs.ActiveRun | None = None,
 ) -> StagedUnit:
-    return pipeline.extract_unit(kind, unit, run, options, dedup)
+    return pipeline.extract_unit(unit, run, options, dedup, committer)
 
 
-@task(name="commit", task_run_name="commit {staged.label}")
-def commit_unit(staged: StagedUnit, run_id: str) -> SourceStats:
-    return pipeline.commit_unit(staged, run_id)
+@task(name="commit", task_run_name="commit {staged.label}", cache_policy=NO_CACHE)
+def commit_unit(staged: StagedUnit, run: runs.ActiveRun) -> SourceStats:
+    return pipeline.commit_unit(staged, run)
 
 
-def ingest_source(
-    runner: TaskRunner, source: AnySource, config: Config, run: pipeline.RunInfo
-) -> SourceStats:
+def ingest_source(runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun) -> SourceStats:
     """One source's task group: discover its units, extract them (in parallel where
     the task runner allows) and commit each as it finishes, so committing one unit overlaps extracting
     the next. Tasks, not a sub-flow: a sub-flow run costs ~1 s of Prefect bookkeeping per source."""
@@ -101,22 +108,24 @@ def ingest_source(
         stats.fail(str(exc))
         return pipeline.timed(stats, started)
     progress.report("source_started", source.name, len(units))
-    rules = quality.rules_of(source)
+    filters = source.filters()
+    # Extraction in this process commits through the run directly; elsewhere (Dask, Ray) it stages files.
+    committer = run if isinstance(runner, ThreadPoolTaskRunner) else None
     futures = [
         runner.submit(
             extract_unit,
             parameters={
-                "kind": source.kind,
-                "unit": unit.model_copy(update={"quality": rules}),
-                "run": run,
+                "unit": dataclasses.replace(unit, filters=filters),
+                "run": run.ref,
                 "options": config.extract,
                 "dedup": config.dedup,
+                "committer": committer,
             },
         )
         for unit in units
     ]
-    for future in as_completed(futures):
-        stats.add(commit_unit(future.result(), run.run_id))
+    for future in as_completed(list[PrefectFuture[StagedUnit]](futures)):
+        stats.add(commit_unit(future.result(), run))
     return pipeline.timed(stats, started)
 
 
@@ -132,38 +141,37 @@ def reextract(config_path: str, sources: list[str] | None = None, warehouse: str
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
     different (a newer trafilatura, other extraction settings) are stored as new versions."""
     config = load_config(config_path)
-    selected = [s for s in config.select(sources) if s.kind in WEB_KINDS]
+    selected = [s for s in config.select(sources) if kind(s.kind).FETCHED]
     if sources and len(selected) < len(sources):
         other = next(n for n in sources if n not in {s.name for s in selected})
         raise ConfigError(
             f"source {other!r} is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
         )
-    store = pipeline.open_warehouse(config, warehouse)
-    if not store.local:
-        raise ConfigError(f"reextract reads the raw archive from a local warehouse; {store.uri} is remote")
-    archived = [
+    target = Warehouse.of_config(config, warehouse)
+    if not target.local:
+        raise ConfigError(f"reextract reads the raw archive from a local warehouse; {target.uri} is remote")
+    archived: list[SourceBase] = [
         WarcSource(
             name=s.name,
             kind="warc",
-            path=store.path("raw", f"source={s.name}", "*.warc.gz"),
+            path=target.path("raw", f"source={s.name}", "*.warc.gz"),
             priority=s.priority,
-            min_words=s.min_words,
-            languages=s.languages,
-            articles_only=s.articles_only,
+            **s.filters().model_dump(),
         )
         for s in selected
     ]
     return _run(config, archived, warehouse)
 
 
-def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> RunSummary:
+def _run(config: Config, selected: list[SourceBase], override: str | None) -> RunSummary:
+    """Run the sources; `override`: a warehouse folder instead of the config's."""
     started = time.monotonic()
-    store = pipeline.open_warehouse(config, warehouse)
+    store = Warehouse.of_config(config, override)
     pool = pipeline.extraction_pool(config.extract, config.dedup)
     threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
-    run = pipeline.begin_run(store, selected, config.dedup)
+    run = runs.begin_run(store, selected, config.dedup)
     run.commit_guard = commit_guard(store)
-    indexing = BackgroundRefresh(lambda: search.refresh(store), "corpus-search-index")
+    indexing = BackgroundRefresh(lambda: search_index.refresh(store), "corpus-search-index")
     # The catalog depends on which tables have files, not on the files themselves: built once the run's
     # first files exist, it is usually current at the end, when it is only checked (views.build_views).
     cataloguing = BackgroundRefresh(lambda: build_views(store, only_if_changed=True), "corpus-views")
@@ -173,7 +181,6 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
         cataloguing.request()
 
     run.after_commit = after_commit
-    pipeline.register(run)
     results: dict[str, SourceStats] = {}
     completed = False
     try:
@@ -182,10 +189,9 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
                 results[source.name] = _ingest_locked(runner, source, config, run)
         completed = True
     finally:
-        ended = pipeline.finish_run(run, results)
-        pipeline.unregister(run)
+        ended = runs.finish_run(run, results)
         close_shared_pool()
-        robots.forget_run(run.info.run_id)
+        robots.forget_run(run.ref.run_id)
         try:
             cataloguing.close()
             if completed:  # while the last commit is indexed for search in the background
@@ -194,7 +200,7 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
             indexing.close()
     _refresh_search(store, indexing.error)
     summary = RunSummary(
-        run_id=run.info.run_id,
+        run_id=run.ref.run_id,
         warehouse=store.uri,
         catalog=store.catalog,
         seconds=round(time.monotonic() - started, 3),
@@ -207,15 +213,15 @@ def _run(config: Config, selected: list[AnySource], warehouse: str | None) -> Ru
 
 
 def _ingest_locked(
-    runner: TaskRunner, source: AnySource, config: Config, run: pipeline.OpenRun
+    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun
 ) -> SourceStats:
     """One source, unless a run of it is still going elsewhere (then: skipped, not doubled)."""
-    lock = pipeline.source_lock(run.warehouse, source.name)
+    lock = runs.source_lock(run.warehouse, source.name)
     if lock is None:
         logger().warning("source %s: skipped, a run of it is still going in another process", source.name)
         return SourceStats(status="skipped", error="a run of this source was still going in another process")
     try:
-        return ingest_source(runner, source, config, run.info)
+        return ingest_source(runner, source, config, run)
     except Exception as exc:  # one failing source never fails another
         return SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -226,7 +232,7 @@ def _refresh_search(store: Warehouse, earlier: Exception | None = None) -> None:
     """Index what the run's background refreshes left (at least its last commit); search failing must not
     fail the ingest."""
     try:
-        search.refresh(store)
+        search_index.refresh(store)
     except Exception as exc:
         logger().warning("full-text index not refreshed (corpus search will say why): %s", exc)
         return
@@ -234,7 +240,7 @@ def _refresh_search(store: Warehouse, earlier: Exception | None = None) -> None:
         logger().info("full-text index: a refresh during the run failed (%s); completed at the end", earlier)
 
 
-def logger() -> logging.Logger | logging.LoggerAdapter:
+def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     try:
         return get_run_logger()
     except MissingContextError:

@@ -20,12 +20,10 @@ from pathlib import Path
 
 import httpx
 
+from flows.errors import ServerError
+
 DEFAULT_PORT = 4200
 HEALTH_TIMEOUT = 90.0  # seconds; a first start (database migrations, UI files) takes ~10 s here
-
-
-class ServerError(RuntimeError):
-    """The server did not start; the message says why in one line and where its log is."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,7 @@ class LocalServer:
     url: str  # http://127.0.0.1:<port>
     home: Path
     log: Path
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
 
     @property
     def api_url(self) -> str:
@@ -56,7 +54,7 @@ def free_port(preferred: int) -> int:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return probe.getsockname()[1]
+            return int(probe.getsockname()[1])
     raise ServerError("no free TCP port on 127.0.0.1")
 
 
@@ -125,7 +123,7 @@ def _wait_healthy(server: LocalServer) -> None:
     raise ServerError(f"the Prefect server did not answer within {HEALTH_TIMEOUT:.0f} s (log: {server.log})")
 
 
-def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
+def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGTERM to the server's process group, SIGKILL if it is still there after `grace` seconds."""
     if process.poll() is not None:
         return

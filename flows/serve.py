@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -25,7 +26,8 @@ from prefect.runner import Runner
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
 
-from flows.config import Config, ConfigError, ScheduleFields, parse_age
+from flows.config import SERVE_STOP_GRACE_SECONDS, Config, ScheduleFields, parse_age
+from flows.errors import ConfigError
 from flows.ingest import ingest
 
 
@@ -39,13 +41,13 @@ def prefect_schedule(fields: ScheduleFields) -> Schedule:
 
 def deployments(config: Config, config_path: Path, warehouse: str | None = None) -> list[RunnerDeployment]:
     """A deployment per enabled source that has a schedule (its own or [defaults]')."""
-    built = []
+    built: list[RunnerDeployment] = []
     for source in config.sources:
         fields = config.schedule_of(source)
         if not source.enabled or fields is None:
             continue
         built.append(
-            ingest.to_deployment(
+            ingest.to_deployment(  # type: ignore[arg-type]  # sync context: a RunnerDeployment
                 name=source.name,
                 parameters={
                     "config_path": str(config_path.resolve()),
@@ -86,17 +88,15 @@ def describe(config: Config) -> list[tuple[str, str]]:
     return rows
 
 
-STOP_GRACE_SECONDS = 20.0  # $CORPUS_SERVE_STOP_GRACE overrides
-
-
 class _Runner(Runner):
     before_exit: Callable[[], None] | None = None  # set by serve(): stops a local Prefect server
     server_pid: int | None = None  # that server's process: spared until the flow runs are stopped
+    say: Callable[[str], None] = print  # set by serve(): where the last resort says what it does
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         """SIGTERM stops serving the way Ctrl-C does (asyncio cancels the runner, which pauses the
         schedules and exits cleanly), instead of Prefect's sys.exit from inside the event loop."""
-        self.stop_within(float(os.environ.get("CORPUS_SERVE_STOP_GRACE", STOP_GRACE_SECONDS)))
+        self.stop_within(float(os.environ.get("CORPUS_SERVE_STOP_GRACE", SERVE_STOP_GRACE_SECONDS)))
         signal.raise_signal(signal.SIGINT)
 
     def stop_within(self, seconds: float) -> None:
@@ -109,7 +109,7 @@ class _Runner(Runner):
         def last_resort() -> None:
             if finished.wait(seconds):
                 return
-            print(f"corpus serve: the runner did not stop within {seconds:.0f} s; stopping it", flush=True)
+            self.say(f"corpus serve: the runner did not stop within {seconds:.0f} s; stopping it")
             # no more runs: schedules paused first, then the flow runs still going are terminated
             with contextlib.suppress(Exception):
                 from prefect.client.orchestration import get_client
@@ -159,14 +159,16 @@ def serve(
     warehouse: str | None = None,
     before_exit: Callable[[], None] | None = None,
     server_pid: int | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> None:
     """Register the deployments and execute their scheduled runs until stopped (Ctrl-C or SIGTERM).
     Schedules are paused when it stops, so runs do not pile up while nothing executes them.
     `before_exit` runs if the runner has to be abandoned (see _Runner.stop_within), after the flow runs
-    are stopped and before the local server (`server_pid`) is."""
+    are stopped and before the local server (`server_pid`) is; `say` tells the user it happened."""
     runner = _Runner(name="corpus-serve", pause_on_shutdown=True)
     runner.before_exit = before_exit
     runner.server_pid = server_pid
+    runner.say = say or logging.getLogger("corpus").warning
     for deployment in deployments(config, config_path, warehouse):
         runner.add_deployment(deployment)
     try:

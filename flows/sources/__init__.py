@@ -1,84 +1,108 @@
-"""Sources say what to ingest: each kind lists its work units, and splits a unit into work items.
+"""Sources say what to ingest. Each kind of source is one module here implementing `SourceKind`:
 
-A unit is one Prefect task's worth of input (a batch of files, one WARC file); `discover` must be cheap.
-A work item is what one extraction worker reads by itself (a few files, a byte range of a WARC file), so
-page bytes never pass through the parent process. An item streams its pages, so memory stays flat however
-large a unit is. Read problems of one page come out as rejects (an `Extracted` with `reject` set), never
-as exceptions; a problem that ends a whole item (a truncated WARC) is raised as SourceError after the
-pages read so far. An item can resume after a page, when the worker reading it had to be replaced.
+- `discover(source, config)`: list its units. A unit is one Prefect task's worth of input (a batch of
+  files, one WARC file, a batch of web pages); discovery must be cheap.
+- `prepare(unit, context)`: make a unit ready to extract, as work items that extraction workers read by
+  themselves (a few files, a byte range of a WARC file), so page bytes never pass through the parent
+  process; web kinds fetch their pages into the raw archive first.
+- `location(source)`: what the source reads, for the `runs` table.
+
+The module is registered in KINDS (one line), its config class in flows/config.py SOURCE_CONFIGS (one
+line). An item streams its pages, so memory stays flat however large a unit is (see records.WorkItem).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict
+from flows.config import Config, FilterFields, SourceBase
+from flows.errors import ConfigError
+from flows.records import FetchRow, RejectRow, WorkItem
 
-from flows.config import AnySource, Config, FeedSource, SitemapSource, UrlsSource
-from flows.documents import Extracted, Page
-from flows.quality import QualityRules
+if TYPE_CHECKING:
+    from flows.warehouse.store import Warehouse
+
+# Every kind of source: its `kind` value → the module that reads it (imported when first used).
+KINDS: dict[str, str] = {
+    "files": "flows.sources.files",
+    "warc": "flows.sources.warc",
+    "feed": "flows.sources.web",
+    "sitemap": "flows.sources.web",
+    "urls": "flows.sources.web",
+}
 
 
-class SourceError(Exception):
-    """A source that cannot be read (nothing matches its glob, a corrupt archive); one-line message."""
-
-
-class Unit(BaseModel):
-    """One task's input: serialisable, so that it can travel to a Dask or Ray worker."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True)
+class Unit:
+    """One task's input: picklable, so that it can travel to a Dask or Ray worker. `paths` are the local
+    input files it reads (none for web kinds); `spec` is the kind's own description of the rest (URLs,
+    a URL prefix...)."""
 
     source: str
+    kind: str
     index: int
-    paths: list[str]
-    base_dir: str = ""
-    url_prefix: str | None = None
-    max_bytes: int = 10_000_000
-    urls: list[str] = []  # web sources: the pages to fetch
-    listing_rejects: list[dict] = []  # web sources: parts of the listing that could not be read
-    web: FeedSource | SitemapSource | UrlsSource | None = None  # web sources: how to fetch
-    quality: QualityRules | None = None  # the source's quality filters (set by the flow)
+    paths: tuple[str, ...]
+    spec: Any
+    filters: FilterFields = field(default_factory=FilterFields)
 
     @property
     def label(self) -> str:
         return f"{self.source}#{self.index}"
 
 
-def discover(source: AnySource, config: Config) -> list[Unit]:
-    from flows.sources import files, warc, web
+@dataclass(frozen=True)
+class UnitContext:
+    """What `prepare` may use: the run and the warehouse it writes to."""
 
-    module = {"files": files, "warc": warc}.get(source.kind, web)
-    return module.discover(source, config)  # type: ignore[arg-type]
-
-
-class WorkItem(Protocol):
-    """A picklable piece of a unit, read inside an extraction worker."""
-
-    def pages(self) -> Iterator[Page | Extracted]: ...
-
-    def resume_after(self, origin: str) -> WorkItem | None:
-        """The rest of this item after the page read from `origin` (None when nothing is left)."""
-        ...
+    run_id: str
+    warehouse: Warehouse
 
 
-def work_items(kind: str, unit: Unit) -> list[WorkItem]:
-    from flows.sources import files, warc
+@dataclass
+class UnitWork:
+    """A unit made ready to extract."""
 
-    module = {"files": files, "warc": warc}[kind]
-    return module.work_items(unit)
+    items: list[WorkItem]
+    rejects: list[RejectRow] = field(default_factory=list)  # pages that never reached extraction
+    unchanged: int = 0  # web pages fetched again with no change: not extracted
+    fetches: list[FetchRow] | None = None  # web: one state row per URL, committed after the documents
+    renames: dict[str, str] = field(default_factory=dict)  # local copy → final path of an archive file
+    done: Callable[[], None] | None = None  # called once the items are extracted (web: upload the archive)
 
 
-def read_pages(kind: str, unit: Unit) -> Iterator[Page | Extracted]:
-    """Every page of a unit, read in this process (extraction workers read their items themselves)."""
-    for item in work_items(kind, unit):
-        yield from item.pages()
+class SourceKind(Protocol):
+    """What a module in KINDS implements."""
+
+    FETCHED: bool  # pages come from the web, through the raw archive (what `corpus reextract` re-reads)
+    PRELOAD: bool  # extraction workers import the module up front (its work items are read there)
+
+    def discover(self, source: Any, config: Config) -> list[Unit]: ...
+
+    def prepare(self, unit: Unit, context: UnitContext) -> UnitWork: ...
+
+    def location(self, source: Any) -> str: ...
 
 
-def location(source: AnySource) -> str:
+def kind(name: str) -> SourceKind:
+    """The module of a kind of source; an unknown kind is an error, never a default."""
+    module = KINDS.get(name)
+    if module is None:
+        raise ConfigError(f"unknown source kind {name!r} (known: {', '.join(KINDS)})")
+    return cast(SourceKind, importlib.import_module(module))
+
+
+def discover(source: SourceBase, config: Config) -> list[Unit]:
+    return kind(source.kind).discover(source, config)
+
+
+def location(source: SourceBase) -> str:
     """What the source reads, for the runs table."""
-    if isinstance(source, (FeedSource, SitemapSource)):
-        return source.url
-    if isinstance(source, UrlsSource):
-        return source.file or f"{len(source.urls)} URL{'s' if len(source.urls) != 1 else ''}"
-    return source.path
+    return kind(source.kind).location(source)
+
+
+def preload_modules() -> list[str]:
+    """Modules the extraction workers import before they start (the readers of local kinds)."""
+    return sorted({module for name, module in KINDS.items() if kind(name).PRELOAD})

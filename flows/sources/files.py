@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flows.config import Config, FilesSource
-from flows.documents import Extracted, Page
-from flows.extract import reject
-from flows.sources import SourceError, Unit
+from flows.errors import SourceError
+from flows.records import Extracted, Page, rejected
+from flows.sources import Unit, UnitContext, UnitWork
 
+FETCHED = False
+PRELOAD = True
 SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
 
 
@@ -38,17 +40,28 @@ def discover(source: FilesSource, config: Config) -> list[Unit]:
     if not paths:
         raise SourceError(f"source {source.name!r}: no .html/.htm/.html.gz files match {pattern!r}")
     size = config.runner.batch_size
+    base = glob_base(pattern)
     return [
         Unit(
             source=source.name,
+            kind=source.kind,
             index=i // size,
-            paths=paths[i : i + size],
-            base_dir=glob_base(pattern),
-            url_prefix=source.url_prefix,
-            max_bytes=config.extract.max_bytes,
+            paths=tuple(paths[i : i + size]),
+            spec=FilesUnit(base, source.url_prefix, config.extract.max_bytes),
         )
         for i in range(0, len(paths), size)
     ]
+
+
+def location(source: FilesSource) -> str:
+    return source.path
+
+
+@dataclass(frozen=True)
+class FilesUnit:
+    base_dir: str  # file URLs are made relative to it (url_prefix)
+    url_prefix: str | None
+    max_bytes: int
 
 
 def file_url(path: str, base_dir: str, url_prefix: str | None) -> str:
@@ -80,11 +93,14 @@ class FilesItem:
         return FilesItem(rest, self.base_dir, self.url_prefix, self.max_bytes) if rest else None
 
 
-def work_items(unit: Unit) -> list[FilesItem]:
-    return [
-        FilesItem(tuple(unit.paths[i : i + ITEM_FILES]), unit.base_dir, unit.url_prefix, unit.max_bytes)
-        for i in range(0, len(unit.paths), ITEM_FILES)
-    ]
+def prepare(unit: Unit, context: UnitContext) -> UnitWork:
+    spec: FilesUnit = unit.spec
+    return UnitWork(
+        [
+            FilesItem(unit.paths[i : i + ITEM_FILES], spec.base_dir, spec.url_prefix, spec.max_bytes)
+            for i in range(0, len(unit.paths), ITEM_FILES)
+        ]
+    )
 
 
 def read_file(path: str, url: str, max_bytes: int) -> Page | Extracted:
@@ -92,15 +108,15 @@ def read_file(path: str, url: str, max_bytes: int) -> Page | Extracted:
     try:
         size = os.path.getsize(path)
         if size > max_bytes:
-            return reject(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
+            return rejected(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
         with open(path, "rb") as handle:
             data = handle.read()
         if path.lower().endswith(".gz"):
             data = _gunzip(data, max_bytes)
     except _TooLarge as exc:
-        return reject(page, "too_large", str(exc))
+        return rejected(page, "too_large", str(exc))
     except (OSError, EOFError, zlib.error) as exc:
-        return reject(page, "unreadable", f"{path}: {exc}")
+        return rejected(page, "unreadable", f"{path}: {exc}")
     page.html = data
     return page
 

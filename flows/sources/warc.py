@@ -15,12 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from flows.config import Config, WarcSource
-from flows.documents import Extracted, Page
-from flows.extract import reject
-from flows.sources import SourceError, Unit
+from fastwarc.warc import ArchiveIterator as FastWarcIterator
+from fastwarc.warc import WarcRecordType
 
-HTML_TYPES = ("text/html", "application/xhtml+xml")
+from flows.config import Config, WarcSource
+from flows.errors import SourceError
+from flows.records import HTML_TYPES, Extracted, Page, WorkItem, rejected
+from flows.sources import Unit, UnitContext, UnitWork
+
+FETCHED = False
+PRELOAD = True
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 
 
@@ -30,9 +34,18 @@ def discover(source: WarcSource, config: Config) -> list[Unit]:
     if not paths:
         raise SourceError(f"source {source.name!r}: no .warc/.warc.gz/.arc/.arc.gz files match {pattern!r}")
     return [
-        Unit(source=source.name, index=i, paths=[path], max_bytes=config.extract.max_bytes)
+        Unit(source.name, source.kind, i, (path,), WarcUnit(config.extract.max_bytes))
         for i, path in enumerate(paths)
     ]
+
+
+def location(source: WarcSource) -> str:
+    return source.path
+
+
+@dataclass(frozen=True)
+class WarcUnit:
+    max_bytes: int
 
 
 # A worker reads a WARC file in byte ranges (compressed bytes), guided: each range is a share of what is
@@ -56,15 +69,13 @@ class WarcSlice:
     max_bytes: int
 
     def pages(self) -> Iterator[Page | Extracted]:
-        from fastwarc.warc import ArchiveIterator, WarcRecordType
-
         try:
             with open(self.path, "rb") as stream:
                 first = record_boundary(stream, self.start, self.end)
                 if first is None:
                     return
                 stream.seek(first)
-                records = ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True)
+                records = FastWarcIterator(stream, record_types=WarcRecordType.response, parse_http=True)
                 for record in records:
                     if record.stream_pos >= self.end:
                         return
@@ -89,15 +100,16 @@ class ArcFile:
         return None  # warcio reads ARC files front to back: the rest of a failed one is lost (reported)
 
 
-def work_items(unit: Unit) -> list[WarcSlice | ArcFile]:
-    items: list[WarcSlice | ArcFile] = []
-    for path in unit.paths:
-        if path.lower().endswith((".arc", ".arc.gz")):
-            items.append(ArcFile(path, unit.max_bytes))
-            continue
-        ranges = slice_ranges(os.path.getsize(path))
-        items += [WarcSlice(path, start, end, unit.max_bytes) for start, end in ranges]
-    return items
+def prepare(unit: Unit, context: UnitContext) -> UnitWork:
+    spec: WarcUnit = unit.spec
+    return UnitWork([item for path in unit.paths for item in archive_items(path, spec.max_bytes)])
+
+
+def archive_items(path: str, max_bytes: int) -> list[WorkItem]:
+    """The work items of one archive file: byte ranges of a WARC file, or an ARC file whole."""
+    if path.lower().endswith((".arc", ".arc.gz")):
+        return [ArcFile(path, max_bytes)]
+    return [WarcSlice(path, start, end, max_bytes) for start, end in slice_ranges(os.path.getsize(path))]
 
 
 def slice_ranges(size: int, workers: int | None = None) -> list[tuple[int, int]]:
@@ -157,7 +169,7 @@ def _warc_record(path: str, record: Any, max_bytes: int) -> Iterator[Page | Extr
     size = record.content_length
     body = record.reader.read() if size <= max_bytes + 65536 else None
     if body is not None and len(body) < size:  # FastWARC stops quietly at a truncated file
-        yield reject(
+        yield rejected(
             Page(url, b"", when, origin), "unreadable", f"truncated record: {len(body)} of {size} bytes"
         )
         raise SourceError(f"WARC file {path}: truncated at the record at offset {record.stream_pos}")
@@ -186,11 +198,11 @@ def _page_or_reject(
 ) -> Page | Extracted:
     page = Page(url=url, html=b"", fetched_at=when, origin=origin)
     if status is not None and status != 200:
-        return reject(page, f"http_{status}", f"HTTP status {status} in archive")
+        return rejected(page, f"http_{status}", f"HTTP status {status} in archive")
     if content_type and not content_type.lower().startswith(HTML_TYPES):
-        return reject(page, "not_html", f"content type {content_type}")
+        return rejected(page, "not_html", f"content type {content_type}")
     if size > max_bytes or body is None:
-        return reject(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
+        return rejected(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
     page.html = body
     page.charset = charset_of(content_type)
     return page

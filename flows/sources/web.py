@@ -1,49 +1,34 @@
-"""Web sources (feed, sitemap, urls): discovery lists the pages and splits them into units; a unit's
-task fetches its pages into the raw archive (flows/web) and its extraction reads that archive."""
+"""Web sources (feed, sitemap, urls): discovery lists the pages (listing.py) and splits them into units;
+preparing a unit fetches its pages into the raw archive (flows/fetch), and extraction reads that archive."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
 from flows.config import Config, FeedSource, SitemapSource, UrlsSource
-from flows.sources import Unit
+from flows.fetch import crawl
+from flows.fetch.aio import run_async
+from flows.fetch.archive import RawArchive
+from flows.fetch.fetcher import Fetcher
+from flows.records import RejectRow, WorkItem
+from flows.sources import Unit, UnitContext, UnitWork, listing
 from flows.sources.warc import WarcSlice
-from flows.web import crawl, listing
-from flows.web.archive import RawArchive
-from flows.web.fetcher import Fetcher
 
-T = TypeVar("T")
+FETCHED = True
+PRELOAD = False  # its work items are WarcSlices (sources.warc, preloaded)
 
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, also where an event loop already runs."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coroutine)
-        except BaseException as exc:  # handed to the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="corpus-async")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
+WebSourceConfig = FeedSource | SitemapSource | UrlsSource
 
 
-def discover(
-    source: FeedSource | SitemapSource | UrlsSource, config: Config, run_id: str = "discover"
-) -> list[Unit]:
+@dataclass(frozen=True)
+class WebUnit:
+    urls: tuple[str, ...]  # the pages to fetch
+    listing_rejects: tuple[RejectRow, ...]  # parts of the listing that could not be read (first unit only)
+    source: WebSourceConfig  # how to fetch
+
+
+def discover(source: WebSourceConfig, config: Config, run_id: str = "discover") -> list[Unit]:
     async def entries() -> listing.Listing:
         async with Fetcher(source, run_id) as fetcher:
             return await listing.list_entries(source, config, fetcher)
@@ -55,36 +40,50 @@ def discover(
     return [
         Unit(
             source=source.name,
+            kind=source.kind,
             index=i,
-            paths=[],
-            urls=batch,
-            listing_rejects=found.rejects if i == 0 else [],
-            max_bytes=source.max_bytes,
-            web=source,
+            paths=(),
+            spec=WebUnit(tuple(batch), tuple(found.rejects) if i == 0 else (), source),
         )
         for i, batch in enumerate(batches)
     ]
 
 
-def fetch(unit: Unit, run_id: str, warehouse: Any) -> tuple[crawl.CrawlResult, RawArchive, list[WarcSlice]]:
-    """Fetch a unit's pages into the raw archive; returns the crawl's outcome, the archive, and the
-    work items that extract what was archived."""
-    assert unit.web is not None
-    source = unit.web
-    state = warehouse.read_fetch_state(unit.source, unit.urls)
-    archive = RawArchive(warehouse, unit.source, f"{run_id}-{unit.index:05d}")
-    origin = location_of(source)
+def prepare(unit: Unit, context: UnitContext) -> UnitWork:
+    """Fetch a unit's pages into the raw archive; the work items extract what was archived, the pages that
+    could not be fetched are rejects already."""
+    spec: WebUnit = unit.spec
+    state = context.warehouse.read_fetch_state(unit.source, list(spec.urls))
+    archive = RawArchive(context.warehouse, unit.source, f"{context.run_id}-{unit.index:05d}")
     try:
-        result = run_async(crawl.crawl(unit.urls, source, run_id, state, archive, origin))
+        result = run_async(
+            crawl.crawl(list(spec.urls), spec.source, context.run_id, state, archive, listed_in(spec.source))
+        )
     except BaseException:
         archive.abort()
         raise
-    result.files = archive.close()
-    items = [WarcSlice(f.local_path, 0, os.path.getsize(f.local_path), unit.max_bytes) for f in result.files]
-    return result, archive, items
+    files = archive.close()
+    items: list[WorkItem] = [
+        WarcSlice(f.local_path, 0, os.path.getsize(f.local_path), spec.source.max_bytes) for f in files
+    ]
+    return UnitWork(
+        items,
+        rejects=[*spec.listing_rejects, *result.rejects],
+        unchanged=result.unchanged,
+        fetches=result.fetches,
+        renames={f.local_path: f.final_path for f in files if f.local_path != f.final_path},
+        done=archive.upload,
+    )
 
 
-def location_of(source: FeedSource | SitemapSource | UrlsSource) -> str:
+def location(source: WebSourceConfig) -> str:
+    if isinstance(source, UrlsSource):
+        return source.file or f"{len(source.urls)} URL{'s' if len(source.urls) != 1 else ''}"
+    return source.url
+
+
+def listed_in(source: WebSourceConfig) -> str:
+    """The listing that named a source's pages: the `origin` of a page that could not be fetched."""
     if isinstance(source, UrlsSource):
         return source.file or "urls"
     return source.url

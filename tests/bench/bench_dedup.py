@@ -5,7 +5,7 @@
 
 1. Quality. Builds (once, cached in --work) a labelled WARC with ../shared/tools/make_corpus.py and ingests
    it with the pipeline (default settings). Then the dedup stage is replayed over the stored documents, in
-   the order they were committed, at each threshold, with the product's own code (band_hashes,
+   the order they were committed, at each threshold, with the product's own code (signature,
    Deduplicator.classify). Pairwise precision and recall of the clusters over the stored documents, with
    make_corpus's `family` as the truth (same family = same article).
 2. Throughput of that replay: signatures (docs/s on one core; the pipeline computes them in the extraction
@@ -97,12 +97,12 @@ class _Texts:
 
 def replay(docs: list[dict], threshold: float) -> dict:
     from flows.config import DedupConfig
-    from flows.dedup import Deduplicator
-    from flows.near_dedup import band_hashes
+    from flows.dedup.deduplicator import Deduplicator
+    from flows.dedup.near import signature
 
     options = DedupConfig(threshold=threshold)
     started = time.perf_counter()
-    bands = [band_hashes(d["text"], options) for d in docs]
+    bands = [signature(d["text"], options).bands for d in docs]
     signing = time.perf_counter() - started
     texts = _Texts(docs)
     dedup = Deduplicator(texts, options)  # type: ignore[arg-type]
@@ -130,7 +130,7 @@ def replay(docs: list[dict], threshold: float) -> dict:
 SCALE = """
 import sys, time
 from flows.config import DedupConfig
-from flows.dedup import Deduplicator
+from flows.dedup.deduplicator import Deduplicator
 from flows.warehouse import Warehouse
 
 def status(key):  # kB; VmHWM is this process's peak RSS (reset at exec, unlike ru_maxrss)
@@ -153,7 +153,7 @@ def scale(count: int, work: Path) -> dict:
     import numpy as np
     import pyarrow as pa
 
-    from flows.schemas import DOCUMENT_SCHEMA, SIGNATURE_SCHEMA
+    from flows.warehouse.tables import DOCUMENT_SCHEMA, SIGNATURE_SCHEMA
     from flows.warehouse import Warehouse
 
     root = work / f"scale-{count}-v2"

@@ -109,7 +109,7 @@ def hex_ids(rng: np.random.Generator, count: int, digits: int) -> pa.Array:
 
 
 def build(root: Path, articles: int, seed: int = 7) -> None:
-    from flows.schemas import DOCUMENT_SCHEMA, REJECT_SCHEMA, SCHEMA_VERSION
+    from flows.warehouse.tables import DOCUMENT_SCHEMA, REJECT_SCHEMA, SCHEMA_VERSION
     from flows.warehouse import Warehouse
 
     store = Warehouse(str(root))
@@ -218,7 +218,7 @@ def _copy_or_own(copied: np.ndarray, earlier: pa.ChunkedArray, take: np.ndarray,
 
 
 def _signatures(rng: np.random.Generator, rows: pa.Table, doc_file: str, run_id: str) -> pa.Table:
-    from flows.schemas import SCHEMA_VERSION, SIGNATURE_SCHEMA
+    from flows.warehouse.tables import SCHEMA_VERSION, SIGNATURE_SCHEMA
 
     n = rows.num_rows
     bands = rng.integers(0, 2**32, size=(n, BANDS), dtype=np.uint32)
@@ -242,7 +242,7 @@ def _signatures(rng: np.random.Generator, rows: pa.Table, doc_file: str, run_id:
 def time_queries(store, label: str) -> dict[str, float]:
     import duckdb
 
-    from flows import query
+    from flows.analyst import query
 
     timings = {}
     with duckdb.connect(store.catalog, read_only=True) as con:
@@ -259,7 +259,7 @@ def time_queries(store, label: str) -> dict[str, float]:
 
 
 def time_search(store) -> float:
-    from flows import search
+    from flows.analyst import search
 
     search.search(store, SEARCH_WORDS)
     best = float("inf")
@@ -291,10 +291,11 @@ def main() -> None:
     parser.add_argument("--no-search", action="store_true", help="Skip building the search index.")
     args = parser.parse_args()
 
-    from flows import search
-    from flows.compact import compact
-    from flows.views import build_views
-    from flows.warehouse import DOCUMENTS, Warehouse
+    from flows.analyst import search
+    from flows.warehouse.compact import compact
+    from flows.warehouse.views import build_views
+    from flows.warehouse import Warehouse
+    from flows.warehouse.tables import DOCUMENTS
 
     root = args.work / f"warehouse-{args.articles}"
     if not (args.keep and (root / "corpus.duckdb").exists()):
@@ -320,7 +321,10 @@ def main() -> None:
         started = time.monotonic()
         for stale in search.index_path(store).parent.glob(search.index_path(store).name + "*"):
             stale.unlink()  # a fresh index: the build is timed whole
-        built = search.refresh(store, progress=True)
+        built = search.refresh(
+            store, lambda added: print(f"\r  search index: {added:,} documents added", end="", flush=True)
+        )
+        print()
         index_seconds = time.monotonic() - started
         print(f"  search index: {built.documents:,} documents in {index_seconds:.1f} s", flush=True)
         search_before = time_search(store)

@@ -1,0 +1,132 @@
+"""Read-only SQL over the warehouse views, and writing results as a table, CSV, JSON or Parquet.
+
+Shared by `corpus sql` (one query, or the interactive shell in shell.py) and `corpus search`. The
+connection is opened read-only, and every statement is checked before it runs: only queries (SELECT,
+WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) pass, so neither the catalog nor any file can be
+changed from here (a read-only DuckDB connection alone would still allow COPY ... TO a file, or ATTACH).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from flows.errors import QueryError
+
+ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(one_line(exc)) from None
+    if not statements:
+        raise QueryError("no SQL statement given")
+    for statement in statements:
+        if statement.type not in ALLOWED:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            raise QueryError(f"read-only: {kind} statements are not allowed here, only queries (SELECT ...)")
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """Run a read-only query (the last statement's result when there are several)."""
+    check_read_only(con, sql)
+    try:
+        statements = con.extract_statements(sql)
+        for statement in statements[:-1]:
+            con.execute(statement)
+        result = con.execute(statements[-1])
+        if not result.description:  # a statement without a result set
+            return pa.table({})
+        return result.to_arrow_table()
+    except duckdb.Error as exc:
+        raise QueryError(one_line(exc)) from None
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):  # sums of integers come back as HUGEINT decimals
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Console | None = None) -> None:
+    """Write a result to `output` (or stdout; a table is rendered to `console`)."""
+    if fmt is Format.parquet:
+        if output is None:
+            raise QueryError("--format parquet needs --output FILE")
+        pq.write_table(result, output, compression="zstd")
+        return
+    if fmt is Format.table and output is None:
+        render_table(result, console or Console())
+        return
+    sink: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+    try:
+        if fmt is Format.table:
+            render_table(result, Console(file=sink, width=200, color_system=None))
+        elif fmt is Format.json:
+            json.dump(result.to_pylist(), sink, ensure_ascii=False, indent=1, default=str)
+            sink.write("\n")
+        else:
+            writer = csv.writer(sink)
+            writer.writerow(result.column_names)
+            for row in result.to_pylist():
+                writer.writerow(
+                    [json.dumps(plain(v)) if isinstance(v, list | dict) else plain(v) for v in row.values()]
+                )
+    finally:
+        if output:
+            sink.close()
+
+
+def render_table(result: pa.Table, console: Console) -> None:
+    """Rows as a table that fits the terminal: long values are cut with an ellipsis."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in result.column_names:
+        table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+    for row in result.to_pylist():
+        table.add_row(*(_cell(v) for v in row.values()))
+    console.print(table)
+    count = result.num_rows
+    console.print(f"{count} row{'s' if count != 1 else ''}", style="dim")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = (
+        json.dumps(plain(value), ensure_ascii=False) if isinstance(value, list | dict) else str(plain(value))
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"

@@ -1,0 +1,48 @@
+"""`corpus stats`: what the warehouse holds, on disk and in the views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from flows.analyst import query
+from flows.warehouse.store import Warehouse
+from flows.warehouse.tables import TABLES
+
+QUERIES = {
+    "per source": """
+        select source, documents, articles, documents - articles as duplicates,
+               round(100.0 * (documents - articles) / nullif(documents, 0), 1) as "duplicates %",
+               rejects, runs, last_status
+        from sources order by source""",
+    "per day (latest 14 days with articles)": """
+        select day, sum(articles) as articles, sum(words) as words, string_agg(source, ', ') as sources
+        from daily_counts group by day order by day desc limit 14""",
+    "rejects by reason": """
+        select reason, count(*) as pages, count(distinct source) as sources
+        from rejects group by reason order by pages desc""",
+}
+
+
+@dataclass(frozen=True)
+class TableSize:
+    table: str
+    files: int
+    bytes: int
+
+
+def sizes(warehouse: Warehouse) -> list[TableSize]:
+    """Files and bytes of each stored table."""
+    result = []
+    for table in TABLES:
+        files = list(warehouse.files(table))
+        total = sum(info.size for info in warehouse.fs.get_file_info(files)) if files else 0
+        result.append(TableSize(table.name, len(files), total))
+    return result
+
+
+def reports(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Each of QUERIES' results, by title."""
+    return {title: query.run(con, sql) for title, sql in QUERIES.items()}

@@ -1,0 +1,215 @@
+"""One URL → a response or a reject reason: safety and robots checks on every hop, redirects (≤ 5)
+followed by hand and recorded, per-host pacing and concurrency caps, retries with exponential backoff and
+jitter (connection errors, timeouts, 429, 5xx; Retry-After honoured), body size capped while streaming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from flows.config import MAX_REDIRECTS, MAX_RETRY_WAIT, MAX_ROBOTS_BYTES, RETRY_BACKOFF_BASE, WebSource
+from flows.errors import Blocked
+from flows.fetch import pacing, robots
+from flows.fetch.safety import check_url
+from flows.records import HTML_TYPES
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
+
+@dataclass
+class Response:
+    url: str  # after redirects
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    redirects: list[str] = field(default_factory=list)  # the URLs that redirected, in order
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+@dataclass
+class Failure:
+    reason: str  # for the rejects table: robots, http_404, timeout, too_large, not_html, ...
+    detail: str
+    status: int | None = None
+    redirects: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Retry:
+    reason: str
+    detail: str
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class _Redirect:
+    location: str
+    status: int
+
+
+class Fetcher:
+    """An HTTP client for one source's settings; use `async with`."""
+
+    def __init__(self, source: WebSource, run_id: str) -> None:
+        self.source = source
+        self.run_id = run_id
+        self._global = asyncio.Semaphore(source.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(source.timeout),
+            follow_redirects=False,
+            headers={"User-Agent": source.user_agent, "Accept": ACCEPT},
+            limits=httpx.Limits(max_connections=source.concurrency),
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        headers: dict[str, str] | None = None,
+        *,
+        check_robots: bool = True,
+        html_only: bool = True,
+        max_bytes: int | None = None,
+    ) -> Response | Failure:
+        redirects: list[str] = []
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            try:
+                await check_url(current, self.source.allow_private)
+            except Blocked as exc:
+                return Failure(exc.reason, str(exc), redirects=redirects)
+            delay = self.source.delay
+            if check_robots:
+                rules = await robots.rules_for(self.run_id, current, self._fetch_robots)
+                if not rules.allows(current, self.source.user_agent):
+                    why = rules.disallow_all or "disallowed by robots.txt"
+                    return Failure("robots", f"{current}: {why}", redirects=redirects)
+                delay = max(delay, rules.crawl_delay(self.source.user_agent))
+            outcome = await self._with_retries(current, headers, delay, html_only, max_bytes)
+            if isinstance(outcome, _Redirect):
+                target = urljoin(current, outcome.location)
+                redirects.append(current)
+                if target in redirects or target == url:
+                    return Failure("redirect_loop", f"{url}: redirect loop at {target}", redirects=redirects)
+                current = target
+                headers = None  # conditional headers belong to the first URL only
+                continue
+            outcome.redirects = redirects
+            return outcome
+        return Failure(
+            "too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", redirects=redirects
+        )
+
+    async def _fetch_robots(self, url: str) -> tuple[int, bytes]:
+        outcome = await self.get(url, check_robots=False, html_only=False, max_bytes=MAX_ROBOTS_BYTES)
+        if isinstance(outcome, Response):
+            return outcome.status, outcome.body
+        if outcome.status is not None:
+            return outcome.status, b""
+        if outcome.reason == "too_large":
+            return 200, b""
+        raise OSError(outcome.detail)
+
+    async def _with_retries(
+        self, url: str, headers: dict[str, str] | None, delay: float, html_only: bool, max_bytes: int | None
+    ) -> Response | Failure | _Redirect:
+        host = pacing.host_key(urlsplit(url).hostname)
+        host_slots = self._hosts.setdefault(host, asyncio.Semaphore(self.source.host_concurrency))
+        attempt = 0
+        while True:
+            async with self._global, host_slots:
+                await pacing.wait_turn(host, delay)
+                outcome = await self._once(url, headers, html_only, max_bytes or self.source.max_bytes)
+            if not isinstance(outcome, _Retry):
+                return outcome
+            if attempt >= self.source.retries:
+                return Failure(
+                    outcome.reason, f"{outcome.detail} (after {attempt + 1} attempts)", outcome.status
+                )
+            wait = min(30.0, RETRY_BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.5)
+            if outcome.retry_after is not None:
+                if outcome.retry_after > MAX_RETRY_WAIT:
+                    return Failure(
+                        outcome.reason,
+                        f"{url}: Retry-After {outcome.retry_after:g} s is longer than {MAX_RETRY_WAIT:g} s",
+                        outcome.status,
+                    )
+                wait = max(wait, outcome.retry_after)
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    async def _once(
+        self, url: str, headers: dict[str, str] | None, html_only: bool, max_bytes: int
+    ) -> Response | Failure | _Redirect | _Retry:
+        try:
+            async with asyncio.timeout(self.source.timeout):
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    return await self._read(url, response, html_only, max_bytes)
+        except (TimeoutError, httpx.TimeoutException):
+            return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
+        except httpx.TooManyRedirects:  # pragma: no cover (redirects are followed by hand)
+            return Failure("too_many_redirects", url)
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            return _Retry("connect_error", f"{url}: {type(exc).__name__}: {exc or 'connection failed'}")
+
+    async def _read(
+        self, url: str, response: httpx.Response, html_only: bool, max_bytes: int
+    ) -> Response | Failure | _Redirect | _Retry:
+        status = response.status_code
+        if status in REDIRECT_STATUSES and response.headers.get("location"):
+            return _Redirect(response.headers["location"], status)
+        if status == 304:
+            return Response(url, status, list(response.headers.multi_items()), b"")
+        if status == 429 or status >= 500:
+            return _Retry(
+                f"http_{status}",
+                f"{url}: HTTP {status}",
+                status,
+                _retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 300:
+            return Failure(f"http_{status}", f"{url}: HTTP {status}", status)
+        content_type = response.headers.get("content-type", "")
+        if html_only and content_type and not content_type.lower().startswith(HTML_TYPES):
+            return Failure("not_html", f"{url}: content type {content_type}", status)
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            return Failure("too_large", f"{url}: {declared} bytes > max_bytes {max_bytes}", status)
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                return Failure("too_large", f"{url}: more than max_bytes {max_bytes} bytes", status)
+        return Response(url, status, list(response.headers.multi_items()), bytes(body))
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,90 @@
+"""robots.txt: fetched once per host per run (shared by every task of the process), obeyed for every page.
+
+Following RFC 9309: a 4xx robots.txt (none there) allows everything; a 5xx or an unreachable host disallows
+everything for this run. Crawl-delay raises the source's own delay, capped at MAX_CRAWL_DELAY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from flows.config import MAX_CRAWL_DELAY
+
+
+@dataclass(frozen=True)
+class Rules:
+    parser: Protego | None  # None: everything allowed
+    disallow_all: str | None = None  # why everything is disallowed (robots.txt unreachable)
+
+    def allows(self, url: str, user_agent: str) -> bool:
+        if self.disallow_all is not None:
+            return False
+        return self.parser is None or self.parser.can_fetch(url, user_agent)
+
+    def crawl_delay(self, user_agent: str) -> float:
+        if self.parser is None:
+            return 0.0
+        delay = self.parser.crawl_delay(user_agent)
+        return min(float(delay), MAX_CRAWL_DELAY) if delay else 0.0
+
+
+ALLOW_ALL = Rules(None)
+
+# (run id, scheme://host:port) → the rules, as a future shared by the threads that want them
+_cache: dict[tuple[str, str], concurrent.futures.Future[Rules]] = {}
+_lock = threading.Lock()
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+# Fetches robots.txt: returns (status, body) or raises OSError-like errors for an unreachable host.
+FetchRobots = Callable[[str], Awaitable[tuple[int, bytes]]]
+
+
+async def rules_for(run_id: str, url: str, fetch: FetchRobots) -> Rules:
+    key = (run_id, origin_of(url))
+    with _lock:
+        future = _cache.get(key)
+        owner = future is None
+        if owner:
+            future = _cache[key] = concurrent.futures.Future()
+    assert future is not None
+    if not owner:
+        return await asyncio.wrap_future(future)
+    try:
+        rules = await _load(key[1], fetch)
+    except BaseException as exc:
+        future.set_exception(exc)
+        raise
+    future.set_result(rules)
+    return rules
+
+
+async def _load(origin: str, fetch: FetchRobots) -> Rules:
+    try:
+        status, body = await fetch(f"{origin}/robots.txt")
+    except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
+        return Rules(None, disallow_all=f"robots.txt unreachable: {exc}")
+    if 400 <= status < 500:
+        return ALLOW_ALL
+    if status >= 500:
+        return Rules(None, disallow_all=f"robots.txt answered HTTP {status}")
+    if status != 200:
+        return ALLOW_ALL
+    return Rules(Protego.parse(body.decode("utf-8", errors="replace")))
+
+
+def forget_run(run_id: str) -> None:
+    with _lock:
+        for key in [k for k in _cache if k[0] == run_id]:
+            del _cache[key]

@@ -1,0 +1,199 @@
+"""The records that flow between the stages, one definition each:
+
+- `Page`: raw HTML as a source yields it, with where it was read from;
+- `DocumentRow` / `RejectRow`: what extraction makes of a page, the rows of the `documents` and `rejects`
+  tables (`reject_row` is the one constructor of a reject, wherever a page is turned down);
+- `Extracted`: the outcome of one page, exactly one of the two;
+- `WorkItem`: a piece of a unit that one extraction worker reads by itself;
+- `Counts` / `SourceStats` / `RunSummary`: the counters a run keeps per source, declared once and used by
+  the summary table, the `runs` table's schema and the staged units alike.
+
+Kept free of heavy imports: extraction workers load this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, NotRequired, Protocol, TypedDict
+
+from pydantic import BaseModel
+
+# Stored files carry it in their metadata; views read files with fewer columns too.
+# 2: documents gained cluster_id, similarity, page_type; the signatures table.
+SCHEMA_VERSION = 2
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")  # Content-Types that are extracted; others: not_html
+MAX_DETAIL = 500  # characters of a reject's detail
+
+
+@dataclass(slots=True)
+class Page:
+    """Raw HTML as a source yields it, before extraction."""
+
+    url: str
+    html: bytes
+    fetched_at: datetime
+    origin: str  # where the page was read: a file path, or "<archive file>#<record offset>"
+    charset: str | None = None  # declared by the HTTP Content-Type header, when there was one
+
+
+class DocumentRow(TypedDict):
+    """A row of `documents` (see warehouse/tables.py for each column's meaning)."""
+
+    doc_id: str
+    url: str
+    canonical_url: str
+    title: str | None
+    author: str | None
+    published_at: date | None
+    language: str | None
+    sitename: str | None
+    description: str | None
+    tags: list[str]
+    text: str
+    word_count: int
+    content_hash: str
+    duplicate_of: str | None
+    page_type: str | None
+    fetched_at: datetime
+    origin: str
+    schema_version: int
+    cluster_id: NotRequired[str | None]  # set by dedup at commit
+    similarity: NotRequired[float | None]  # set by dedup at commit
+    run_id: NotRequired[str]  # set when the row is staged
+    bands: NotRequired[list[int]]  # near-dedup LSH band hashes, from the worker to the commit step
+    paragraphs: NotRequired[list[int]]  # hashes of the text's paragraphs, likewise
+
+
+class RejectRow(TypedDict):
+    """A row of `rejects`: a page (or a listing part) that did not become a document, and why."""
+
+    url: str
+    reason: str  # no_text, too_short, not_html, robots, http_404, ... (sql/rejects.sql lists them)
+    detail: str
+    origin: str | None  # where the page was read, or for a page never fetched the listing that named it
+    fetched_at: datetime | None
+    schema_version: int
+    run_id: NotRequired[str]  # set when the row is staged
+
+
+# One state row per URL a web source fetched (the `fetches` table, warehouse/tables.py FETCH_SCHEMA).
+FetchRow = dict[str, Any]
+
+
+def reject_row(
+    url: str, reason: str, detail: str = "", origin: str | None = None, fetched_at: datetime | None = None
+) -> RejectRow:
+    """The one constructor of a reject row."""
+    return {
+        "url": url,
+        "reason": reason,
+        "detail": detail[:MAX_DETAIL],
+        "origin": origin,
+        "fetched_at": fetched_at,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+@dataclass(slots=True)
+class Extracted:
+    """The outcome of extracting one page: exactly one of `document` and `reject` is set."""
+
+    document: DocumentRow | None = None
+    reject: RejectRow | None = None
+
+
+def rejected(page: Page, reason: str, detail: str = "") -> Extracted:
+    """A page turned down, with its reason."""
+    return Extracted(reject=reject_row(page.url, reason, detail, page.origin, page.fetched_at))
+
+
+class WorkItem(Protocol):
+    """A picklable piece of a unit (a few files, a byte range of an archive), read inside an extraction
+    worker, so that page bytes never pass through the parent process. Read problems of one page come out
+    as rejects, never as exceptions; a problem that ends the item (a truncated archive) is raised as
+    SourceError after the pages read so far."""
+
+    def pages(self) -> Iterator[Page | Extracted]: ...
+
+    def resume_after(self, origin: str) -> WorkItem | None:
+        """The rest of this item after the page read from `origin` (None when nothing is left)."""
+        ...
+
+
+class Counts(BaseModel):
+    """The counters of a source's run, in the order pages pass the stages."""
+
+    seen: int = 0  # pages read from the source
+    extracted: int = 0  # pages that yielded a main text
+    duplicates: int = 0  # extracted texts already in the corpus (same page, or same text elsewhere)
+    rejected: int = 0  # pages with no usable text, with a reason in `rejects`
+    written: int = 0  # rows added to `documents` (new articles, and copies found under new URLs)
+    unchanged: int = 0  # web pages fetched again with no change (304, or the same body): not extracted
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTS}
+
+    def add_counts(self, other: Counts) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+COUNTS: tuple[str, ...] = tuple(Counts.model_fields)
+
+
+class SourceStats(Counts):
+    seconds: float = 0.0
+    status: str = "completed"  # completed, failed, skipped (a run of the source was still going)
+    error: str | None = None
+
+    def add(self, other: Counts) -> None:
+        self.add_counts(other)
+        error = getattr(other, "error", None)
+        if error:
+            self.fail(error)
+
+    def fail(self, error: str) -> None:
+        self.status = "failed"
+        self.error = error if not self.error else f"{self.error}; {error}"
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    warehouse: str
+    catalog: str
+    seconds: float
+    sources: dict[str, SourceStats]
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No source failed (a skipped source is not a failure: its other run is doing the work)."""
+        return all(s.status in ("completed", "skipped") for s in self.sources.values())
+
+    def total(self) -> SourceStats:
+        total = SourceStats()
+        for stats in self.sources.values():
+            total.add(stats)
+        total.seconds = self.seconds
+        return total
+
+    def markdown(self) -> str:
+        """The run as a markdown table, one row per source (the same figures as the `runs` view)."""
+        when = [t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "" for t in (self.started_at, self.ended_at)]
+        lines = [
+            f"### Run `{self.run_id}`",
+            "",
+            f"Warehouse: `{self.warehouse}` · {self.seconds:.1f} s",
+            "",
+            "| source | status | started | ended | " + " | ".join(COUNTS) + " | seconds | error |",
+            "| --- | --- | --- | --- | " + " | ".join("---:" for _ in COUNTS) + " | ---: | --- |",
+        ]
+        for name, stats in self.sources.items():
+            error = (stats.error or "").replace("|", "\\|").replace("\n", " ")
+            cells = [name, stats.status, *when, *(str(getattr(stats, c)) for c in COUNTS)]
+            lines.append("| " + " | ".join([*cells, f"{stats.seconds:.1f}", error]) + " |")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,255 @@
+"""The Parquet warehouse: where tables live, how files are published, and what a run leaves behind.
+
+Layout under the warehouse root (a local folder, or any URI pyarrow's filesystems understand: s3://, gs://):
+
+    documents/source=<name>/month=<YYYY-MM>/part-<run_id>-<seq>.parquet
+    rejects/source=<name>/part-<run_id>-<seq>.parquet
+    fetches/source=<name>/part-<run_id>-<seq>.parquet   one row per URL fetched (web sources)
+    signatures/source=<name>/part-<run_id>-<seq>.parquet  LSH band hashes of stored texts (near_dedup.py)
+    raw/source=<name>/<run_id>-<unit>-<n>.warc.gz     the raw responses of web sources
+    runs/run-<run_id>-<phase>.parquet         one row per source of the run; phase: start, end
+    _staging/<run_id>/                         extracted, not yet committed (never read by views)
+    corpus.duckdb                              the views (see views.py)
+    search.sqlite                              the full-text index (see search_index.py)
+
+Files are immutable. Each is written under a temporary name and renamed into place, so a reader never sees
+a partial file and a crash leaves only temporary files, which no reader globs. A run's committed files stay;
+a re-run skips what they hold (dedup.py) and completes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from flows.errors import ConfigError
+from flows.records import SCHEMA_VERSION
+from flows.warehouse.tables import FETCH_SCHEMA, FETCHES, RUN_SCHEMA, RUNS, TABLES, Table, month_of
+
+if TYPE_CHECKING:
+    from flows.config import Config
+
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
+STAGING = "_staging"
+
+
+class Warehouse:
+    """A warehouse root on some filesystem, plus the local DuckDB catalog with its views."""
+
+    def __init__(self, root: str, catalog: str | None = None) -> None:
+        if "://" in root:
+            self.fs, self.root = pafs.FileSystem.from_uri(root)
+            self.uri = root.rstrip("/")
+            self.local = False
+            if catalog is None:
+                raise ConfigError(
+                    f"warehouse {root}: a remote warehouse needs [warehouse] catalog = a local path"
+                )
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+            self.uri = self.root
+            self.local = True
+        self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")
+
+    @classmethod
+    def of_config(cls, config: Config, override: str | None = None) -> Warehouse:
+        """The warehouse a config names ([warehouse] path and catalog), or the folder `override`."""
+        root = override or config.resolve(config.warehouse.path)
+        catalog = (
+            config.resolve(config.warehouse.catalog) if config.warehouse.catalog and not override else None
+        )
+        return cls(root, catalog)
+
+    # ---- paths
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def table_glob(self, table: Table) -> str:
+        """The glob DuckDB reads a table with (a URI for remote warehouses)."""
+        return f"{self.uri}/{table.name}/{table.glob}"
+
+    def has_files(self, table: Table) -> bool:
+        return next(self.files(table), None) is not None
+
+    def files(self, table: Table) -> Iterator[str]:
+        selector = pafs.FileSelector(self.path(table.name), recursive=True, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            base = info.base_name
+            if (
+                info.type == pafs.FileType.File
+                and base.endswith(".parquet")
+                and not base.startswith((".", "_"))
+            ):
+                yield info.path
+
+    # ---- writing
+
+    def publish(self, table: pa.Table, final_path: str) -> None:
+        """Write a Parquet file so that it appears whole or not at all."""
+        parent = final_path.rsplit("/", 1)[0]
+        self.fs.create_dir(parent, recursive=True)
+        schema = table.schema.with_metadata({b"corpus.schema_version": str(SCHEMA_VERSION).encode()})
+        table = table.replace_schema_metadata(schema.metadata)
+        if not self.local:  # object stores publish a PUT atomically already
+            pq.write_table(table, final_path, filesystem=self.fs, **PARQUET_OPTIONS)
+            return
+        temp = f"{parent}/.{final_path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            with open(temp, "wb") as sink:
+                pq.write_table(table, sink, **PARQUET_OPTIONS)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(temp, final_path)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+
+    def write_partitioned(
+        self, table_def: Table, rows: Sequence[Mapping[str, Any]], source: str, run_id: str, seq: int
+    ) -> list[tuple[str, list[Mapping[str, Any]]]]:
+        """Publish rows (dicts with the table's columns) into their partitions; returns each file written
+        with its rows."""
+        groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
+        for row in rows:
+            key = tuple(source if p == "source" else month_of(row) for p in table_def.partitions)
+            groups[key].append(row)
+        written = []
+        for key, group in sorted(groups.items()):
+            folder = "/".join(
+                f"{name}={value}" for name, value in zip(table_def.partitions, key, strict=True)
+            )
+            path = self.path(table_def.name, folder, f"part-{run_id}-{seq:05d}.parquet")
+            self.publish(pa.Table.from_pylist(group, schema=table_def.schema), path)
+            written.append((path, group))
+        return written
+
+    def read_text(self, path: str, doc_id: str) -> str | None:
+        """The text of one stored document, reading only the doc_id column and the row group that holds
+        it (compacted files hold many thousands of texts). A file that is gone was merged by `compact`
+        since the caller noted it: the document is then looked for in the files of the same partition."""
+        if self.fs.get_file_info(path).type == pafs.FileType.File:
+            found = self._text_in(path, doc_id)
+            if found is not None:
+                return found
+        folder = path.rsplit("/", 1)[0]
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        for info in self.fs.get_file_info(selector):
+            name = info.base_name
+            if info.path != path and name.endswith(".parquet") and not name.startswith((".", "_")):
+                found = self._text_in(info.path, doc_id)
+                if found is not None:
+                    return found
+        return None
+
+    def _text_in(self, path: str, doc_id: str) -> str | None:
+        with self.fs.open_input_file(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            meta = parquet.metadata
+            id_column = next(i for i in range(meta.num_columns) if meta.schema.column(i).path == "doc_id")
+            for group in range(meta.num_row_groups):
+                stats = meta.row_group(group).column(id_column).statistics
+                if stats is not None and stats.has_min_max and not stats.min <= doc_id <= stats.max:
+                    continue
+                ids = parquet.read_row_group(group, columns=["doc_id"]).column(0)
+                at = pc.index(ids, doc_id).as_py()
+                if at >= 0:
+                    text: str | None = parquet.read_row_group(group, columns=["text"]).column(0)[at].as_py()
+                    return text
+        return None
+
+    def files_of(self, table: Table) -> set[str]:
+        return set(self.files(table))
+
+    def write_run_rows(self, run_id: str, phase: str, rows: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(
+            [{**row, "run_id": run_id, "schema_version": SCHEMA_VERSION} for row in rows], schema=RUN_SCHEMA
+        )
+        self.publish(table, self.path(RUNS.name, f"run-{run_id}-{phase}.parquet"))
+
+    # ---- reading
+
+    def read_fetch_state(self, source: str, urls: list[str]) -> dict[str, dict[str, Any]]:
+        """The latest successful fetch of each of these URLs of a source (for conditional requests)."""
+        folder = self.path(FETCHES.name, f"source={source}")
+        selector = pafs.FileSelector(folder, allow_not_found=True)
+        files = [
+            i.path
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.File
+            and i.base_name.endswith(".parquet")
+            and not i.base_name.startswith(".")
+        ]
+        if not files or not urls:
+            return {}
+        columns = ["url", "outcome", "etag", "last_modified", "body_hash", "fetched_at"]
+        schema = pa.schema([FETCH_SCHEMA.field(c) for c in columns])
+        dataset = ds.dataset(files, schema=schema, format="parquet", filesystem=self.fs)
+        wanted = ds.field("url").isin(urls) & ds.field("outcome").isin(
+            ["new", "changed", "unchanged", "not_modified"]
+        )
+        latest: dict[str, dict[str, Any]] = {}
+        for row in dataset.to_table(filter=wanted).to_pylist():
+            known = latest.get(row["url"])
+            if known is None or row["fetched_at"] >= known["fetched_at"]:
+                latest[row["url"]] = row
+        return latest
+
+    def run_phases(self) -> dict[str, set[str]]:
+        """run_id → the phases (start, end) recorded for it."""
+        phases: dict[str, set[str]] = defaultdict(set)
+        for path in self.files(RUNS):
+            name = path.rsplit("/", 1)[1].removeprefix("run-").removesuffix(".parquet")
+            run_id, _, phase = name.rpartition("-")
+            phases[run_id].add(phase)
+        return phases
+
+    def read_run_rows(self, run_id: str, phase: str) -> list[dict[str, Any]]:
+        path = self.path(RUNS.name, f"run-{run_id}-{phase}.parquet")
+        rows: list[dict[str, Any]] = pq.read_table(path, filesystem=self.fs).to_pylist()
+        return rows
+
+    # ---- staging (extracted, not yet committed)
+
+    def staging_dir(self, run_id: str) -> str:
+        return self.path(STAGING, run_id)
+
+    def staged_runs(self) -> list[str]:
+        selector = pafs.FileSelector(self.path(STAGING), allow_not_found=True)
+        return sorted(
+            i.base_name for i in self.fs.get_file_info(selector) if i.type == pafs.FileType.Directory
+        )
+
+    def remove_staging(self, run_id: str) -> None:
+        folder = self.staging_dir(run_id)
+        if self.fs.get_file_info(folder).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(folder)
+
+    def remove_temp_files(self, run_id: str) -> int:
+        """Temporary files a crashed run left behind (never visible to readers, but they take space)."""
+        removed = 0
+        for table in TABLES:
+            selector = pafs.FileSelector(self.path(table.name), recursive=True, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                if info.base_name.startswith(f".part-{run_id}-") or info.base_name.startswith(
+                    f".run-{run_id}-"
+                ):
+                    self.fs.delete_file(info.path)
+                    removed += 1
+        return removed
+
+    def lock_path(self, name: str) -> str:
+        """Lock files live beside the catalog: always on a local disk, where file locks work."""
+        folder = os.path.join(os.path.dirname(self.catalog), ".locks")
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{name}.lock")

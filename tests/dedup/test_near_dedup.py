@@ -1,0 +1,402 @@
+"""Near-duplicate clusters through real flow runs: which copies join an article, which pages stay apart,
+and that clusters hold across runs. Plus the quality filters."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from sites import make_article, news_page, syndicated_page
+
+from flows.config import DedupConfig
+from flows.ingest import ingest
+from flows.dedup.near import _bands, compare, paragraph_hashes, profile, signature
+
+ORIGINAL = "https://news.test/world/original.html"  # no year in it: copies get no date from their links
+
+
+# Reference implementations, written plainly: the product computes the same values faster (signature,
+# line_shingle_ids), and these tests hold it to them.
+def shingles(text: str, words: int) -> list[str]:
+    """Overlapping runs of `words` lowercase words (punctuation ignored)."""
+    tokens = re.findall(r"\w+", text.lower())
+    if len(tokens) <= words:
+        return [" ".join(tokens)] if tokens else []
+    return [" ".join(tokens[i : i + words]) for i in range(len(tokens) - words + 1)]
+
+
+def shingle_set(text: str, words: int) -> np.ndarray:
+    """Sorted unique 64-bit ids of the text's shingles (Python's string hash: valid within one process)."""
+    return np.unique(np.fromiter((hash(s) for s in shingles(text, words)), dtype=np.int64))
+
+
+def band_hashes(text: str, options: DedupConfig) -> list[int]:
+    """The text's LSH band hashes from its shingles; [] for a text with no words."""
+    return _bands(shingles(text, options.shingle_words), options)
+
+
+def query(catalog: str, sql: str) -> list[tuple]:
+    with duckdb.connect(catalog, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def write(root: Path, url: str, html: str) -> None:
+    path = root / url.removeprefix("https://")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+
+
+@pytest.fixture
+def variants(tmp_path: Path, make_config) -> Path:
+    """An article and its variants in first/, more copies in later/ (for a second run)."""
+    article = make_article(1, paragraphs=8)
+    first = tmp_path / "first"
+    write(first, ORIGINAL, news_page(article, ORIGINAL))
+    # exact copy under another URL, same template
+    write(first, "https://news.test/zprint/original.html", news_page(article, "https://news.test/x"))
+    # syndicated: another outlet's template
+    write(
+        first, "https://wire.test/s/1.html", syndicated_page(article, "https://wire.test/s/1.html", ORIGINAL)
+    )
+    # edited update: a few words changed, a paragraph added
+    edited = dataclasses.replace(
+        article,
+        date="2025-12-01",
+        paragraphs=[
+            "Officials said on Monday that " + article.paragraphs[0].lower(),
+            *article.paragraphs[1:],
+            "Update: officials confirmed the figures on Tuesday after the report was first published.",
+        ],
+    )
+    write(
+        first, "https://daily.test/2025/update.html", news_page(edited, "https://daily.test/2025/update.html")
+    )
+    # cut short: the last three paragraphs dropped
+    short = dataclasses.replace(article, paragraphs=article.paragraphs[:5])
+    write(
+        first, "https://brief.test/a/1.html", syndicated_page(short, "https://brief.test/a/1.html", ORIGINAL)
+    )
+    # two other articles on the original's own template: must stay apart from it and from each other
+    for seed in (2, 3):
+        other = make_article(seed, paragraphs=8)
+        write(
+            first, f"https://news.test/2025/other-{seed}.html", news_page(other, f"https://news.test/o{seed}")
+        )
+    # a short article that quotes one long paragraph of the original: apart
+    quoting = make_article(4, paragraphs=3)
+    quoting = dataclasses.replace(quoting, paragraphs=[*quoting.paragraphs, f"“{article.paragraphs[2]}”"])
+    write(first, "https://opinion.test/q.html", news_page(quoting, "https://opinion.test/q.html"))
+    # a later run: one more syndicated copy
+    later = tmp_path / "later"
+    write(
+        later,
+        "https://mirror.test/m/1.html",
+        syndicated_page(article, "https://mirror.test/m/1.html", ORIGINAL),
+    )
+    return make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "first"\nkind = "files"\npath = "first/**/*.html"\nurl_prefix = "https://"\n'
+        '[[sources]]\nname = "later"\nkind = "files"\npath = "later/**/*.html"\nurl_prefix = "https://"\n'
+    )
+
+
+def clusters(catalog: str) -> dict[str, str]:
+    return dict(query(catalog, "select url, cluster_id from documents"))
+
+
+def test_copies_join_one_cluster_and_others_stay_apart(variants: Path) -> None:
+    summary = ingest(str(variants), sources=["first"])
+    catalog = summary.catalog
+    found = clusters(catalog)
+    article = found[ORIGINAL]
+    for copy in (
+        "https://news.test/zprint/original.html",
+        "https://wire.test/s/1.html",
+        "https://daily.test/2025/update.html",
+        "https://brief.test/a/1.html",
+    ):
+        assert found[copy] == article, copy
+    apart = [found[f"https://news.test/2025/other-{s}.html"] for s in (2, 3)] + [
+        found["https://opinion.test/q.html"]
+    ]
+    assert len({article, *apart}) == 4
+    assert query(catalog, f"select copies, url from articles where cluster_id = '{article}'") == [
+        (5, ORIGINAL)
+    ]
+    assert query(catalog, "select count(*) from articles") == [(4,)]
+    similarity = dict(
+        query(catalog, f"select url, similarity from duplicates where cluster_id = '{article}'")
+    )
+    assert len(similarity) == 5 and list(similarity.values()).count(None) == 1  # the cluster's first document
+    # the others carry their verified similarity to the page they matched (which page came first depends
+    # on the order the workers finished in): exact copies 1.0, edited and cut-short copies less
+    values = sorted(v for v in similarity.values() if v is not None)
+    assert values[0] < 0.75 and values[-1] == 1.0 and all(v > 0.3 for v in values)
+
+    # a later run's copy joins the earlier cluster; ingesting everything again changes no cluster id
+    later = ingest(str(variants), sources=["later"])
+    assert later.sources["later"].duplicates == 1
+    assert clusters(catalog)["https://mirror.test/m/1.html"] == article
+    before = clusters(catalog)
+    again = ingest(str(variants))
+    assert sum(s.written for s in again.sources.values()) == 0
+    assert clusters(catalog) == before
+    assert query(
+        catalog, f"select copies, list_sort(sources) from articles where cluster_id = '{article}'"
+    ) == [(6, ["first", "later"])]
+
+
+def test_cluster_ids_are_the_same_in_a_fresh_warehouse(variants: Path, tmp_path: Path) -> None:
+    one = ingest(str(variants), warehouse=str(tmp_path / "one"))
+    two = ingest(str(variants), warehouse=str(tmp_path / "two"))
+    assert clusters(one.catalog) == clusters(two.catalog)
+
+
+def test_representative_priority(variants: Path, make_config, tmp_path: Path) -> None:
+    text = variants.read_text().replace('name = "later"\n', 'name = "later"\npriority = 10\n')
+    config = make_config(text, name="priority.toml")
+    summary = ingest(str(config))
+    [(url,)] = query(
+        summary.catalog,
+        f"select url from articles where cluster_id = '{clusters(summary.catalog)[ORIGINAL]}'",
+    )
+    assert url == "https://mirror.test/m/1.html"  # the priority source wins over the earliest published
+
+
+def test_similarity_measures() -> None:
+    article = make_article(7, paragraphs=8)
+    text = "\n".join(article.paragraphs)
+    cut = "\n".join(article.paragraphs[:4])
+    a, b = shingle_set(text, 5), shingle_set(cut, 5)
+    measured = compare(a, b)
+    assert measured.containment > 0.95 and measured.jaccard < 0.7
+    assert measured.same_article(DedupConfig())
+    unrelated = compare(a, shingle_set("\n".join(make_article(8, paragraphs=8).paragraphs), 5))
+    assert unrelated.jaccard < 0.05 and not unrelated.same_article(DedupConfig())
+    bands = band_hashes(text, DedupConfig())
+    assert len(bands) == 32 and bands == band_hashes(text, DedupConfig())  # deterministic
+    assert np.array_equal(shingle_set(text.upper(), 5), a)  # case and punctuation do not matter
+
+
+def test_worker_signature_matches_the_commit_steps_own_hashes() -> None:
+    """The workers hash bands and paragraphs in one pass; the commit step and stored signatures rely on
+    both being exactly what band_hashes and paragraph_hashes give for the text."""
+    texts = [
+        "\n".join(make_article(3, paragraphs=6).paragraphs),
+        "İSTANBUL ŞEHİR, Ünïcode!\n\nÀ la carte — naïve café\nfour short words here",
+        "one",
+        "",
+        "a\nb\nc d e f g h",
+    ]
+    options = DedupConfig()
+    for text in texts:
+        hashes = signature(text, options)
+        assert hashes.bands == band_hashes(text, options), text
+        assert hashes.paragraphs == paragraph_hashes(text).tolist(), text
+        given = profile(text, options.shingle_words, hashes.paragraphs)
+        computed = profile(text, options.shingle_words)
+        assert np.array_equal(given.paragraphs, computed.paragraphs)
+        assert np.array_equal(given.shingle_ids, computed.shingle_ids)
+    assert signature("", options).bands == [] and signature("one", options).paragraphs
+
+
+def test_quality_filters(tmp_path: Path, make_config) -> None:
+    root = tmp_path / "site"
+    article = make_article(11)
+    write(root, "https://news.test/2025/story.html", news_page(article, "https://news.test/2025/story.html"))
+    write(
+        root,
+        "https://news.test/tag/economy.html",
+        news_page(make_article(12), "https://news.test/tag/economy.html"),
+    )
+    write(
+        root,
+        "https://news.test/2025/brief.html",
+        news_page(make_article(13, paragraphs=1), "https://news.test/b"),
+    )
+    french = news_page(make_article(14), "https://news.test/2025/fr.html").replace('lang="en"', 'lang="fr"')
+    write(root, "https://news.test/2025/fr.html", french)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "s"\nkind = "files"\npath = "site/**/*.html"\n'
+        'url_prefix = "https://"\nmin_words = 120\nlanguages = ["en"]\n'
+    )
+    summary = ingest(str(config))
+    assert summary.sources["s"].written == 1
+    reasons = dict(query(summary.catalog, "select url, reason from rejects"))
+    assert reasons == {
+        "https://news.test/tag/economy.html": "not_article",
+        "https://news.test/2025/brief.html": "too_short",
+        "https://news.test/2025/fr.html": "language",
+    }
+
+
+def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_config, corpus: Path) -> None:
+    """Two ingest processes at once, on sources that share articles: the commit step is serialised across
+    processes, so each article is one cluster, as when the runs go one after the other."""
+    import subprocess
+
+    for side, host in (("a", "left.test"), ("b", "right.test")):
+        for seed in range(20, 32):
+            article = make_article(seed, paragraphs=8)
+            url = f"https://{host}/2025/{seed}.html"
+            page = news_page(article, url) if side == "a" else syndicated_page(article, url, url)
+            write(tmp_path / side, url, page)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "a"\nkind = "files"\npath = "a/**/*.html"\nurl_prefix = "https://"\n'
+        '[[sources]]\nname = "b"\nkind = "files"\npath = "b/**/*.html"\nurl_prefix = "https://"\n'
+        "[runner]\nbatch_size = 2\n"  # many small commits, so that the two runs interleave
+    )
+    runs = [
+        subprocess.Popen([str(corpus), "ingest", "-c", str(config), "-s", name], stdout=subprocess.DEVNULL)
+        for name in ("a", "b")
+    ]
+    assert [run.wait(timeout=240) for run in runs] == [0, 0]
+    catalog = str(tmp_path / "wh" / "corpus.duckdb")
+    subprocess.run([str(corpus), "views", "-c", str(config)], check=True, stdout=subprocess.DEVNULL)
+    assert query(catalog, "select count(*), min(copies), max(copies) from articles") == [(12, 2, 2)]
+    assert query(catalog, "select count(distinct cluster_id) from documents") == [(12,)]
+    # the same as one run after the other (in another warehouse): same articles, same groups of pages
+    for name in ("a", "b"):
+        subprocess.run(
+            [str(corpus), "ingest", "-c", str(config), "-s", name, "-w", str(tmp_path / "wh2")],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    sequential = str(tmp_path / "wh2" / "corpus.duckdb")
+    groups = "select list(url order by url) from documents group by cluster_id order by 1"
+    assert query(catalog, groups) == query(sequential, groups)
+    titles = "select title, copies from articles order by title"
+    assert query(catalog, titles) == query(sequential, titles)
+
+
+def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
+    """Members move from the dict into sorted segments every SEAL and segments merge past MAX_SEGMENTS;
+    each member stays findable by any of its bands, and a member without its file yet stays in the dict."""
+    from flows.dedup.near import BandIndex, Member
+
+    monkeypatch.setattr(BandIndex, "SEAL", 4)
+    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
+    index = BandIndex(bands=3)
+    rng = np.random.default_rng(7)
+    members = []
+    for i in range(41):
+        bands = [int(v) for v in rng.integers(0, 2**32, size=3)]
+        member = Member(f"{i:016x}", f"{i % 5:016x}", "" if i == 40 else f"file-{i // 10}.parquet")
+        index.add(member, bands)
+        members.append((member, bands))
+    assert index.size == 41 and len(index._segments) <= 3
+    for member, bands in members:
+        for band in range(3):
+            lookup = [0] * 3
+            lookup[band] = bands[band]
+            found = {m.doc_id: m for m in index.candidates(lookup)}
+            assert member.doc_id in found
+            assert found[member.doc_id].cluster_id == member.cluster_id
+            assert found[member.doc_id].doc_file == member.doc_file
+
+
+def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(monkeypatch) -> None:
+    """With few distinct band values (many members share each), bulk-loaded, sealed and merged members:
+    candidates are exactly the members sharing a band with the query, each once, in band order (by
+    band, the older members first): the order decides between equally similar candidates."""
+    from flows.dedup.near import BandIndex, Member
+
+    monkeypatch.setattr(BandIndex, "SEAL", 16)
+    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
+    rng = np.random.default_rng(11)
+    index, members = BandIndex(bands=8), []
+    loaded = rng.integers(0, 12, size=(40, 8)).astype(np.uint32)
+    ids = np.asarray([f"{i:016x}" for i in range(40)], "S16")
+    index.load(ids, ids, (["old.parquet"], np.zeros(40, np.int32)), loaded)
+    members += [(Member(f"{i:016x}", f"{i:016x}", "old.parquet"), loaded[i].tolist()) for i in range(40)]
+    for i in range(40, 140):
+        bands = rng.integers(0, 12, size=8).tolist()
+        query = rng.integers(0, 16, size=8).tolist()
+        expected = []
+        for band in range(8):
+            expected += [m.doc_id for m, b in members if b[band] == query[band] and m.doc_id not in expected]
+        assert [m.doc_id for m in index.candidates(query)] == expected
+        member = Member(f"{i:016x}", f"{i:016x}", f"new-{i // 30}.parquet")
+        index.add(member, bands)
+        members.append((member, bands))
+    assert len(index._segments) >= 2  # the loaded segment, and sealed ones merged
+
+
+def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
+    """A profile's ids are made from word hashes, not shingle strings: equal shingles get equal ids, and
+    two texts share as many ids as they share shingles (a shingle never spans a line break)."""
+
+    def strings(text: str) -> list[tuple[str, int]]:  # (shingle, its line), spelled out
+        lines = [t for line in text.split("\n") if (t := re.findall(r"\w+", line.lower()))]
+        out = []
+        for index, tokens in enumerate(lines):
+            grams = [tokens] if len(tokens) <= 5 else [tokens[i : i + 5] for i in range(len(tokens) - 4)]
+            out += [(" ".join(g), index) for g in grams]
+        return out
+
+    texts = [
+        "\n".join(make_article(21, paragraphs=8).paragraphs),
+        "\n".join(make_article(21, paragraphs=8).paragraphs[2:6]) + "\nA closing line of five words.",
+        "one\ntwo words\nthree little words\nfour and then five words\nexactly five words in line",
+        "Crossing the break: a b c\nd e f g h i",
+        "",
+    ]
+    profiles = [profile(text, 5) for text in texts]
+    for text, made in zip(texts, profiles, strict=True):
+        spelled = strings(text)
+        assert len(made.shingle_ids) == len(spelled)
+        assert sorted(made.shingle_paragraph.tolist()) == sorted(line for _, line in spelled)
+        assert len(set(made.shingle_ids.tolist())) == len({s for s, _ in spelled})
+    for a in range(len(texts)):
+        for b in range(len(texts)):
+            shared = {s for s, _ in strings(texts[a])} & {s for s, _ in strings(texts[b])}
+            ids = set(profiles[a].shingle_ids.tolist()) & set(profiles[b].shingle_ids.tolist())
+            assert len(ids) == len(shared), (a, b)
+
+
+def test_band_hashes_are_the_stored_format() -> None:
+    """Stored signatures are compared with new ones across runs and versions: the band hashes of a text
+    must never change (shingle spelling, MinHash seed, band folding)."""
+    text = (
+        "The quick brown fox jumps over the lazy dog.\n"
+        "Second line, with some more words in it for shingles.\nShort"
+    )
+    assert band_hashes(text, DedupConfig()) == [
+        3890937280,
+        1207043802,
+        15316828,
+        197307161,
+        3484091792,
+        1651260576,
+        1864734355,
+        3149754184,
+        207731359,
+        783274215,
+        839059760,
+        2767135132,
+        830880972,
+        155069057,
+        3921367087,
+        3573301411,
+        3301167973,
+        2242876383,
+        1365625931,
+        3346337577,
+        2187430697,
+        4045646939,
+        1098611916,
+        3819149402,
+        2296456239,
+        61384273,
+        194985915,
+        1390276658,
+        2636964467,
+        4236659263,
+        745115190,
+        1802243021,
+    ]

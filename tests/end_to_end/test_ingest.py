@@ -1,0 +1,189 @@
+"""End to end through real Prefect flow runs, real Parquet files and real DuckDB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from sites import make_article, news_page, syndicated_page, write_site
+
+from flows.ingest import ingest
+from flows.warehouse.views import build_views
+from flows.warehouse import Warehouse
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def site_config(tmp_path: Path, make_config) -> Path:
+    """Six articles, a syndicated copy of the first, an AMP-style edition of the second (same canonical),
+    and a page with no text."""
+    root = tmp_path / "site"
+    urls = write_site(root, 6)
+    first, second = make_article(0), make_article(1)
+    wire = root / "wire.test" / "s" / "0.html"
+    wire.parent.mkdir(parents=True)
+    wire.write_text(syndicated_page(first, "https://wire.test/s/0.html", urls[0]))
+    amp = root / "news.test" / "2025" / "story-1.amp.html"
+    amp.write_text(news_page(second, "https://news.test/2025/story-1.amp.html", canonical=urls[1]))
+    (root / "news.test" / "empty.html").write_text("<html><body><div id='app'></div></body></html>")
+    return make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "site"\nkind = "files"\npath = "site/**/*.html"\nurl_prefix = "https://"\n'
+    )
+
+
+def query(catalog: str, sql: str) -> list[tuple]:
+    with duckdb.connect(catalog, read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_ingest_dedups_and_a_second_run_adds_nothing(site_config: Path, tmp_path: Path, monkeypatch) -> None:
+    summary = ingest(str(site_config))
+    stats = summary.sources["site"]
+    assert (stats.seen, stats.extracted, stats.rejected, stats.duplicates, stats.written) == (9, 8, 1, 2, 7)
+    catalog = summary.catalog
+    assert query(catalog, "select count(*) from articles") == [(6,)]
+    assert query(catalog, "select count(*) from documents where duplicate_of is not null") == [(1,)]
+    assert query(catalog, "select reason from rejects") == [("no_text",)]
+    first_cluster = "(select cluster_id from documents where url like '%story-0.html')"
+    assert query(catalog, f"select copies from articles where cluster_id = {first_cluster}") == [(2,)]
+    texts = query(catalog, "select text from articles")
+    assert all("uncle sam" not in t for (t,) in texts)
+
+    again = ingest(str(site_config)).sources["site"]
+    assert (again.written, again.duplicates, again.rejected) == (0, 8, 1)
+    assert query(catalog, "select count(*) from articles") == [(6,)]
+    assert query(catalog, "select count(*), count(distinct run_id) from documents") == [(7, 1)]
+    runs = query(catalog, "select status, seen, written from runs order by run_id")
+    assert runs == [("completed", 9, 7), ("completed", 9, 0)]
+
+    # the views work from any directory, read-only
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with duckdb.connect(str(Path(catalog)), read_only=True) as con:
+        assert con.execute("select count(*) from articles").fetchone() == (6,)
+        assert {r[0] for r in con.execute("select source from sources").fetchall()} == {"site"}
+        assert con.execute("select sum(articles) from daily_counts").fetchone() == (6,)
+
+
+def test_an_analyst_holding_the_catalog_open_does_not_block_an_ingest(site_config: Path) -> None:
+    catalog = ingest(str(site_config)).catalog
+    analyst = duckdb.connect(catalog, read_only=True)
+    try:
+        assert analyst.execute("select count(*) from runs").fetchone() == (1,)
+        ingest(str(site_config))  # rebuilds the catalog while the analyst's connection is open
+        assert analyst.execute("select count(*) from articles").fetchone() == (6,)
+    finally:
+        analyst.close()
+    assert query(catalog, "select count(*) from runs") == [(2,)]
+
+
+def test_one_failing_source_does_not_fail_another(tmp_path: Path, make_config) -> None:
+    write_site(tmp_path / "site", 2)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n'
+        '[[sources]]\nname = "missing"\nkind = "warc"\npath = "nothing-here/*.warc.gz"\n'
+        '[[sources]]\nname = "site"\nkind = "files"\npath = "site/**/*.html"\nurl_prefix = "https://"\n'
+    )
+    summary = ingest(str(config))
+    assert summary.sources["missing"].status == "failed"
+    assert "no .warc" in summary.sources["missing"].error
+    assert summary.sources["site"].status == "completed" and summary.sources["site"].written == 2
+    assert query(summary.catalog, "select status, errors like '%missing: source%' from runs") == [
+        ("failed", True)
+    ]
+
+
+def test_views_read_files_written_with_fewer_columns(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    old = pa.table(
+        {
+            "doc_id": ["old1"],
+            "url": ["https://old.test/a"],
+            "canonical_url": ["https://old.test/a"],
+            "text": ["An article stored before language and tags existed."],
+            "content_hash": ["h"],
+            "fetched_at": pa.array([0], pa.timestamp("us", tz="UTC")),
+            "run_id": ["r0"],
+        }
+    )
+    warehouse.publish(
+        old, warehouse.path("documents", "source=legacy", "month=2024-01", "part-r0-00001.parquet")
+    )
+    build_views(warehouse)
+    rows = query(warehouse.catalog, "select doc_id, source, month, language, tags, word_count from documents")
+    assert rows == [("old1", "legacy", "2024-01", None, None, None)]
+    assert query(warehouse.catalog, "select count(*) from articles") == [(1,)]
+
+
+def test_empty_warehouse_has_working_views(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    created = build_views(warehouse)
+    assert {"documents", "articles", "rejects", "runs", "sources", "daily_counts"} <= set(created)
+    for view in created:
+        assert query(warehouse.catalog, f"select count(*) from {view}") == [(0,)]
+
+
+def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Path) -> None:
+    """An ingest checks the catalog instead of rebuilding it when its statements are the same: the same SQL
+    files, the same tables with files. A new table with files, an edited view file, or a catalog from
+    before fingerprints is rebuilt."""
+    import shutil
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(REPO / "sql", sql_dir)
+    catalog = Path(warehouse.catalog)
+    build_views(warehouse, sql_dir)
+
+    def rebuilt() -> bool:  # a rebuild swaps in a new file (the old one is alive until then: a new inode)
+        before = catalog.stat().st_ino
+        build_views(warehouse, sql_dir, only_if_changed=True)
+        return catalog.stat().st_ino != before
+
+    assert not rebuilt()
+    warehouse.publish(
+        pa.table({"doc_id": ["a"], "text": ["t"], "run_id": ["r"]}),
+        warehouse.path("documents", "source=s", "month=2025-01", "part-r-00001.parquet"),
+    )
+    assert rebuilt()  # documents has files now: its view reads them
+    assert query(str(catalog), "select count(*) from documents") == [(1,)]
+    warehouse.publish(
+        pa.table({"doc_id": ["b"], "text": ["u"], "run_id": ["r"]}),
+        warehouse.path("documents", "source=s", "month=2025-02", "part-r-00002.parquet"),
+    )
+    assert not rebuilt()  # one more file: seen at query time, nothing to rebuild
+    assert query(str(catalog), "select count(*) from documents") == [(2,)]
+    (sql_dir / "sources.sql").write_text((sql_dir / "sources.sql").read_text() + "\n-- edited\n")
+    assert rebuilt()
+    with duckdb.connect(str(catalog)) as con:  # as a catalog written before fingerprints
+        con.execute("DROP VIEW _catalog_fingerprint")
+    assert rebuilt()
+    assert not rebuilt()
+
+
+def test_default_sample(tmp_path: Path) -> None:
+    """The shipped sample: the seed article once, its copies found, comment and menus gone."""
+    summary = ingest(str(REPO / "seeds" / "sources.toml"), warehouse=str(tmp_path / "wh"))
+    assert summary.ok
+    catalog = summary.catalog
+    assert query(catalog, "select count(*) from articles") == [(10,)]  # the edited update joined the seed
+    seed = query(
+        catalog, "select text, author, copies from articles where title like 'Russia''s Recognition%'"
+    )
+    assert len(seed) == 1
+    text, author, copies = seed[0]
+    assert author == "Salman Rafi Sheikh" and copies == 3  # syndicated copy, edited update (AMP: same page)
+    assert text.startswith("As millions of Afghans struggle with chronic food insecurity")
+    assert "recognition from foreign powers—however strategic—will remain hollow." in text
+    assert "uncle sam" not in text.lower()
+    for furniture in ("Subscribe", "Privacy policy", "Related Stories", "Share on X", "Log in"):
+        assert furniture not in text
+    reasons = dict(query(catalog, "select reason, count(*) from rejects group by reason"))
+    assert reasons == {"no_text": 2, "not_html": 1, "http_404": 1}
+    total = summary.total()
+    assert total.duplicates == 4 and total.written == 13
