@@ -19,11 +19,15 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check flows tests seeds
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows tests seeds
 	$(BIN)/ruff format --check flows tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_ingest.py
@@ -42,4 +46,5 @@ lock:
 	/tmp/corpus-lock/bin/pip freeze --exclude-editable | grep -v '^corpus-pipeline' > constraints.txt
 
 clean:
-	rm -rf $(VENV) warehouse/documents warehouse/rejects warehouse/runs warehouse/_staging warehouse/corpus.duckdb warehouse/.locks
+	rm -rf $(VENV) warehouse/documents warehouse/rejects warehouse/runs warehouse/_staging warehouse/corpus.duckdb warehouse/.locks \
+		warehouse/signatures warehouse/fetches warehouse/raw warehouse/search.sqlite* warehouse/_compact

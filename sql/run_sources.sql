@@ -1,7 +1,7 @@
 -- run_sources: one row per source per ingest run, with its counts.
 --   run_id       VARCHAR      sortable: start time (UTC) and a random suffix
 --   source       VARCHAR      config source name
---   kind         VARCHAR      files | warc | feed | sitemap | urls
+--   kind         VARCHAR      the source kind: files | warc | feed | sitemap | urls (flows/sources KINDS)
 --   location     VARCHAR      what the source reads (glob, feed or sitemap URL, URL file)
 --   status       VARCHAR      running | completed | failed | skipped (a run of the source was still going) |
 --                             interrupted (the process died)

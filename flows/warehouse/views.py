@@ -23,25 +23,23 @@ from flows.warehouse.tables import TABLES, Table
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql"
 
 
+_SCALAR_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.float32(): "FLOAT",
+    pa.uint32(): "UINTEGER",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+
+
 def duckdb_type(data_type: pa.DataType) -> str:
-    if pa.types.is_string(data_type):
-        return "VARCHAR"
-    if pa.types.is_int16(data_type):
-        return "SMALLINT"
-    if pa.types.is_int32(data_type):
-        return "INTEGER"
-    if pa.types.is_int64(data_type):
-        return "BIGINT"
-    if pa.types.is_float64(data_type):
-        return "DOUBLE"
-    if pa.types.is_float32(data_type):
-        return "FLOAT"
-    if pa.types.is_uint32(data_type):
-        return "UINTEGER"
-    if pa.types.is_boolean(data_type):
-        return "BOOLEAN"
-    if pa.types.is_date32(data_type):
-        return "DATE"
+    """The DuckDB type of an Arrow column type of the stored tables."""
+    if data_type in _SCALAR_TYPES:
+        return _SCALAR_TYPES[data_type]
     if pa.types.is_timestamp(data_type):
         return "TIMESTAMPTZ" if data_type.tz else "TIMESTAMP"
     if pa.types.is_list(data_type):

@@ -153,8 +153,8 @@ def scale(count: int, work: Path) -> dict:
     import numpy as np
     import pyarrow as pa
 
-    from flows.warehouse.tables import DOCUMENT_SCHEMA, SIGNATURE_SCHEMA
     from flows.warehouse import Warehouse
+    from flows.warehouse.tables import DOCUMENT_SCHEMA, SIGNATURE_SCHEMA
 
     root = work / f"scale-{count}-v2"
     if not (root / "signatures").exists():

@@ -109,8 +109,8 @@ def hex_ids(rng: np.random.Generator, count: int, digits: int) -> pa.Array:
 
 
 def build(root: Path, articles: int, seed: int = 7) -> None:
-    from flows.warehouse.tables import DOCUMENT_SCHEMA, REJECT_SCHEMA, SCHEMA_VERSION
     from flows.warehouse import Warehouse
+    from flows.warehouse.tables import DOCUMENT_SCHEMA, REJECT_SCHEMA, SCHEMA_VERSION
 
     store = Warehouse(str(root))
     rng = np.random.default_rng(seed)
@@ -292,10 +292,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from flows.analyst import search
-    from flows.warehouse.compact import compact
-    from flows.warehouse.views import build_views
     from flows.warehouse import Warehouse
+    from flows.warehouse.compact import compact
     from flows.warehouse.tables import DOCUMENTS
+    from flows.warehouse.views import build_views
 
     root = args.work / f"warehouse-{args.articles}"
     if not (args.keep and (root / "corpus.duckdb").exists()):

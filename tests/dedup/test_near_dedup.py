@@ -13,8 +13,8 @@ import pytest
 from sites import make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
-from flows.ingest import ingest
 from flows.dedup.near import _bands, compare, paragraph_hashes, profile, signature
+from flows.ingest import ingest
 
 ORIGINAL = "https://news.test/world/original.html"  # no year in it: copies get no date from their links
 

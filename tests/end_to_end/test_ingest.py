@@ -10,8 +10,8 @@ import pytest
 from sites import make_article, news_page, syndicated_page, write_site
 
 from flows.ingest import ingest
-from flows.warehouse.views import build_views
 from flows.warehouse import Warehouse
+from flows.warehouse.views import build_views
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from sites import COMMENT, MENU_ITEMS, make_article, news_page, syndicated_page
 
-from flows.records import Page
 from flows.extract.page import ExtractOptions, IdenticalPages, content_hash, extract_page, normalize_text
 from flows.extract.urls import canonical_url, choose_canonical
+from flows.records import Page
 
 NOW = datetime(2025, 7, 20, tzinfo=UTC)
 OPTIONS = ExtractOptions()

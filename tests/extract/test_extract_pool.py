@@ -121,8 +121,8 @@ def test_dead_worker_is_replaced(folder: Path) -> None:
 def test_page_slot_holds_the_page_begun_and_is_empty_after_it() -> None:
     from datetime import UTC, datetime
 
-    from flows.records import Page
     from flows.extract.pool import PageSlot
+    from flows.records import Page
 
     slot = PageSlot(multiprocessing.get_context("forkserver"))
     assert slot.page() is None

@@ -11,8 +11,8 @@ import trafilatura
 import trafilatura.metadata
 from sites import make_article, news_page, syndicated_page
 
-from flows.extract.page import decode_html
 from flows.extract.fields import extract_fields
+from flows.extract.page import decode_html
 
 SAMPLE = Path(__file__).resolve().parents[2] / "seeds" / "sample"
 # Every field bare_extraction fills except categories and licence, which no column stores.

@@ -18,9 +18,9 @@ from sites import make_article
 from web_site import SiteServer
 
 from flows.config import UrlsSource
-from flows.ingest import ingest, reextract
 from flows.errors import SourceError
 from flows.fetch.fetcher import Failure, Fetcher, Response
+from flows.ingest import ingest, reextract
 from flows.sources.listing import Entry, parse_feed, parse_sitemap, select
 
 

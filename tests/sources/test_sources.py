@@ -9,8 +9,8 @@ import pytest
 from sites import gzip_bytes, make_article, news_page, warc_bytes
 
 from flows.config import load_config
-from flows.records import Extracted, Page
 from flows.errors import SourceError
+from flows.records import Extracted, Page
 from flows.sources import UnitContext, discover, kind
 
 LOCAL = UnitContext(run_id="test", warehouse=None)  # type: ignore[arg-type]  # local kinds write nothing

@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 from sites import make_article, syndicated_page, write_site
 
-from flows.warehouse import compact as compaction
 from flows import runs
 from flows.analyst import search
 from flows.config import load_config
 from flows.ingest import ingest
 from flows.warehouse import Warehouse
+from flows.warehouse import compact as compaction
 from flows.warehouse.tables import DOCUMENTS, SIGNATURES
 
 SNAPSHOT = {
@@ -120,7 +120,7 @@ def test_a_running_ingest_blocks_compaction(fed: tuple[Path, Warehouse]) -> None
     cfg = load_config(config)
     run = runs.begin_run(store, cfg.sources)
     try:
-        with pytest.raises(compaction.CompactError, match=f"run {run.info.run_id} is still going"):
+        with pytest.raises(compaction.CompactError, match=f"run {run.ref.run_id} is still going"):
             compaction.compact(store)
     finally:
         runs.finish_run(run, {})

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.warehouse import staging
 from flows.records import Extracted
-from flows.warehouse import Warehouse
+from flows.warehouse import Warehouse, staging
 
 
 def _writer(tmp_path: Path, commit) -> staging.StagingWriter:
@@ -71,8 +70,8 @@ def test_staged_chunks_keep_the_workers_hashes_for_the_commit_step(tmp_path: Pat
     from datetime import UTC, datetime
 
     from flows.config import DedupConfig
-    from flows.records import Page
     from flows.extract.page import ExtractOptions, extract_page
+    from flows.records import Page
 
     body = "".join(
         f"<p>Paragraph {i} of a staged article about harbour cranes and tides.</p>" for i in range(8)

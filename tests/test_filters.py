@@ -1,0 +1,128 @@
+"""Quality filters, called directly: each filter's verdict, their order, and a filter added to FILTERS
+taking part with its own setting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from flows import filters
+from flows.config import FilterFields, load_config
+from flows.records import DocumentRow, Extracted, rejected
+
+
+def document(url: str = "https://news.test/2025/07/story.html", **changes: object) -> DocumentRow:
+    row: DocumentRow = {
+        "doc_id": "0123456789abcdef",
+        "url": url,
+        "canonical_url": url,
+        "title": "A story",
+        "author": None,
+        "published_at": None,
+        "language": "en",
+        "sitename": None,
+        "description": None,
+        "tags": [],
+        "text": " ".join(["word"] * 80),
+        "word_count": 80,
+        "content_hash": "0" * 32,
+        "duplicate_of": None,
+        "page_type": "article",
+        "fetched_at": datetime(2025, 7, 1, tzinfo=UTC),
+        "origin": "/data/site/story.html",
+        "schema_version": 2,
+    }
+    row.update(changes)  # type: ignore[typeddict-item]
+    return row
+
+
+DEFAULTS = FilterFields()
+
+
+@pytest.mark.parametrize(
+    ("url", "page_type", "why"),
+    [
+        ("https://news.test/", None, "front page"),
+        ("https://news.test/tag/economy", None, "tag"),
+        ("https://news.test/category/world/", None, "category"),
+        ("https://news.test/authors/jane", None, "authors"),
+        ("https://news.test/search?q=x", None, "search"),
+        ("https://news.test/news?page=2", None, "paging"),
+        ("https://news.test/2025/07/story.html", "CollectionPage", "page type"),
+    ],
+)
+def test_listing_pages_are_not_articles(url: str, page_type: str | None, why: str) -> None:
+    failed = filters.articles_only(document(url, page_type=page_type), DEFAULTS)
+    assert failed is not None and failed[0] == "not_article" and why in failed[1]
+    assert (
+        filters.articles_only(document(url, page_type=page_type), FilterFields(articles_only=False)) is None
+    )
+
+
+def test_an_article_whose_canonical_is_fine_but_read_under_a_listing_url_is_not_kept() -> None:
+    row = document("https://news.test/tag/x?id=1", canonical_url="https://news.test/2025/07/story.html")
+    assert filters.articles_only(row, DEFAULTS) == ("not_article", "a listing page (tag in the URL)")
+    assert filters.articles_only(document(), DEFAULTS) is None
+
+
+def test_min_words_and_languages() -> None:
+    assert filters.min_words(document(word_count=49), DEFAULTS) == ("too_short", "49 words < min_words 50")
+    assert filters.min_words(document(word_count=50), DEFAULTS) is None
+    assert filters.min_words(document(word_count=3), FilterFields(min_words=0)) is None
+    assert filters.languages(document(language="fr"), DEFAULTS) is None  # empty list: every language
+    english = FilterFields(languages=["en"])
+    assert filters.languages(document(language="fr"), english) == ("language", "language 'fr' not in ['en']")
+    assert filters.languages(document(language=None), english) == ("language", "language None not in ['en']")
+    assert filters.languages(document(language="en"), english) is None
+
+
+def test_the_first_failing_filter_gives_the_reason() -> None:
+    settings = FilterFields(min_words=100, languages=["de"])
+    short_french_tag_page = document("https://news.test/tag/x", word_count=3, language="fr")
+    assert filters.check(short_french_tag_page, settings)[0] == "not_article"  # type: ignore[index]
+    assert filters.check(document(word_count=3, language="fr"), settings)[0] == "too_short"  # type: ignore[index]
+    assert filters.check(document(language="fr"), FilterFields(languages=["de"]))[0] == "language"  # type: ignore[index]
+    assert filters.check(document(), DEFAULTS) is None
+
+
+def test_filtered_turns_a_failing_document_into_a_reject_and_leaves_rejects_alone() -> None:
+    row = document(word_count=10)
+    outcome = filters.filtered(Extracted(document=row), DEFAULTS)
+    assert outcome.document is None and outcome.reject is not None
+    assert outcome.reject["reason"] == "too_short"
+    assert (outcome.reject["url"], outcome.reject["origin"]) == (row["url"], row["origin"])
+    assert outcome.reject["fetched_at"] == row["fetched_at"]
+    kept = Extracted(document=document())
+    assert filters.filtered(kept, DEFAULTS) is kept
+    from flows.records import Page
+
+    already = rejected(Page("https://news.test/x", b"", datetime.now(UTC), "x"), "no_text", "empty")
+    assert filters.filtered(already, DEFAULTS) is already
+
+
+def test_a_new_filter_is_one_function_in_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The extension point: a function appended to FILTERS runs after the others, in every check."""
+
+    def no_shouting(row: DocumentRow, settings: FilterFields) -> tuple[str, str] | None:
+        return ("shouting", "the title is all capitals") if (row["title"] or "").isupper() else None
+
+    monkeypatch.setattr(filters, "FILTERS", [*filters.FILTERS, no_shouting])
+    assert filters.check(document(title="BREAKING NEWS"), DEFAULTS) == (
+        "shouting",
+        "the title is all capitals",
+    )
+    assert filters.check(document(title="BREAKING", word_count=3), DEFAULTS)[0] == "too_short"  # type: ignore[index]
+    assert filters.check(document(), DEFAULTS) is None
+
+
+def test_a_source_carries_its_filter_settings(make_config) -> None:
+    config = load_config(
+        make_config(
+            '[[sources]]\nname = "s"\nkind = "files"\npath = "x/*.html"\n'
+            'min_words = 10\nlanguages = ["en", "fr"]\narticles_only = false\n'
+        )
+    )
+    assert config.sources[0].filters() == FilterFields(
+        min_words=10, languages=["en", "fr"], articles_only=False
+    )
