@@ -92,6 +92,7 @@ class _Runner(Runner):
     before_exit: Callable[[], None] | None = None  # set by serve(): stops a local Prefect server
     server_pid: int | None = None  # that server's process: spared until the flow runs are stopped
     say: Callable[[str], None] = print  # set by serve(): where the last resort says what it does
+    stopped: threading.Event  # set by serve() once the runner has stopped by itself
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         """SIGTERM stops serving the way Ctrl-C does (asyncio cancels the runner, which pauses the
@@ -126,11 +127,8 @@ class _Runner(Runner):
             _terminate_children()
             os._exit(0)
 
-        finished = _STOPPED
+        finished = self.stopped
         threading.Thread(target=last_resort, name="corpus-serve-stop", daemon=True).start()
-
-
-_STOPPED = threading.Event()
 
 
 def _terminate_children(grace: float = 10.0, spare: int | None = None) -> None:
@@ -169,10 +167,11 @@ def serve(
     runner.before_exit = before_exit
     runner.server_pid = server_pid
     runner.say = say or logging.getLogger("corpus").warning
+    runner.stopped = threading.Event()
     for deployment in deployments(config, config_path, warehouse):
         runner.add_deployment(deployment)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(runner.start())
     finally:
-        _STOPPED.set()
+        runner.stopped.set()
