@@ -9,7 +9,7 @@ tree by trafilatura's own functions in trafilatura's order less those two (`stor
 per process and day rather than per page (reading trafilatura's settings costs ~0.5 ms a page).
 
 The text and every stored field are what `bare_extraction(with_metadata=True)` gives:
-tests/test_trafilatura_fields.py compares the two on every test page, and pins the source of the
+tests/extract/test_trafilatura_fields.py compares the two on every test page, and pins the source of the
 mirrored function so that a trafilatura upgrade that changes it fails a test instead of drifting silently.
 """
 

@@ -57,8 +57,9 @@ class IdenticalPages:
     Only documents whose page named a URL other than the one it was read under (canonical link, og:url)
     are kept: trafilatura then read URL, host, date and site name from the page, and with links and images
     left out its text does not depend on the URL either, so a copy's document is the original's with the
-    location columns set anew (tests/test_extract.py compares it with a fresh extraction). A page without
-    such a URL may have taken its metadata from the URL it was read under, and is extracted every time."""
+    location columns set anew (tests/extract/test_extract.py compares it with a fresh extraction). A page
+    without such a URL may have taken its metadata from the URL it was read under, and is extracted every
+    time."""
 
     def __init__(self, size: int) -> None:
         self.size = size

@@ -5,7 +5,7 @@ Layout under the warehouse root (a local folder, or any URI pyarrow's filesystem
     documents/source=<name>/month=<YYYY-MM>/part-<run_id>-<seq>.parquet
     rejects/source=<name>/part-<run_id>-<seq>.parquet
     fetches/source=<name>/part-<run_id>-<seq>.parquet   one row per URL fetched (web sources)
-    signatures/source=<name>/part-<run_id>-<seq>.parquet  LSH band hashes of stored texts (near_dedup.py)
+    signatures/source=<name>/part-<run_id>-<seq>.parquet  LSH band hashes of stored texts (dedup/near.py)
     raw/source=<name>/<run_id>-<unit>-<n>.warc.gz     the raw responses of web sources
     runs/run-<run_id>-<phase>.parquet         one row per source of the run; phase: start, end
     _staging/<run_id>/                         extracted, not yet committed (never read by views)
@@ -14,7 +14,7 @@ Layout under the warehouse root (a local folder, or any URI pyarrow's filesystem
 
 Files are immutable. Each is written under a temporary name and renamed into place, so a reader never sees
 a partial file and a crash leaves only temporary files, which no reader globs. A run's committed files stay;
-a re-run skips what they hold (dedup.py) and completes the rest.
+a re-run skips what they hold (flows/dedup) and completes the rest.
 """
 
 from __future__ import annotations

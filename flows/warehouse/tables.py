@@ -100,7 +100,7 @@ SIGNATURE_SCHEMA = pa.schema(
     [
         ("doc_id", pa.string()),
         ("cluster_id", pa.string()),
-        ("bands", pa.list_(pa.uint32())),  # LSH band hashes of the text's MinHash (near_dedup.py)
+        ("bands", pa.list_(pa.uint32())),  # LSH band hashes of the text's MinHash (flows/dedup/near.py)
         ("paragraphs", pa.list_(pa.uint32())),  # hashes of its paragraphs (to tell furniture from text)
         ("doc_file", pa.string()),  # the documents file that holds the row (to read its text back)
         ("run_id", pa.string()),

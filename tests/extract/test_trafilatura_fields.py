@@ -115,5 +115,5 @@ def test_mirrored_function_is_unchanged() -> None:
     digest = hashlib.sha256(source.encode()).hexdigest()
     assert trafilatura.__version__ == "2.3.1" and digest == EXTRACT_METADATA_SHA256, (
         f"trafilatura {trafilatura.__version__}: extract_metadata changed (sha256 {digest}); "
-        "re-check flows/trafilatura_fields.stored_metadata against it, then update this digest"
+        "re-check flows/extract/fields.stored_metadata against it, then update this digest"
     )
