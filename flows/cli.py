@@ -111,9 +111,13 @@ def ingest(
     source: SourceOption = None,
     warehouse: WarehouseOption = None,
     verbose: VerboseOption = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every local input file again, changed or not.")
+    ] = False,
 ) -> None:
-    """Ingest the config's sources into the warehouse, then rebuild the views."""
-    _run_flow("ingest", config, source, warehouse, verbose)
+    """Ingest the config's sources into the warehouse, then rebuild the views. Local files (HTML, WARC)
+    ingested before and unchanged since are skipped; a WARC file that grew is read from where it was left."""
+    _run_flow("ingest", config, source, warehouse, verbose, full)
 
 
 @app.command()
@@ -129,7 +133,7 @@ def reextract(
 
 
 def _run_flow(
-    name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool
+    name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool, full: bool = True
 ) -> None:
     try:
         _load(config).select(source)  # fail fast, before Prefect starts, on a bad config
@@ -153,7 +157,7 @@ def _run_flow(
     with Progress(*columns, console=err, transient=False) as bar:
         pipeline_progress.listen(_ProgressBar(bar))
         try:
-            summary = run_flow(str(config), source or None, warehouse)
+            summary = run_flow(str(config), source or None, warehouse, full)
         except CorpusError as exc:
             failed(exc)
         finally:

@@ -23,9 +23,10 @@ class SourceError(CorpusError):
     """A source that cannot be read (nothing matches its glob, a corrupt archive, a listing that is not a
     feed). `reason` is a rejects-table reason when the cause has one (blocked_address, dns_error...)."""
 
-    def __init__(self, message: str, reason: str | None = None) -> None:
+    def __init__(self, message: str, reason: str | None = None, path: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        self.path = path  # the input file that could not be read to its end, when it is one
 
 
 class Blocked(CorpusError):

@@ -46,7 +46,7 @@ from flows.errors import ConfigError, SourceError
 from flows.extract.pool import close_shared_pool
 from flows.fetch import robots
 from flows.records import RunSummary, SourceStats
-from flows.sources import Unit, discover, kind
+from flows.sources import DiscoverContext, Unit, discover, kind
 from flows.warehouse import search_index
 from flows.warehouse.staging import StagedUnit
 from flows.warehouse.store import Warehouse
@@ -76,8 +76,8 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
 
 # The tasks write to the warehouse: never cached (and their inputs need no hashing).
 @task(name="discover", task_run_name="discover {source.name}", cache_policy=NO_CACHE)
-def discover_units(source: SourceBase, config: Config) -> list[Unit]:
-    return discover(source, config)
+def discover_units(source: SourceBase, config: Config, context: DiscoverContext) -> list[Unit]:
+    return discover(source, config, context)
 
 
 @task(name="extract", task_run_name="extract {unit.label}", cache_policy=NO_CACHE)
@@ -96,14 +96,16 @@ def commit_unit(staged: StagedUnit, run: runs.ActiveRun) -> SourceStats:
     return pipeline.commit_unit(staged, run)
 
 
-def ingest_source(runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun) -> SourceStats:
+def ingest_source(
+    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool = False
+) -> SourceStats:
     """One source's task group: discover its units, extract them (in parallel where
     the task runner allows) and commit each as it finishes, so committing one unit overlaps extracting
     the next. Tasks, not a sub-flow: a sub-flow run costs ~1 s of Prefect bookkeeping per source."""
     started = time.monotonic()
     stats = SourceStats()
     try:
-        units = discover_units(source, config)
+        units = discover_units(source, config, DiscoverContext(run.warehouse, full, run.ref.run_id))
     except SourceError as exc:
         stats.fail(str(exc))
         return pipeline.timed(stats, started)
@@ -130,14 +132,19 @@ def ingest_source(runner: TaskRunner, source: SourceBase, config: Config, run: r
 
 
 @flow(name="ingest")
-def ingest(config_path: str, sources: list[str] | None = None, warehouse: str | None = None) -> RunSummary:
-    """Ingest the config's sources (or the named ones) into the warehouse, then rebuild the views."""
+def ingest(
+    config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = False
+) -> RunSummary:
+    """Ingest the config's sources (or the named ones) into the warehouse, then rebuild the views. Local
+    input files ingested before and unchanged since are skipped, unless `full`."""
     config = load_config(config_path)
-    return _run(config, config.select(sources), warehouse)
+    return _run(config, config.select(sources), warehouse, full)
 
 
 @flow(name="reextract")
-def reextract(config_path: str, sources: list[str] | None = None, warehouse: str | None = None) -> RunSummary:
+def reextract(
+    config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = True
+) -> RunSummary:
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
     different (a newer trafilatura, other extraction settings) are stored as new versions."""
     config = load_config(config_path)
@@ -160,10 +167,10 @@ def reextract(config_path: str, sources: list[str] | None = None, warehouse: str
         )
         for s in selected
     ]
-    return _run(config, archived, warehouse)
+    return _run(config, archived, warehouse, full)
 
 
-def _run(config: Config, selected: list[SourceBase], override: str | None) -> RunSummary:
+def _run(config: Config, selected: list[SourceBase], override: str | None, full: bool = False) -> RunSummary:
     """Run the sources; `override`: a warehouse folder instead of the config's."""
     started = time.monotonic()
     store = Warehouse.of_config(config, override)
@@ -186,7 +193,7 @@ def _run(config: Config, selected: list[SourceBase], override: str | None) -> Ru
     try:
         with make_task_runner(config.runner) as runner:
             for source in selected:
-                results[source.name] = _ingest_locked(runner, source, config, run)
+                results[source.name] = _ingest_locked(runner, source, config, run, full)
         completed = True
     finally:
         ended = runs.finish_run(run, results)
@@ -213,7 +220,7 @@ def _run(config: Config, selected: list[SourceBase], override: str | None) -> Ru
 
 
 def _ingest_locked(
-    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun
+    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool
 ) -> SourceStats:
     """One source, unless a run of it is still going elsewhere (then: skipped, not doubled)."""
     lock = runs.source_lock(run.warehouse, source.name)
@@ -221,7 +228,7 @@ def _ingest_locked(
         logger().warning("source %s: skipped, a run of it is still going in another process", source.name)
         return SourceStats(status="skipped", error="a run of this source was still going in another process")
     try:
-        return ingest_source(runner, source, config, run)
+        return ingest_source(runner, source, config, run, full)
     except Exception as exc:  # one failing source never fails another
         return SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:

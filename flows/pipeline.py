@@ -8,6 +8,7 @@ commit a unit:   what a unit staged → ActiveRun.commit_chunk (dedup → store)
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import cast
 
 from flows import progress
@@ -15,10 +16,12 @@ from flows.config import DedupConfig, ExtractConfig
 from flows.extract.page import ExtractOptions
 from flows.extract.pool import ExtractPool, ReadError, shared_pool
 from flows.filters import filtered
-from flows.records import DocumentRow, Extracted, RejectRow, SourceStats, WorkItem
+from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, RejectRow, Skipped, SourceStats, WorkItem
 from flows.runs import ActiveRun, RunRef
 from flows.sources import Unit, UnitContext, kind, preload_modules
+from flows.sources.inputs import mtime_of
 from flows.warehouse import staging
+from flows.warehouse.tables import FETCHES, INPUTS
 
 PROGRESS_EVERY = 20  # pages between two progress events
 
@@ -39,7 +42,8 @@ def extract_unit(
 ) -> staging.StagedUnit:
     """Prepare a unit (web sources: fetch its pages into the raw archive), extract its pages on all cores,
     and pass the outcomes on chunk by chunk: to `committer` when this process commits for the run, else
-    to staged files that the commit step reads back."""
+    to staged files that the commit step reads back. Then, after its documents, the unit's fetch state
+    (web) or the input files it read completely (local), so a later run knows what it has."""
     warehouse = run.open_warehouse()
     writer = staging.StagingWriter(
         warehouse,
@@ -47,8 +51,9 @@ def extract_unit(
         unit.source,
         unit.label,
         committer.commit_chunk if committer is not None else None,
-        committer.commit_fetches if committer is not None else None,
+        committer.commit_after if committer is not None else None,
     )
+    tally = InputTally(unit)
     try:
         work = kind(unit.kind).prepare(unit, UnitContext(run.run_id, warehouse))
         for row in work.rejects:
@@ -56,15 +61,60 @@ def extract_unit(
         skipped = len(work.rejects) + work.unchanged
         if skipped:
             progress.report("pages_done", unit.source, skipped)
-        errors = _extract_items(work.items, unit, extraction_pool(options, dedup), writer, work.renames)
+        pool = extraction_pool(options, dedup)
+        errors = _extract_items(work.items, unit, pool, writer, work.renames, tally)
         if work.done is not None:
             work.done()
-        staged = writer.finish("; ".join(errors) or None, work.fetches)
+        after = {FETCHES.name: work.fetches or [], INPUTS.name: tally.rows()}
+        staged = writer.finish("; ".join(errors) or None, after)
     finally:
         writer.close()
     staged.unchanged = work.unchanged
     staged.seen += work.unchanged
     return staged
+
+
+class InputTally:
+    """What each input file of a unit gave (pages, documents, rejects, skipped records), for its row in
+    `inputs`; a file whose reading broke off is not recorded (the next run reads it again)."""
+
+    def __init__(self, unit: Unit) -> None:
+        self.unit = unit
+        self.counts = {state.path: [0, 0, 0, 0] for state in unit.inputs}
+        self.broken: set[str] = set()
+
+    def add(self, outcome: Extracted) -> None:
+        row = outcome.document if outcome.document is not None else outcome.reject
+        origin = str(row["origin"] or "") if row is not None else ""
+        counts = self.counts.get(origin.rpartition("#")[0] or origin)
+        if counts is not None:
+            counts[0] += 1
+            counts[1 if outcome.document is not None else 2] += 1
+
+    def skipped(self, entry: Skipped) -> None:
+        if entry.path in self.counts:
+            self.counts[entry.path][3] += entry.records
+
+    def rows(self) -> list[dict[str, object]]:
+        now = datetime.now(UTC)
+        return [
+            {
+                "path": state.path,
+                "size": state.size,
+                "mtime": mtime_of(state),
+                "fingerprint": state.fingerprint,
+                "start": state.start,
+                "records": counts[0],
+                "documents": counts[1],
+                "rejects": counts[2],
+                "skipped": counts[3],
+                "ingested_at": now,
+                "schema_version": SCHEMA_VERSION,
+            }
+            for state in self.unit.inputs
+            if state.path not in self.broken
+            for counts in [self.counts[state.path]]
+        ]
 
 
 def _extract_items(
@@ -73,6 +123,7 @@ def _extract_items(
     pool: ExtractPool,
     writer: staging.StagingWriter,
     renames: dict[str, str],
+    tally: InputTally,
 ) -> list[str]:
     """Every page of the items through the pool into the writer; returns the items' read errors."""
     errors = []
@@ -80,7 +131,14 @@ def _extract_items(
     for outcome in pool.map(items, on_input_end=writer.flush_early):
         if isinstance(outcome, ReadError):
             errors.append(outcome.message)
+            # the file it names, or every file of the unit when it names none (a worker that died)
+            tally.broken.update([outcome.path] if outcome.path is not None else tally.counts)
             continue
+        if isinstance(outcome, Skipped):
+            writer.unit.skipped += outcome.records
+            tally.skipped(outcome)
+            continue
+        tally.add(outcome)
         if renames:
             _rename_origin(outcome, renames)
         writer.add(filtered(outcome, unit.filters))
@@ -105,8 +163,9 @@ def commit_unit(staged: staging.StagedUnit, run: ActiveRun) -> SourceStats:
     """Commit what a unit staged (extraction in another process); chunks committed directly are counted."""
     stats = SourceStats(**staged.counts())
     for chunk in staged.chunks:
-        if chunk.fetches is not None:  # the last chunk of a unit, after its documents
-            run.commit_fetches(staged.source, staging.read_rows(run.warehouse, chunk.fetches))
+        if chunk.after:  # the last chunk of a unit, after its documents
+            for table, path in chunk.after.items():
+                run.commit_after(staged.source, table, staging.read_rows(run.warehouse, path))
             staging.remove(run.warehouse, chunk)
             continue
         documents = cast(list[DocumentRow], staging.read_rows(run.warehouse, chunk.documents))

@@ -105,6 +105,20 @@ class Extracted:
     reject: RejectRow | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Archive records that are not HTTP responses (request, metadata, resource, warcinfo, dns...):
+    skipped by design, and counted. A work item yields one at its end."""
+
+    records: int
+    path: str  # the archive file they are in
+
+
+# What the warehouse remembers of a local input file read completely (the `inputs` table,
+# warehouse/tables.py INPUT_SCHEMA), so that a later run skips it while it is unchanged.
+InputRow = dict[str, Any]
+
+
 def rejected(page: Page, reason: str, detail: str = "") -> Extracted:
     """A page turned down, with its reason."""
     return Extracted(reject=reject_row(page.url, reason, detail, page.origin, page.fetched_at))
@@ -116,7 +130,7 @@ class WorkItem(Protocol):
     as rejects, never as exceptions; a problem that ends the item (a truncated archive) is raised as
     SourceError after the pages read so far."""
 
-    def pages(self) -> Iterator[Page | Extracted]: ...
+    def pages(self) -> Iterator[Page | Extracted | Skipped]: ...
 
     def resume_after(self, origin: str) -> WorkItem | None:
         """The rest of this item after the page read from `origin` (None when nothing is left)."""
@@ -132,6 +146,7 @@ class Counts(BaseModel):
     rejected: int = 0  # pages with no usable text, with a reason in `rejects`
     written: int = 0  # rows added to `documents` (new articles, and copies found under new URLs)
     unchanged: int = 0  # web pages fetched again with no change (304, or the same body): not extracted
+    skipped: int = 0  # archive records that are not HTTP responses (request, metadata...): not pages
 
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTS}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,11 +21,11 @@ from pydantic import BaseModel
 
 from flows.config import DedupConfig, SourceBase
 from flows.dedup.deduplicator import Deduplicator
-from flows.records import DocumentRow, FetchRow, RejectRow, SourceStats
+from flows.records import DocumentRow, RejectRow, SourceStats
 from flows.sources import location
 from flows.warehouse.ids import new_run_id
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import DOCUMENTS, FETCHES, REJECTS, SIGNATURES
+from flows.warehouse.tables import BY_NAME, DOCUMENTS, REJECTS, SIGNATURES
 
 
 class RunRef(BaseModel):
@@ -87,7 +87,8 @@ class ActiveRun:
             signatures = self.deduplicator.committed(written, classified.pending)
             signed = self.warehouse.write_partitioned(SIGNATURES, signatures, source, run_id, seq)
             self.deduplicator.seen_signature_files([path for path, _ in signed])
-            self.warehouse.write_partitioned(REJECTS, rejects, source, run_id, seq)
+            first = self.deduplicator.rejects.first(source, rejects)  # once per page and reason
+            self.warehouse.write_partitioned(REJECTS, first, source, run_id, seq)
         if self.after_commit is not None and classified.kept:
             self.after_commit()
         return classified.duplicates, len(classified.kept)
@@ -97,11 +98,13 @@ class ActiveRun:
             self.warehouse_lock = FileLock(self.warehouse.lock_path("commit"))
         return self.warehouse_lock
 
-    def commit_fetches(self, source: str, rows: list[FetchRow]) -> None:
+    def commit_after(self, source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Rows that describe what a unit's documents came from (web fetch state, local input files):
+        committed after those documents, so a run that stops in between reads them again next time."""
         with self.commit_lock:
             self.sequence += 1
-            # no warehouse lock: no other run reads fetch rows while committing
-            self.warehouse.write_partitioned(FETCHES, rows, source, self.ref.run_id, self.sequence)
+            # no warehouse lock: no other run reads these rows while committing
+            self.warehouse.write_partitioned(BY_NAME[table], rows, source, self.ref.run_id, self.sequence)
 
 
 def begin_run(

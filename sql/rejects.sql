@@ -1,14 +1,17 @@
--- rejects: every page that did not become a document, with the reason. One row per page and run.
+-- rejects: every page that did not become a document, with the reason. One row per page and reason: the
+-- first time it was turned down for it (a re-run, or a robots.txt that still says no, adds no row).
 --   url          VARCHAR      the page
 --   source       VARCHAR      config source name
 --   reason       VARCHAR      no_text | extract_timeout | extract_error | extract_crash | too_large |
---                             not_html | unreadable | http_<status> (non-200 responses) | too_short | language |
+--                             not_html | unreadable | bad_encoding (a body that does not decode) |
+--                             revisit (an archive's revisit record: it refers to an earlier capture) |
+--                             http_<status> (non-200 responses) | too_short | language |
 --                             not_article (quality filters) | robots | timeout | connect_error | redirect_loop |
 --                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset
---   fetched_at   TIMESTAMPTZ  when the page was read
---   run_id       VARCHAR      the ingest run (see runs)
+--   fetched_at   TIMESTAMPTZ  when the page was read (the first time it was turned down for this reason)
+--   run_id       VARCHAR      the ingest run that recorded it (see runs)
 CREATE OR REPLACE VIEW rejects AS
 SELECT url, source, reason, detail, origin, fetched_at, run_id
 FROM _rejects_raw;

@@ -12,12 +12,14 @@
 --   rejected     BIGINT       pages rejected (see rejects)
 --   written      BIGINT       rows added to documents
 --   unchanged    BIGINT       web pages fetched again with no change (304 or the same body): not extracted
+--   skipped      BIGINT       archive records that are not HTTP responses (request, metadata, resource,
+--                             warcinfo): skipped by design, not pages
 --   seconds      DOUBLE       time spent on this source
 --   error        VARCHAR      why the source failed, if it did
 --   priority     INTEGER      the source's configured priority at the time (see articles)
 CREATE OR REPLACE VIEW run_sources AS
 SELECT run_id, source, kind, location, status, started_at, ended_at, seen, extracted, duplicates, rejected,
-       written, coalesce(unchanged, 0) AS unchanged, seconds, error,
+       written, coalesce(unchanged, 0) AS unchanged, coalesce(skipped, 0) AS skipped, seconds, error,
        coalesce(priority, 0) AS priority
 FROM _runs_raw
 -- a run writes a 'running' row per source when it starts and a final row when it ends: keep the last

@@ -4,7 +4,8 @@
 --   started_at, ended_at     TIMESTAMPTZ
 --   seconds      DOUBLE       wall time of the run
 --   sources      VARCHAR[]    sources ingested
---   seen, extracted, duplicates, rejected, written, unchanged   BIGINT   summed over sources (see run_sources)
+--   seen, extracted, duplicates, rejected, written, unchanged, skipped   BIGINT   summed over sources
+--                             (see run_sources)
 --   errors       VARCHAR      source: error, for failed sources
 CREATE OR REPLACE VIEW runs AS
 SELECT run_id,
@@ -18,6 +19,7 @@ SELECT run_id,
        list(source ORDER BY source) AS sources,
        sum(seen) AS seen, sum(extracted) AS extracted, sum(duplicates) AS duplicates,
        sum(rejected) AS rejected, sum(written) AS written, sum(unchanged) AS unchanged,
+       sum(skipped) AS skipped,
        string_agg(source || ': ' || error, '; ' ORDER BY source) FILTER (WHERE error IS NOT NULL) AS errors
 FROM run_sources
 GROUP BY run_id;

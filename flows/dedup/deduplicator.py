@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from flows.config import DedupConfig
-from flows.dedup.exact import ExactIndex, Verdict
+from flows.dedup.exact import ExactIndex, SeenRejects, Verdict
 from flows.dedup.near import Member, NearIndex, ParagraphCounts
 from flows.records import DocumentRow
 from flows.warehouse.ids import first16
@@ -41,6 +41,7 @@ class Deduplicator:
         self.warehouse = warehouse
         self.options = options
         self.exact = ExactIndex()
+        self.rejects = SeenRejects(warehouse)
         self.near = NearIndex(options, warehouse.read_text) if options.near else None
         self._seen_documents: set[str] = set()
         self._seen_signatures: set[str] = set()

@@ -1,8 +1,9 @@
 """Exact dedup: doc_ids already stored (the same version of a page), and the first document of each text
-(the same text under another URL is a copy of it)."""
+(the same text under another URL is a copy of it); and the rejects each source has recorded already."""
 
 from __future__ import annotations
 
+import hashlib
 from enum import Enum
 
 import numpy as np
@@ -10,9 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from flows.records import RejectRow
 from flows.warehouse.ids import first16, hex64
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import DOCUMENTS
+from flows.warehouse.tables import DOCUMENTS, REJECTS
 
 
 class Verdict(Enum):
@@ -92,3 +94,52 @@ class ExactIndex:
         self._new_ids.add(doc_id)
         if self._first(text_hash) is None:
             self._new_texts[text_hash] = (doc_id, cluster_id)
+
+
+def reject_key(url: str, reason: str) -> int:
+    """A page and the reason it was turned down, as a 64-bit key."""
+    digest = hashlib.blake2b(f"{url}\n{reason}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+class SeenRejects:
+    """The (page, reason) pairs each source has in `rejects` already, so that a page turned down again for
+    the same reason (a re-run, a robots.txt that still says no) is recorded once, the first time. Keys
+    live in a sorted int64 array per source (8 bytes a reject); this session's in a set beside it."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self._stored: dict[str, np.ndarray] = {}
+        self._new: dict[str, set[int]] = {}
+        self._files: set[str] = set()
+
+    def _refresh(self, source: str) -> None:
+        files = [path for path in self.warehouse.partition_files(REJECTS, source) if path not in self._files]
+        self._files.update(files)
+        if not files:
+            self._stored.setdefault(source, np.empty(0, np.int64))
+            return
+        columns = ["url", "reason"]
+        schema = pa.schema([REJECTS.schema.field(c) for c in columns])
+        table = ds.dataset(files, schema=schema, format="parquet", filesystem=self.warehouse.fs).to_table()
+        keys = np.fromiter(
+            (reject_key(u or "", r or "") for u, r in zip(*table.to_pydict().values(), strict=True)),
+            np.int64,
+            table.num_rows,
+        )
+        self._stored[source] = np.union1d(self._stored.get(source, np.empty(0, np.int64)), keys)
+
+    def first(self, source: str, rows: list[RejectRow]) -> list[RejectRow]:
+        """The rows whose page and reason the source has not recorded yet (nor earlier in `rows`)."""
+        self._refresh(source)
+        stored = self._stored[source]
+        new = self._new.setdefault(source, set())
+        kept = []
+        for row in rows:
+            key = reject_key(row["url"], row["reason"])
+            at = int(np.searchsorted(stored, key))
+            if key in new or (at < len(stored) and stored[at] == key):
+                continue
+            new.add(key)
+            kept.append(row)
+        return kept

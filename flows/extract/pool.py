@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 
 from flows.errors import SourceError
 from flows.extract.page import ExtractOptions, IdenticalPages, extract_page
-from flows.records import Extracted, Page, WorkItem, rejected
+from flows.records import Extracted, Page, Skipped, WorkItem, rejected
 
 PREFETCH = 4  # work items queued per worker (~0.5 s of work), so that it never waits for the parent,
 # not even while the parent commits a chunk
@@ -41,6 +41,7 @@ class ReadError:
     """A work item that could not be read to its end (a truncated archive); its pages so far came through."""
 
     message: str
+    path: str | None = None  # the input file, when the error names one
 
 
 class PageSlot:
@@ -108,14 +109,14 @@ def _worker_main(
             return
         try:
             for entry in item.pages():
-                if isinstance(entry, Extracted):  # rejected while reading
+                if isinstance(entry, (Extracted, Skipped)):  # rejected or skipped while reading
                     results.send(("result", entry))
                     continue
                 slot.begin(entry)
                 results.send(("result", _extract_with_limit(entry, options, limit, seen)))
                 slot.end()  # after the send: a worker killed in between has its page counted twice, not lost
         except SourceError as exc:
-            results.send(("error", str(exc)))
+            results.send(("error", str(exc), exc.path))
         except Exception as exc:
             results.send(("error", f"{item}: {type(exc).__name__}: {exc}"))
         results.send(("done",))
@@ -201,7 +202,7 @@ class ExtractPool:
 
     def map(
         self, items: Iterable[WorkItem], on_input_end: Callable[[], None] | None = None
-    ) -> Iterator[Extracted | ReadError]:
+    ) -> Iterator[Extracted | Skipped | ReadError]:
         """Outcomes of every page of `items`; `on_input_end` is called (in the caller's thread, between two
         outcomes) once every item has gone to a worker: what is left is only what the workers hold."""
         self.start()
@@ -210,7 +211,7 @@ class ExtractPool:
 
     def _run(
         self, items: Iterator[WorkItem], on_input_end: Callable[[], None] | None = None
-    ) -> Iterator[Extracted | ReadError]:
+    ) -> Iterator[Extracted | Skipped | ReadError]:
         retry: deque[WorkItem] = deque()
         exhausted = False
         while True:
@@ -246,7 +247,7 @@ class ExtractPool:
                 if kind == "result":
                     yield message[1]
                 elif kind == "error":
-                    yield ReadError(message[1])
+                    yield ReadError(*message[1:])
                 else:  # done
                     worker.items.popleft()
             now = time.monotonic()
@@ -258,7 +259,7 @@ class ExtractPool:
 
     def _fail(
         self, worker: _Worker, retry: deque[WorkItem], reason: str, detail: str
-    ) -> Iterator[Extracted | ReadError]:
+    ) -> Iterator[Extracted | Skipped | ReadError]:
         """Replace a stuck or dead worker; reject the page it was on and re-queue what it had not read."""
         worker.process.kill()
         worker.process.join(5)

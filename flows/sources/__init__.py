@@ -1,7 +1,8 @@
 """Sources say what to ingest. Each kind of source is one module here implementing `SourceKind`:
 
-- `discover(source, config)`: list its units. A unit is one Prefect task's worth of input (a batch of
-  files, one WARC file, a batch of web pages); discovery must be cheap.
+- `discover(source, config, context)`: list its units. A unit is one Prefect task's worth of input (a
+  batch of files, one WARC file, a batch of web pages); discovery must be cheap. Local kinds list only
+  the input files new or changed since they were last ingested, unless `context.full` (inputs.py).
 - `prepare(unit, context)`: make a unit ready to extract, as work items that extraction workers read by
   themselves (a few files, a byte range of a WARC file), so page bytes never pass through the parent
   process; web kinds fetch their pages into the raw archive first.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from flows.config import Config, FilterFields, SourceBase
 from flows.errors import ConfigError
 from flows.records import FetchRow, RejectRow, WorkItem
+from flows.sources.inputs import InputFile
 
 if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
@@ -37,20 +39,40 @@ KINDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Unit:
-    """One task's input: picklable, so that it can travel to a Dask or Ray worker. `paths` are the local
-    input files it reads (none for web kinds); `spec` is the kind's own description of the rest (URLs,
-    a URL prefix...)."""
+    """One task's input: picklable, so that it can travel to a Dask or Ray worker. `inputs` are the local
+    files it reads, as they were when discovered (none for web kinds); `spec` is the kind's own
+    description of the rest (URLs, a URL prefix...)."""
 
     source: str
     kind: str
     index: int
-    paths: tuple[str, ...]
+    inputs: tuple[InputFile, ...]
     spec: Any
     filters: FilterFields = field(default_factory=FilterFields)
 
     @property
     def label(self) -> str:
         return f"{self.source}#{self.index}"
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(state.path for state in self.inputs)
+
+
+@dataclass(frozen=True)
+class DiscoverContext:
+    """What `discover` may use: the warehouse (what was ingested before; None: nothing is known) and
+    whether to read everything."""
+
+    warehouse: Warehouse | None = None
+    full: bool = False
+    run_id: str = "discover"
+
+    def known_inputs(self, source: str) -> dict[str, dict[str, Any]]:
+        """The input files of a source ingested before (path → last `inputs` row); none with `full`."""
+        if self.full or self.warehouse is None:
+            return {}
+        return self.warehouse.read_inputs(source)
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,7 @@ class SourceKind(Protocol):
     FETCHED: bool  # pages come from the web, through the raw archive (what `corpus reextract` re-reads)
     PRELOAD: bool  # extraction workers import the module up front (its work items are read there)
 
-    def discover(self, source: Any, config: Config) -> list[Unit]: ...
+    def discover(self, source: Any, config: Config, context: DiscoverContext) -> list[Unit]: ...
 
     def prepare(self, unit: Unit, context: UnitContext) -> UnitWork: ...
 
@@ -94,8 +116,8 @@ def kind(name: str) -> SourceKind:
     return cast(SourceKind, importlib.import_module(module))
 
 
-def discover(source: SourceBase, config: Config) -> list[Unit]:
-    return kind(source.kind).discover(source, config)
+def discover(source: SourceBase, config: Config, context: DiscoverContext | None = None) -> list[Unit]:
+    return kind(source.kind).discover(source, config, context or DiscoverContext())
 
 
 def location(source: SourceBase) -> str:

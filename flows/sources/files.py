@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import glob
-import gzip
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +12,8 @@ from pathlib import Path
 from flows.config import Config, FilesSource
 from flows.errors import SourceError
 from flows.records import Extracted, Page, rejected
-from flows.sources import Unit, UnitContext, UnitWork
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs
+from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
 FETCHED = False
 PRELOAD = True
@@ -33,12 +32,13 @@ def glob_base(pattern: str) -> str:
     return str(base if base.is_dir() or not fixed else base.parent)
 
 
-def discover(source: FilesSource, config: Config) -> list[Unit]:
+def discover(source: FilesSource, config: Config, context: DiscoverContext) -> list[Unit]:
     pattern = config.resolve(source.path)
     paths = sorted(p for p in glob.glob(pattern, recursive=True) if p.lower().endswith(SUFFIXES))
     paths = [p for p in paths if os.path.isfile(p)]
     if not paths:
         raise SourceError(f"source {source.name!r}: no .html/.htm/.html.gz files match {pattern!r}")
+    states = inputs.to_read(paths, context.known_inputs(source.name), context.full)
     size = config.runner.batch_size
     base = glob_base(pattern)
     return [
@@ -46,10 +46,10 @@ def discover(source: FilesSource, config: Config) -> list[Unit]:
             source=source.name,
             kind=source.kind,
             index=i // size,
-            paths=tuple(paths[i : i + size]),
+            inputs=tuple(states[i : i + size]),
             spec=FilesUnit(base, source.url_prefix, config.extract.max_bytes),
         )
-        for i in range(0, len(paths), size)
+        for i in range(0, len(states), size)
     ]
 
 
@@ -112,25 +112,10 @@ def read_file(path: str, url: str, max_bytes: int) -> Page | Extracted:
         with open(path, "rb") as handle:
             data = handle.read()
         if path.lower().endswith(".gz"):
-            data = _gunzip(data, max_bytes)
-    except _TooLarge as exc:
+            data = inflate(data, max_bytes)
+    except TooLarge as exc:
         return rejected(page, "too_large", str(exc))
-    except (OSError, EOFError, zlib.error) as exc:
+    except (OSError, BadEncoding) as exc:
         return rejected(page, "unreadable", f"{path}: {exc}")
     page.html = data
     return page
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Decompress, refusing to inflate past `limit` bytes (a gzip bomb stops here)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = inflater.decompress(data, limit + 1)
-    if len(out) > limit:
-        raise _TooLarge(f"more than max_bytes {limit} once decompressed")
-    if not inflater.eof:
-        raise gzip.BadGzipFile("truncated gzip file")
-    return out

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from flows.config import (
 from flows.errors import SourceError
 from flows.fetch.fetcher import Failure, Fetcher
 from flows.records import RejectRow, reject_row
+from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
 
@@ -202,7 +202,12 @@ async def _sitemap(url: str, fetcher: Fetcher, listing: Listing, depth: int, bud
 def parse_sitemap(body: bytes, url: str) -> tuple[str, list[Entry]]:
     """('urlset', page entries) or ('sitemapindex', child sitemap entries)."""
     if body[:2] == b"\x1f\x8b":
-        body = _gunzip(body, url)
+        try:
+            body = inflate(body, MAX_LISTING_BYTES)
+        except TooLarge:
+            raise SourceError(f"sitemap {url}: more than {MAX_LISTING_BYTES} bytes uncompressed") from None
+        except BadEncoding as exc:
+            raise SourceError(f"sitemap {url}: bad gzip data: {exc}") from None
     try:
         root = etree.fromstring(body, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
@@ -229,14 +234,3 @@ def parse_sitemap(body: bytes, url: str) -> tuple[str, list[Entry]]:
         if loc:
             entries.append(Entry(urljoin(url, loc), date))
     return kind, entries
-
-
-def _gunzip(body: bytes, url: str) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, MAX_LISTING_BYTES + 1)
-    except zlib.error as exc:
-        raise SourceError(f"sitemap {url}: bad gzip data: {exc}") from None
-    if len(data) > MAX_LISTING_BYTES:
-        raise SourceError(f"sitemap {url}: more than {MAX_LISTING_BYTES} bytes uncompressed")
-    return data

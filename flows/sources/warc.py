@@ -1,42 +1,69 @@
-"""WARC and ARC archives (plain or gzip): every HTTP response record becomes a page.
+"""WARC and ARC archives (plain or gzip): every HTTP response record becomes a page or a reject.
 
-WARC files are read with FastWARC; ARC files (.arc, .arc.gz) with warcio, which converts them on the fly.
-Non-HTML responses and non-200 statuses are rejected with a reason, so every record is accounted for.
+- WARC files are read with FastWARC, in byte ranges read in parallel; a WARC compressed as ONE gzip member
+  (`gzip file.warc`) cannot be cut, so it is one work item, read through a gzip stream (its origins then
+  give offsets in the decompressed stream). ARC files (.arc, .arc.gz) are read with warcio, which
+  converts them on the fly.
+- A response's body is decoded as the server meant it: chunked Transfer-Encoding and Content-Encoding
+  (gzip, x-gzip, deflate, br, zstd) are undone (decoding.py), bounded by max_bytes (a bomb is too_large).
+- Non-200 statuses (http_<status>), non-HTML bodies (not_html), revisit records (revisit: the capture
+  refers to an earlier one) and undecodable bodies (bad_encoding) are rejects with their reason; records
+  that are not HTTP responses (request, metadata, resource, warcinfo, dns) are skipped and counted.
+- A damaged file keeps what was read and fails the source with one line naming the file and offset.
+- Library warnings (warcio prints some) go to the log, never to the console.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import gzip
+import io
+import logging
 import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from fastwarc.warc import ArchiveIterator as FastWarcIterator
 from fastwarc.warc import WarcRecordType
 
 from flows.config import Config, WarcSource
 from flows.errors import SourceError
-from flows.records import HTML_TYPES, Extracted, Page, WorkItem, rejected
-from flows.sources import Unit, UnitContext, UnitWork
+from flows.records import HTML_TYPES, Extracted, Page, Skipped, WorkItem, rejected
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs
+from flows.sources.decoding import BadEncoding, TooLarge, decode_body
+
+LOGGER = logging.getLogger(__name__)
+# Content types that say nothing of the body: it is HTML when it looks like HTML.
+_GENERIC_TYPES = ("application/octet-stream", "binary/octet-stream", "application/unknown", "unknown/unknown")
+_RECORD_TYPES = WarcRecordType.response | WarcRecordType.revisit
 
 FETCHED = False
 PRELOAD = True
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 
 
-def discover(source: WarcSource, config: Config) -> list[Unit]:
+def discover(source: WarcSource, config: Config, context: DiscoverContext) -> list[Unit]:
     pattern = config.resolve(source.path)
     paths = sorted(p for p in glob.glob(pattern, recursive=True) if p.lower().endswith(WARC_SUFFIXES))
     if not paths:
         raise SourceError(f"source {source.name!r}: no .warc/.warc.gz/.arc/.arc.gz files match {pattern!r}")
-    return [
-        Unit(source.name, source.kind, i, (path,), WarcUnit(config.extract.max_bytes))
-        for i, path in enumerate(paths)
+    known = context.known_inputs(source.name)
+    states = [
+        state for path in paths for state in inputs.to_read([path], known, context.full, can_resume=resumable)
     ]
+    return [
+        Unit(source.name, source.kind, i, (state,), WarcUnit(config.extract.max_bytes))
+        for i, state in enumerate(states)
+    ]
+
+
+def resumable(path: str) -> bool:
+    """A WARC file that grew can be read from where the last read ended: one cut into byte ranges."""
+    return not path.lower().endswith((".arc", ".arc.gz")) and not one_gzip_member(path)
 
 
 def location(source: WarcSource) -> str:
@@ -68,20 +95,13 @@ class WarcSlice:
     end: int
     max_bytes: int
 
-    def pages(self) -> Iterator[Page | Extracted]:
-        try:
-            with open(self.path, "rb") as stream:
-                first = record_boundary(stream, self.start, self.end)
-                if first is None:
-                    return
-                stream.seek(first)
-                records = FastWarcIterator(stream, record_types=WarcRecordType.response, parse_http=True)
-                for record in records:
-                    if record.stream_pos >= self.end:
-                        return
-                    yield from _warc_record(self.path, record, self.max_bytes)
-        except OSError as exc:
-            raise SourceError(f"WARC file {self.path}: {exc}") from None
+    def pages(self) -> Iterator[Page | Extracted | Skipped]:
+        with open(self.path, "rb") as stream:
+            first = record_boundary(stream, self.start, self.end)
+            if first is None:
+                return
+            stream.seek(first)
+            yield from _read_warc(self.path, stream, self.end, self.max_bytes)
 
     def resume_after(self, origin: str) -> WarcSlice | None:
         offset = int(origin.rsplit("#", 1)[1]) + 1
@@ -89,11 +109,28 @@ class WarcSlice:
 
 
 @dataclass(frozen=True)
+class WarcStream:
+    """A WARC file that cannot be cut into byte ranges (compressed as one gzip member), read whole
+    through a gzip stream: offsets are in the decompressed stream. `skip_to` resumes after a page."""
+
+    path: str
+    max_bytes: int
+    skip_to: int = 0
+
+    def pages(self) -> Iterator[Page | Extracted | Skipped]:
+        with gzip.open(self.path, "rb") as stream:
+            yield from _read_warc(self.path, stream, None, self.max_bytes, self.skip_to)
+
+    def resume_after(self, origin: str) -> WarcStream:
+        return WarcStream(self.path, self.max_bytes, int(origin.rsplit("#", 1)[1]) + 1)
+
+
+@dataclass(frozen=True)
 class ArcFile:
     path: str
     max_bytes: int
 
-    def pages(self) -> Iterator[Page | Extracted]:
+    def pages(self) -> Iterator[Page | Extracted | Skipped]:
         return _read_arc(self.path, self.max_bytes)
 
     def resume_after(self, origin: str) -> None:
@@ -102,14 +139,50 @@ class ArcFile:
 
 def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     spec: WarcUnit = unit.spec
-    return UnitWork([item for path in unit.paths for item in archive_items(path, spec.max_bytes)])
+    return UnitWork(
+        [item for state in unit.inputs for item in archive_items(state.path, spec.max_bytes, state.start)]
+    )
 
 
-def archive_items(path: str, max_bytes: int) -> list[WorkItem]:
-    """The work items of one archive file: byte ranges of a WARC file, or an ARC file whole."""
+def archive_items(path: str, max_bytes: int, start: int = 0) -> list[WorkItem]:
+    """The work items of one archive file from `start`: byte ranges of a WARC file, a WARC file that
+    cannot be cut whole, or an ARC file whole."""
     if path.lower().endswith((".arc", ".arc.gz")):
         return [ArcFile(path, max_bytes)]
-    return [WarcSlice(path, start, end, max_bytes) for start, end in slice_ranges(os.path.getsize(path))]
+    if one_gzip_member(path):
+        return [WarcStream(path, max_bytes)]
+    size = os.path.getsize(path)
+    return [
+        WarcSlice(path, start + a, start + b, max_bytes)
+        for a, b in slice_ranges(size - start)
+        if start + a < size
+    ]
+
+
+PROBE_BYTES = 16 << 20  # a first gzip member inflating past this is taken as the whole file's
+
+
+def one_gzip_member(path: str) -> bool:
+    """A gzip file whose first member runs to its end (`gzip file.warc`): its records cannot be found by
+    their own gzip members, so the file cannot be cut into byte ranges. A WARC written one member per
+    record (as the standard recommends) has a first member of one record."""
+    with open(path, "rb") as stream:
+        if stream.read(2) != b"\x1f\x8b":
+            return False
+        stream.seek(0)
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        produced = 0
+        try:
+            while produced <= PROBE_BYTES:
+                data = inflater.unconsumed_tail or stream.read(1 << 16)
+                if not data:
+                    return True  # the member runs to the end (or is cut short: read as a stream)
+                produced += len(inflater.decompress(data, 1 << 20))
+                if inflater.eof:
+                    return not (inflater.unused_data or stream.read(1))
+        except zlib.error:
+            return False  # damaged: the slices' reader reports where
+        return True
 
 
 def slice_ranges(size: int, workers: int | None = None) -> list[tuple[int, int]]:
@@ -162,50 +235,126 @@ def _inflates_to_record(head: bytes) -> bool:
         return False
 
 
-def _warc_record(path: str, record: Any, max_bytes: int) -> Iterator[Page | Extracted]:
-    url = (record.headers.get("WARC-Target-URI") or "").strip("<>")
+def _read_warc(
+    path: str, stream: IO[bytes] | gzip.GzipFile, end: int | None, max_bytes: int, skip_to: int = 0
+) -> Iterator[Page | Extracted | Skipped]:
+    """The pages of the records that start before `end` (all of them with None), then how many records
+    were skipped. A damaged file: the pages read so far, then SourceError naming the file and offset."""
+    skipped = 0
+    last = None
+    damaged: list[int] = []
+    try:
+        records = FastWarcIterator(stream, record_types=WarcRecordType.any_type, parse_http=True)
+        for record in records:
+            if end is not None and record.stream_pos >= end:
+                break
+            last = record.stream_pos
+            if record.stream_pos < skip_to:
+                continue
+            if not record.record_type & _RECORD_TYPES:
+                skipped += 1  # request, metadata, resource, warcinfo, conversion
+                continue
+            http: Any = record.http_headers  # None when the record's HTTP headers do not parse
+            if http is None:
+                url = (record.headers.get("WARC-Target-URI") or "").strip().strip("<>")
+                if not url.lower().startswith(("http://", "https://")):
+                    skipped += 1  # dns: and other captures that are not HTTP
+                    continue
+                damaged.append(record.stream_pos)  # an HTTP capture whose headers do not parse
+                when = record.record_date or datetime.now(UTC)
+                unparsed = Page(url, b"", when, f"{path}#{record.stream_pos}")
+                yield rejected(unparsed, "unreadable", "the record's HTTP headers do not parse")
+                continue
+            page, truncated = _warc_record(path, record, max_bytes)
+            yield page
+            if truncated:  # the file ends inside this record
+                yield Skipped(skipped, path)
+                raise SourceError(
+                    f"WARC file {path}: truncated at the record at offset {record.stream_pos}", path=path
+                )
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Skipped(skipped, path)
+        where = f"after the record at offset {last}" if last is not None else "at its start"
+        raise SourceError(f"WARC file {path}: damaged {where}: {exc}", path=path) from None
+    yield Skipped(skipped, path)
+    _raise_damaged("WARC", path, damaged)
+
+
+def _raise_damaged(what: str, path: str, damaged: list[int]) -> None:
+    if damaged:
+        records = f"{len(damaged)} records" if len(damaged) > 1 else "a record"
+        raise SourceError(
+            f"{what} file {path}: damaged: {records} with no readable HTTP headers, at offset {damaged[0]}",
+            path=path,
+        )
+
+
+def _warc_record(path: str, record: Any, max_bytes: int) -> tuple[Page | Extracted, bool]:
+    """A response or revisit record as a page, or a reject; and whether the file ends inside it."""
+    url = (record.headers.get("WARC-Target-URI") or "").strip().strip("<>")
     when = record.record_date or datetime.now(UTC)
     origin = f"{path}#{record.stream_pos}"
+    page = Page(url=url, html=b"", fetched_at=when, origin=origin)
+    if record.record_type == WarcRecordType.revisit:
+        refers = record.headers.get("WARC-Refers-To-Target-URI") or url
+        since = record.headers.get("WARC-Refers-To-Date") or "an earlier capture"
+        return rejected(
+            page, "revisit", f"a revisit of {refers} ({since}): its payload is that capture's"
+        ), False
     size = record.content_length
     body = record.reader.read() if size <= max_bytes + 65536 else None
     if body is not None and len(body) < size:  # FastWARC stops quietly at a truncated file
-        yield rejected(
-            Page(url, b"", when, origin), "unreadable", f"truncated record: {len(body)} of {size} bytes"
-        )
-        raise SourceError(f"WARC file {path}: truncated at the record at offset {record.stream_pos}")
-    status = record.http_headers.status_code if record.http_headers is not None else None
-    yield _page_or_reject(
-        url,
-        when,
-        origin,
-        status,
+        return rejected(page, "unreadable", f"truncated record: {len(body)} of {size} bytes"), True
+    http = record.http_headers
+    outcome = _page_or_reject(
+        page,
+        http.status_code,
         record.http_content_type,
         body,
-        len(body) if body is not None else size,
+        size,
         max_bytes,
+        http.get("Content-Encoding"),
+        http.get("Transfer-Encoding"),
     )
+    return outcome, False
 
 
 def _page_or_reject(
-    url: str,
-    when: datetime,
-    origin: str,
+    page: Page,
     status: int | None,
     content_type: str | None,
     body: bytes | None,
     size: int,
     max_bytes: int,
+    content_encoding: str | None = None,
+    transfer_encoding: str | None = None,
 ) -> Page | Extracted:
-    page = Page(url=url, html=b"", fetched_at=when, origin=origin)
+    """The page with its decoded body, or why not."""
     if status is not None and status != 200:
         return rejected(page, f"http_{status}", f"HTTP status {status} in archive")
-    if content_type and not content_type.lower().startswith(HTML_TYPES):
+    declared = (content_type or "").split(";")[0].strip().lower()
+    if declared and not declared.startswith(HTML_TYPES) and declared not in _GENERIC_TYPES:
         return rejected(page, "not_html", f"content type {content_type}")
-    if size > max_bytes or body is None:
+    if body is None:
         return rejected(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
+    try:
+        body, _undone = decode_body(body, content_encoding, transfer_encoding, max_bytes)
+    except TooLarge as exc:
+        return rejected(page, "too_large", str(exc))
+    except BadEncoding as exc:
+        return rejected(page, "bad_encoding", str(exc))
+    if len(body) > max_bytes:
+        return rejected(page, "too_large", f"{len(body)} bytes > max_bytes {max_bytes}")
+    if declared in _GENERIC_TYPES and not looks_like_html(body):
+        return rejected(page, "not_html", f"content type {content_type} and no HTML in the body")
     page.html = body
     page.charset = charset_of(content_type)
     return page
+
+
+def looks_like_html(body: bytes) -> bool:
+    head = body[:2048].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in head or b"<body" in head
 
 
 def charset_of(content_type: str | None) -> str | None:
@@ -219,33 +368,80 @@ def charset_of(content_type: str | None) -> str | None:
     return None
 
 
-def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted]:
-    from warcio.archiveiterator import ArchiveIterator
+@contextlib.contextmanager
+def _warnings_to_log(path: str) -> Iterator[None]:
+    """warcio writes its warnings (a record not followed by a newline, spaces replaced in a URL) to
+    stderr: they go to the log, with the file they are about."""
+    captured = io.StringIO()
+    with contextlib.redirect_stderr(captured):
+        try:
+            yield
+        finally:
+            for line in captured.getvalue().splitlines():
+                if line.strip():
+                    LOGGER.info("%s: warcio: %s", path, line.strip())
+
+
+def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted | Skipped]:
+    """An ARC file through warcio (records converted to WARC on the fly; bodies decoded by warcio). An
+    .arc.gz is read member by member, as warcio expects; one compressed as a single gzip member is read
+    through a gzip stream instead."""
     from warcio.exceptions import ArchiveLoadFailed
 
+    skipped = 0
+    last = None
+    damaged: list[int] = []
     try:
-        # warcio needs one gzip member per record to seek; gzip.open reads any gzip, one member or many
-        with gzip.open(path, "rb") if path.lower().endswith(".gz") else open(path, "rb") as stream:
-            iterator = ArchiveIterator(stream, arc2warc=True)
-            for record in iterator:
-                if record.rec_type != "response":
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                date = record.rec_headers.get_header("WARC-Date")
-                when = datetime.fromisoformat(date.replace("Z", "+00:00")) if date else datetime.now(UTC)
-                status_line = record.http_headers.get_statuscode() if record.http_headers else None
-                status = int(status_line) if status_line and status_line.isdigit() else None
-                content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
-                body = record.content_stream().read(max_bytes + 1)
-                yield _page_or_reject(
-                    url,
-                    when,
-                    f"{path}#{iterator.get_record_offset()}",
-                    status,
-                    content_type,
-                    body if len(body) <= max_bytes else None,
-                    len(body),
-                    max_bytes,
-                )
-    except (OSError, EOFError, ArchiveLoadFailed, ValueError) as exc:
-        raise SourceError(f"ARC file {path}: {exc}") from None
+        with _warnings_to_log(path):
+            for entry in _arc_records(path, max_bytes, gzip_stream=one_gzip_member(path)):
+                if isinstance(entry, int):
+                    last = entry
+                elif isinstance(entry, Skipped):
+                    skipped += entry.records
+                else:
+                    if (
+                        isinstance(entry, Extracted)
+                        and entry.reject
+                        and entry.reject["reason"] == "unreadable"
+                    ):
+                        damaged.append(last or 0)
+                    yield entry
+    except (OSError, EOFError, zlib.error, ArchiveLoadFailed, ValueError) as exc:
+        yield Skipped(skipped, path)
+        where = f"after the record at offset {last}" if last is not None else "at its start"
+        message = " ".join(str(exc).split())
+        raise SourceError(f"ARC file {path}: damaged {where}: {message}", path=path) from None
+    yield Skipped(skipped, path)
+    _raise_damaged("ARC", path, damaged)
+
+
+def _arc_records(path: str, max_bytes: int, gzip_stream: bool) -> Iterator[Page | Extracted | Skipped | int]:
+    """warcio's records: each record's offset (an int), then its page, reject or skip."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    with gzip.open(path, "rb") if gzip_stream else open(path, "rb") as stream:
+        iterator = ArchiveIterator(stream, arc2warc=True)
+        for record in iterator:
+            url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
+            if record.rec_type != "response" or not record.http_headers:
+                offset = iterator.get_record_offset()
+                yield offset
+                if record.rec_type == "response" and url.lower().startswith(("http://", "https://")):
+                    when = datetime.now(UTC)
+                    page = Page(url, b"", when, f"{path}#{offset}")
+                    yield rejected(page, "unreadable", "the record's HTTP headers do not parse")
+                else:
+                    yield Skipped(1, path)
+                continue
+            body = record.content_stream().read(max_bytes + 1)  # decoded by warcio, read bounded
+            offset = iterator.get_record_offset()  # only once the content is read: it moves the stream
+            yield offset
+            date = record.rec_headers.get_header("WARC-Date")
+            when = datetime.fromisoformat(date.replace("Z", "+00:00")) if date else datetime.now(UTC)
+            status_line = record.http_headers.get_statuscode()
+            status = int(status_line) if status_line and status_line.isdigit() else None
+            content_type = record.http_headers.get_header("Content-Type")
+            page = Page(url, b"", when, f"{path}#{offset}")
+            yield _page_or_reject(
+                page, status, content_type, body if len(body) <= max_bytes else None, len(body), max_bytes
+            )

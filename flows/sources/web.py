@@ -12,7 +12,7 @@ from flows.fetch.aio import run_async
 from flows.fetch.archive import RawArchive
 from flows.fetch.fetcher import Fetcher
 from flows.records import RejectRow, WorkItem
-from flows.sources import Unit, UnitContext, UnitWork, listing
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, listing
 from flows.sources.warc import WarcSlice
 
 FETCHED = True
@@ -28,9 +28,9 @@ class WebUnit:
     source: WebSourceConfig  # how to fetch
 
 
-def discover(source: WebSourceConfig, config: Config, run_id: str = "discover") -> list[Unit]:
+def discover(source: WebSourceConfig, config: Config, context: DiscoverContext) -> list[Unit]:
     async def entries() -> listing.Listing:
-        async with Fetcher(source, run_id) as fetcher:
+        async with Fetcher(source, context.run_id) as fetcher:
             return await listing.list_entries(source, config, fetcher)
 
     found = run_async(entries())
@@ -42,7 +42,7 @@ def discover(source: WebSourceConfig, config: Config, run_id: str = "discover") 
             source=source.name,
             kind=source.kind,
             index=i,
-            paths=(),
+            inputs=(),
             spec=WebUnit(tuple(batch), tuple(found.rejects) if i == 0 else (), source),
         )
         for i, batch in enumerate(batches)

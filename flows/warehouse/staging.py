@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from flows.config import COMMIT_CHUNK_DOCUMENTS
-from flows.records import Counts, DocumentRow, Extracted, FetchRow, RejectRow
+from flows.records import Counts, DocumentRow, Extracted, RejectRow
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import DOCUMENT_SCHEMA, FETCH_SCHEMA, REJECT_SCHEMA
+from flows.warehouse.tables import BY_NAME, DOCUMENT_SCHEMA, REJECT_SCHEMA
 
 # Staged documents keep their near-duplicate band and paragraph hashes until the commit step has used them.
 STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.uint32()))).append(
@@ -32,7 +32,7 @@ STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.ui
 class StagedChunk(BaseModel):
     documents: str | None = None
     rejects: str | None = None
-    fetches: str | None = None  # web sources: the unit's fetch state rows, committed after its documents
+    after: dict[str, str] = Field(default_factory=dict)  # table → rows committed after the unit's documents
 
 
 class StagedUnit(Counts):
@@ -45,6 +45,8 @@ class StagedUnit(Counts):
     error: str | None = None
 
 
+# Commits rows that must follow a unit's documents (fetch state, input files): (source, table, rows).
+CommitAfter = Callable[[str, str, list[dict[str, Any]]], None]
 # Commits one chunk (documents, rejects) and returns (duplicates, written).
 CommitChunk = Callable[[str, list[DocumentRow], list[RejectRow]], tuple[int, int]]
 
@@ -106,10 +108,10 @@ class StagingWriter:
         source: str,
         label: str,
         commit: CommitChunk | None = None,
-        commit_fetches: Callable[[str, list[FetchRow]], None] | None = None,
+        commit_after: CommitAfter | None = None,
     ) -> None:
         self.commit = commit
-        self.commit_fetches = commit_fetches
+        self.commit_after = commit_after
         self.warehouse = warehouse
         self.run_id = run_id
         self.folder = warehouse.staging_dir(run_id)
@@ -169,7 +171,9 @@ class StagingWriter:
         self.warehouse.publish(pa.Table.from_pylist(rows, schema=schema), path)
         return path
 
-    def finish(self, error: str | None = None, fetches: list[FetchRow] | None = None) -> StagedUnit:
+    def finish(
+        self, error: str | None = None, after: dict[str, list[dict[str, Any]]] | None = None
+    ) -> StagedUnit:
         """Pass on the last chunk; then the fetch state rows, which must never be committed before the
         documents they describe (a re-run would take the page as unchanged and skip it)."""
         self.flush()
@@ -179,13 +183,18 @@ class StagingWriter:
             self.unit.written += self._committer.written
             self._committer = None
         self.unit.error = error
-        if fetches:
-            rows = [{**row, "run_id": self.run_id} for row in fetches]
-            if self.commit_fetches is not None:
-                self.commit_fetches(self.unit.source, rows)
+        staged: dict[str, str] = {}
+        for table_name, table_rows in (after or {}).items():
+            if not table_rows:
+                continue
+            rows = [{**row, "run_id": self.run_id} for row in table_rows]
+            if self.commit_after is not None:
+                self.commit_after(self.unit.source, table_name, rows)
             else:
-                name = f"{self.name}-fetches"
-                self.unit.chunks.append(StagedChunk(fetches=self._write(name, rows, FETCH_SCHEMA)))
+                path = self._write(f"{self.name}-{table_name}", rows, BY_NAME[table_name].schema)
+                staged[table_name] = str(path)
+        if staged:
+            self.unit.chunks.append(StagedChunk(after=staged))
         return self.unit
 
     def close(self) -> None:
@@ -203,6 +212,6 @@ def read_rows(warehouse: Warehouse, path: str | None) -> list[dict[str, Any]]:
 
 
 def remove(warehouse: Warehouse, chunk: StagedChunk) -> None:
-    for path in (chunk.documents, chunk.rejects, chunk.fetches):
+    for path in (chunk.documents, chunk.rejects, *chunk.after.values()):
         if path is not None:
             warehouse.fs.delete_file(path)

@@ -34,7 +34,17 @@ import pyarrow.parquet as pq
 
 from flows.errors import ConfigError
 from flows.records import SCHEMA_VERSION
-from flows.warehouse.tables import FETCH_SCHEMA, FETCHES, RUN_SCHEMA, RUNS, TABLES, Table, month_of
+from flows.warehouse.tables import (
+    FETCH_SCHEMA,
+    FETCHES,
+    INPUT_SCHEMA,
+    INPUTS,
+    RUN_SCHEMA,
+    RUNS,
+    TABLES,
+    Table,
+    month_of,
+)
 
 if TYPE_CHECKING:
     from flows.config import Config
@@ -181,15 +191,7 @@ class Warehouse:
 
     def read_fetch_state(self, source: str, urls: list[str]) -> dict[str, dict[str, Any]]:
         """The latest successful fetch of each of these URLs of a source (for conditional requests)."""
-        folder = self.path(FETCHES.name, f"source={source}")
-        selector = pafs.FileSelector(folder, allow_not_found=True)
-        files = [
-            i.path
-            for i in self.fs.get_file_info(selector)
-            if i.type == pafs.FileType.File
-            and i.base_name.endswith(".parquet")
-            and not i.base_name.startswith(".")
-        ]
+        files = self.partition_files(FETCHES, source)
         if not files or not urls:
             return {}
         columns = ["url", "outcome", "etag", "last_modified", "body_hash", "fetched_at"]
@@ -204,6 +206,31 @@ class Warehouse:
             if known is None or row["fetched_at"] >= known["fetched_at"]:
                 latest[row["url"]] = row
         return latest
+
+    def read_inputs(self, source: str) -> dict[str, dict[str, Any]]:
+        """The last `inputs` row of each file a source has ingested completely (path → row)."""
+        files = self.partition_files(INPUTS, source)
+        if not files:
+            return {}
+        columns = ["path", "size", "mtime", "fingerprint", "start", "ingested_at"]
+        schema = pa.schema([INPUT_SCHEMA.field(c) for c in columns])
+        rows = ds.dataset(files, schema=schema, format="parquet", filesystem=self.fs).to_table().to_pylist()
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            known = latest.get(row["path"])
+            if known is None or row["ingested_at"] >= known["ingested_at"]:
+                latest[row["path"]] = row
+        return latest
+
+    def partition_files(self, table: Table, source: str) -> list[str]:
+        selector = pafs.FileSelector(self.path(table.name, f"source={source}"), allow_not_found=True)
+        return [
+            i.path
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.File
+            and i.base_name.endswith(".parquet")
+            and not i.base_name.startswith((".", "_"))
+        ]
 
     def run_phases(self) -> dict[str, set[str]]:
         """run_id → the phases (start, end) recorded for it."""

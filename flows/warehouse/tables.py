@@ -109,6 +109,24 @@ SIGNATURE_SCHEMA = pa.schema(
 )
 
 
+INPUT_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),  # the local file
+        ("size", pa.int64()),  # bytes when it was read
+        ("mtime", UTC_TIMESTAMP),  # its modification time then
+        ("fingerprint", pa.string()),  # blake2b of its first and last 64 KB read (see sources/inputs.py)
+        ("start", pa.int64()),  # where this run began reading it (0, or the end of a grown WARC's last read)
+        ("records", pa.int64()),  # pages read from it by this run
+        ("documents", pa.int64()),  # of which extracted
+        ("rejects", pa.int64()),  # of which rejected
+        ("skipped", pa.int64()),  # archive records that are not HTTP responses
+        ("ingested_at", UTC_TIMESTAMP),  # when the run had committed everything read from it
+        ("run_id", pa.string()),
+        ("schema_version", pa.int16()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -122,7 +140,9 @@ REJECTS = Table("rejects", REJECT_SCHEMA, ("source",), "*/*.parquet")
 RUNS = Table("runs", RUN_SCHEMA, (), "*.parquet")
 FETCHES = Table("fetches", FETCH_SCHEMA, ("source",), "*/*.parquet")
 SIGNATURES = Table("signatures", SIGNATURE_SCHEMA, ("source",), "*/*.parquet")
-TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES, SIGNATURES)
+INPUTS = Table("inputs", INPUT_SCHEMA, ("source",), "*/*.parquet")
+TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES, SIGNATURES, INPUTS)
+BY_NAME = {table.name: table for table in TABLES}
 
 
 def month_of(row: Mapping[str, Any]) -> str:

@@ -53,12 +53,18 @@ def test_ingest_dedups_and_a_second_run_adds_nothing(site_config: Path, tmp_path
     texts = query(catalog, "select text from articles")
     assert all("uncle sam" not in t for (t,) in texts)
 
+    # unchanged files are not read again; a full pass reads them and stores nothing new
     again = ingest(str(site_config)).sources["site"]
-    assert (again.written, again.duplicates, again.rejected) == (0, 8, 1)
+    assert (again.seen, again.written, again.duplicates, again.rejected) == (0, 0, 0, 0)
+    full = ingest(str(site_config), full=True).sources["site"]
+    assert (full.seen, full.written, full.duplicates, full.rejected) == (9, 0, 8, 1)
     assert query(catalog, "select count(*) from articles") == [(6,)]
     assert query(catalog, "select count(*), count(distinct run_id) from documents") == [(7, 1)]
+    assert query(catalog, "select reason from rejects") == [("no_text",)]  # once per page and reason
     runs = query(catalog, "select status, seen, written from runs order by run_id")
-    assert runs == [("completed", 9, 7), ("completed", 9, 0)]
+    assert runs == [("completed", 9, 7), ("completed", 0, 0), ("completed", 9, 0)]
+    inputs = query(catalog, "select count(*), sum(records), sum(documents), sum(rejects) from inputs")
+    assert inputs == [(9, 9, 8, 1)]  # one row per file; its first run's pages (the full pass read them again)
 
     # the views work from any directory, read-only
     elsewhere = tmp_path / "elsewhere"

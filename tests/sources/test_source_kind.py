@@ -19,7 +19,7 @@ from flows import sources
 from flows.config import Config, SourceBase
 from flows.errors import ConfigError, SourceError
 from flows.ingest import ingest
-from flows.sources import Unit, UnitContext, UnitWork
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs
 from flows.sources.files import FilesItem
 
 
@@ -41,15 +41,15 @@ class ListfileUnit:
     max_bytes: int
 
 
-def discover(source: ListfileSource, config: Config) -> list[Unit]:
+def discover(source: ListfileSource, config: Config, context: DiscoverContext) -> list[Unit]:
     listing = Path(config.resolve(source.list))
     try:
         lines = [line.split() for line in listing.read_text().splitlines() if line.strip()]
     except OSError as exc:
         raise SourceError(f"source {source.name!r}: cannot read {listing}: {exc.strerror}") from None
-    paths = tuple(str(listing.parent / path) for path, _url in lines)
+    states = tuple(inputs.current(str(listing.parent / path)) for path, _url in lines)
     urls = tuple(url for _path, url in lines)
-    return [Unit(source.name, source.kind, 0, paths, ListfileUnit(urls, config.extract.max_bytes))]
+    return [Unit(source.name, source.kind, 0, states, ListfileUnit(urls, config.extract.max_bytes))]
 
 
 def prepare(unit: Unit, context: UnitContext) -> UnitWork:

@@ -10,7 +10,7 @@ from sites import gzip_bytes, make_article, news_page, warc_bytes
 
 from flows.config import load_config
 from flows.errors import SourceError
-from flows.records import Extracted, Page
+from flows.records import Extracted, Page, Skipped
 from flows.sources import UnitContext, discover, kind
 
 LOCAL = UnitContext(run_id="test", warehouse=None)  # type: ignore[arg-type]  # local kinds write nothing
@@ -19,7 +19,7 @@ LOCAL = UnitContext(run_id="test", warehouse=None)  # type: ignore[arg-type]  # 
 def read_pages(kind_name: str, unit):
     """Every page of a unit, read in this process (extraction workers read the items themselves)."""
     for item in kind(kind_name).prepare(unit, LOCAL).items:
-        yield from item.pages()
+        yield from (entry for entry in item.pages() if not isinstance(entry, Skipped))
 
 
 def config_for(make_config, body: str):
