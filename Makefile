@@ -47,4 +47,4 @@ lock:
 
 clean:
 	rm -rf $(VENV) warehouse/documents warehouse/rejects warehouse/runs warehouse/_staging warehouse/corpus.duckdb warehouse/.locks \
-		warehouse/signatures warehouse/fetches warehouse/raw warehouse/search.sqlite* warehouse/_compact
+		warehouse/signatures warehouse/fetches warehouse/raw warehouse/search.sqlite* warehouse/_compact warehouse/inputs

@@ -309,7 +309,7 @@ def _warc_record(path: str, record: Any, max_bytes: int) -> tuple[Page | Extract
     outcome = _page_or_reject(
         page,
         http.status_code,
-        record.http_content_type,
+        http.get("Content-Type") or record.http_content_type,  # FastWARC drops the parameters
         body,
         size,
         max_bytes,

@@ -51,8 +51,11 @@ def test_sigkill_halfway_then_rerun_equals_one_clean_run(tmp_path: Path, make_co
     stored = committed_rows(documents)
     assert 0 < stored < 160, f"{stored} rows committed: the kill did not land halfway"
 
+    recorded = committed_rows(tmp_path / "wh" / "inputs") if (tmp_path / "wh" / "inputs").exists() else 0
+    assert recorded <= stored  # a file is recorded only after its pages are committed
     rerun = ingest(str(config))
     assert rerun.sources["site"].written == 160 - stored
+    assert rerun.sources["site"].seen == 160 - recorded  # the files recorded before the kill are skipped
     clean = ingest(str(config), warehouse=str(tmp_path / "clean"))
     assert articles(rerun.catalog) == articles(clean.catalog)
     assert len(articles(rerun.catalog)) == 160
@@ -61,6 +64,10 @@ def test_sigkill_halfway_then_rerun_equals_one_clean_run(tmp_path: Path, make_co
         statuses = con.execute("select status from runs order by run_id").fetchall()
         assert statuses == [("interrupted",), ("completed",)]
         assert con.execute("select count(*) from documents").fetchone() == (160,)
+        # a file is in `inputs` only once its pages are committed: the re-run read the others, and now
+        # every file is recorded once, as after the clean run
+        assert con.execute("select count(*), count(distinct path) from inputs").fetchone() == (160, 160)
+    assert ingest(str(config)).sources["site"].seen == 0
     leftovers = [
         p
         for p in (tmp_path / "wh").rglob("*")

@@ -243,9 +243,12 @@ def test_web_sources_land_and_rerun_is_conditional(site, make_config, tmp_path: 
     )
     assert state == [("new", 1, '"a1-v1"')]
 
-    # second run: conditional requests, nothing new
+    # second run: conditional requests, nothing new; the robots, fault and listing rejects not recorded again
     before = len(site.requests)
+    reject_rows = query(catalog, "select count(*) from rejects")
     again = ingest(str(config))
+    assert query(catalog, "select count(*) from rejects") == reject_rows
+    assert again.sources["maps"].rejected > 0  # still turned down, and counted in the run
     article_requests = [r for r in site.requests[before:] if r.path.startswith("/news/")]
     assert article_requests and all(r.headers.get("If-None-Match") for r in article_requests)
     assert sum(s.written for s in again.sources.values()) == 0

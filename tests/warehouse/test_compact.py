@@ -57,8 +57,8 @@ def test_compaction_keeps_every_row_and_merges_each_partition(fed: tuple[Path, W
     before = snapshot(store.catalog)
     files_before = sorted(store.files(DOCUMENTS))
     assert (
-        len(before["documents"]) == 18 and len(before["rejects"]) == 6
-    )  # an empty page is rejected again by each run
+        len(before["documents"]) == 18 and len(before["rejects"]) == 3
+    )  # each empty page is recorded once, whichever runs turned it down
 
     report = compaction.compact(store)
 
