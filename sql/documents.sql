@@ -10,7 +10,9 @@
 --   language        VARCHAR      ISO 639-1 code detected from the text (py3langid)
 --   tags            VARCHAR[]    keywords/tags declared by the page
 --   text            VARCHAR      main text: no menus, ads or comments; NFC; one paragraph per line
---   word_count      INTEGER      words in text
+--   word_count      INTEGER      words in text: white-space separated pieces; pieces in scripts written without
+--                                spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar, Tibetan) segmented into
+--                                words by ICU (flows/extract/words.py), so min_words means as much text in each
 --   content_hash    VARCHAR      blake2b-128 hex of text
 --   duplicate_of    VARCHAR      doc_id of the stored document this one was found to copy (exact or near
 --                                copy), NULL for the first document of an article

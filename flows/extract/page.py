@@ -19,6 +19,7 @@ from flows.dedup.near import signature
 from flows.extract.fields import extract_fields
 from flows.extract.language import declared_language, detect_language
 from flows.extract.urls import choose_canonical
+from flows.extract.words import count_words
 from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
 
 _SPACES = re.compile(r"[^\S\n]+")
@@ -204,7 +205,7 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         "description": _clean(result.description),
         "tags": _tags(result.tags),
         "text": text,
-        "word_count": text.count(" ") + text.count("\n") + 1,  # normalised: one separator per word
+        "word_count": count_words(text),
         "content_hash": text_hash,
         "duplicate_of": None,
         "page_type": _clean(result.pagetype),
