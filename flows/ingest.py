@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import logging
 import threading
@@ -22,7 +23,6 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
-from prefect.futures import PrefectFuture, as_completed
 from prefect.settings import get_current_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
@@ -87,8 +87,9 @@ def extract_unit(
     options: ExtractConfig,
     dedup: DedupConfig,
     committer: runs.ActiveRun | None = None,
+    turn: Callable[[], bool] | None = None,
 ) -> StagedUnit:
-    return pipeline.extract_unit(unit, run, options, dedup, committer)
+    return pipeline.extract_unit(unit, run, options, dedup, committer, turn)
 
 
 @task(name="commit", task_run_name="commit {staged.label}", cache_policy=NO_CACHE)
@@ -99,9 +100,11 @@ def commit_unit(staged: StagedUnit, run: runs.ActiveRun) -> SourceStats:
 def ingest_source(
     runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool = False
 ) -> SourceStats:
-    """One source's task group: discover its units, extract them (in parallel where
-    the task runner allows) and commit each as it finishes, so committing one unit overlaps extracting
-    the next. Tasks, not a sub-flow: a sub-flow run costs ~1 s of Prefect bookkeeping per source."""
+    """One source's task group: discover its units, extract them (in parallel where the task runner
+    allows) and commit them in discovery order (runs.CommitOrder), each as soon as the ones before it are
+    committed, so committing one unit overlaps extracting the next and the outcome never depends on
+    which unit finishes first. Tasks, not a sub-flow: a sub-flow run costs ~1 s of Prefect bookkeeping
+    per source."""
     started = time.monotonic()
     stats = SourceStats()
     try:
@@ -113,6 +116,7 @@ def ingest_source(
     filters = source.filters()
     # Extraction in this process commits through the run directly; elsewhere (Dask, Ray) it stages files.
     committer = run if isinstance(runner, ThreadPoolTaskRunner) else None
+    order = runs.CommitOrder()
     futures = [
         runner.submit(
             extract_unit,
@@ -122,12 +126,14 @@ def ingest_source(
                 "options": config.extract,
                 "dedup": config.dedup,
                 "committer": committer,
+                "turn": functools.partial(order.is_turn, index),
             },
         )
-        for unit in units
+        for index, unit in enumerate(units)
     ]
-    for future in as_completed(list[PrefectFuture[StagedUnit]](futures)):
+    for future in futures:
         stats.add(commit_unit(future.result(), run))
+        order.advance()
     return pipeline.timed(stats, started)
 
 

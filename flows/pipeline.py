@@ -8,6 +8,7 @@ commit a unit:   what a unit staged → ActiveRun.commit_chunk (dedup → store)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import cast
 
@@ -39,11 +40,13 @@ def extract_unit(
     options: ExtractConfig,
     dedup: DedupConfig | None = None,
     committer: ActiveRun | None = None,
+    turn: Callable[[], bool] | None = None,
 ) -> staging.StagedUnit:
     """Prepare a unit (web sources: fetch its pages into the raw archive), extract its pages on all cores,
     and pass the outcomes on chunk by chunk: to `committer` when this process commits for the run, else
-    to staged files that the commit step reads back. Then, after its documents, the unit's fetch state
-    (web) or the input files it read completely (local), so a later run knows what it has."""
+    to staged files that the commit step reads back (also while `turn` says units before it are not yet
+    committed: units commit in discovery order, runs.CommitOrder). Then, after its documents, the unit's
+    fetch state (web) or the input files it read completely (local), so a later run knows what it has."""
     warehouse = run.open_warehouse()
     writer = staging.StagingWriter(
         warehouse,
@@ -52,6 +55,7 @@ def extract_unit(
         unit.label,
         committer.commit_chunk if committer is not None else None,
         committer.commit_after if committer is not None else None,
+        turn,
     )
     tally = InputTally(unit)
     try:

@@ -39,6 +39,22 @@ class RunRef(BaseModel):
         return Warehouse(self.warehouse_uri, self.catalog)
 
 
+class CommitOrder:
+    """Units commit in the order they were discovered, whatever order their extraction finishes in, so that
+    which document opens a cluster and which joins it as a copy never depends on timing: unit i commits
+    directly only while it is its turn (every unit before it committed); otherwise it stages its chunks,
+    and the source's commit loop commits them when it gets there."""
+
+    def __init__(self) -> None:
+        self.current = 0  # the unit whose turn it is; advanced by the commit loop only
+
+    def is_turn(self, index: int) -> bool:
+        return self.current == index
+
+    def advance(self) -> None:
+        self.current += 1
+
+
 class ActiveRun:
     """A run in the process that commits (never shipped to workers): its lock, its sources, and the
     deduplicator its commits go through. A plain class on purpose: Prefect passes it to tasks as it is."""

@@ -34,6 +34,8 @@ from flows.records import Extracted, Page, Skipped, WorkItem, rejected
 
 PREFETCH = 4  # work items queued per worker (~0.5 s of work), so that it never waits for the parent,
 # not even while the parent commits a chunk
+ORDER_WINDOW = 8  # items sent past the first unfinished one, at most, in PREFETCH × processes: what waits
+# for a slow item is bounded (InOrder)
 
 
 @dataclass(frozen=True)
@@ -150,19 +152,63 @@ def _main_module_hidden() -> Iterator[None]:
                 main.__file__ = file
 
 
+Outcome = Extracted | Skipped | ReadError
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    seq: int  # the item's place in the unit: outcomes come out in this order
+    item: WorkItem
+
+
+class InOrder:
+    """Outcomes in the order of their items, whatever the order in which the workers finish them: the
+    first unfinished item's outcomes pass at once, a later item's wait until every item before it is done.
+    So the pages of a unit reach the filters, de-duplication and the warehouse in one order, the same with
+    one process or sixteen."""
+
+    def __init__(self) -> None:
+        self.next = 0  # the first item not finished
+        self.last_sent = -1
+        self.held: dict[int, list[Outcome]] = {}
+        self.finished: set[int] = set()
+
+    def sent(self, seq: int) -> None:
+        self.last_sent = max(self.last_sent, seq)
+
+    def ahead(self) -> int:
+        """How many items past the first unfinished one have gone out."""
+        return self.last_sent - self.next
+
+    def add(self, seq: int, outcome: Outcome) -> list[Outcome]:
+        if seq == self.next:
+            return [outcome]
+        self.held.setdefault(seq, []).append(outcome)
+        return []
+
+    def done(self, seq: int) -> list[Outcome]:
+        self.finished.add(seq)
+        released: list[Outcome] = []
+        while self.next in self.finished:
+            self.finished.remove(self.next)
+            self.next += 1
+            released.extend(self.held.pop(self.next, []))
+        return released
+
+
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
     inbox: Connection
     results: Connection
     slot: PageSlot
-    items: deque[WorkItem] = field(default_factory=deque)
+    items: deque[_Queued] = field(default_factory=deque)
     since: float = 0.0  # when it last said anything: a page's time limit counts from there
 
 
 class ExtractPool:
     """A fixed set of extraction processes; `map` streams work items through them and yields one outcome
-    per page (and a ReadError per item that broke off), in the order they finish."""
+    per page (and a ReadError per item that broke off), in the order of the items (InOrder)."""
 
     def __init__(
         self, processes: int, options: ExtractOptions, timeout: float, preload: Sequence[str] = ()
@@ -212,21 +258,27 @@ class ExtractPool:
     def _run(
         self, items: Iterator[WorkItem], on_input_end: Callable[[], None] | None = None
     ) -> Iterator[Extracted | Skipped | ReadError]:
-        retry: deque[WorkItem] = deque()
+        retry: deque[_Queued] = deque()
+        order = InOrder()
+        numbered = (_Queued(seq, item) for seq, item in enumerate(items))
+        window = self.processes * PREFETCH * ORDER_WINDOW
         exhausted = False
         while True:
             for worker in self._workers:
                 while len(worker.items) < PREFETCH:
-                    item = retry.popleft() if retry else (None if exhausted else next(items, None))
-                    if item is None:
+                    if not retry and order.ahead() >= window:
+                        break  # the first unfinished item is slow: hold back rather than buffer more
+                    queued = retry.popleft() if retry else (None if exhausted else next(numbered, None))
+                    if queued is None:
                         if not exhausted and not retry and on_input_end is not None:
                             on_input_end()
                         exhausted = exhausted or not retry
                         break
                     if not worker.items:
                         worker.since = time.monotonic()
-                    worker.inbox.send(item)
-                    worker.items.append(item)
+                    worker.inbox.send(queued.item)
+                    worker.items.append(queued)
+                    order.sent(queued.seq)
             busy = [w for w in self._workers if w.items]
             if not busy:
                 return
@@ -240,25 +292,31 @@ class ExtractPool:
                 try:
                     message = worker.results.recv()
                 except (EOFError, OSError):
-                    yield from self._fail(worker, retry, "extract_crash", "extraction worker died")
+                    yield from self._fail(worker, retry, order, "extract_crash", "extraction worker died")
                     continue
                 worker.since = time.monotonic()
                 kind = message[0]
+                seq = worker.items[0].seq
                 if kind == "result":
-                    yield message[1]
+                    yield from order.add(seq, message[1])
                 elif kind == "error":
-                    yield ReadError(*message[1:])
+                    yield from order.add(seq, ReadError(*message[1:]))
                 else:  # done
                     worker.items.popleft()
+                    yield from order.done(seq)
             now = time.monotonic()
             for worker in list(self._workers):
                 if worker.items and now - worker.since > self.hard_limit:
                     yield from self._fail(
-                        worker, retry, "extract_timeout", f"extraction took longer than {self.timeout:g} s"
+                        worker,
+                        retry,
+                        order,
+                        "extract_timeout",
+                        f"extraction took longer than {self.timeout:g} s",
                     )
 
     def _fail(
-        self, worker: _Worker, retry: deque[WorkItem], reason: str, detail: str
+        self, worker: _Worker, retry: deque[_Queued], order: InOrder, reason: str, detail: str
     ) -> Iterator[Extracted | Skipped | ReadError]:
         """Replace a stuck or dead worker; reject the page it was on and re-queue what it had not read."""
         worker.process.kill()
@@ -270,11 +328,15 @@ class ExtractPool:
         rest = list(worker.items)
         page = worker.slot.page()  # the worker is gone: the slot holds the page it was on, if any
         if page is not None:
-            yield rejected(page, reason, detail)
-            resumed = current.resume_after(page.origin)
-            rest = ([resumed] if resumed is not None else []) + rest
+            yield from order.add(current.seq, rejected(page, reason, detail))
+            resumed = current.item.resume_after(page.origin)
+            if resumed is not None:
+                rest = [_Queued(current.seq, resumed), *rest]
+            else:
+                yield from order.done(current.seq)
         else:
-            yield ReadError(f"{current}: {detail} while reading")
+            yield from order.add(current.seq, ReadError(f"{current.item}: {detail} while reading"))
+            yield from order.done(current.seq)
         retry.extendleft(reversed(rest))
 
     def close(self) -> None:

@@ -1,10 +1,12 @@
 """Extraction outcomes, a chunk at a time, on their way to the commit step.
 
-When extraction runs in the process that commits (the default, threads task runner), each chunk is handed
-to a committer thread as soon as it is full, so committing overlaps extracting and the loop that feeds the
-extraction workers never waits for a commit (one takes ~0.5 s). When it runs elsewhere (a Dask
-or Ray worker), chunks are written as small Parquet files under _staging/<run_id>/ and the serialised
-commit step reads them back one at a time. Either way no side holds more than a few chunks in memory.
+When extraction runs in the process that commits (the default, threads task runner) and every unit before
+this one is committed, each chunk is handed to a committer thread as soon as it is full, so committing
+overlaps extracting and the loop that feeds the extraction workers never waits for a commit (one takes
+~0.5 s). Otherwise (a unit whose predecessors are still extracting; a Dask or Ray worker), chunks are
+written as small Parquet files under _staging/<run_id>/ and the serialised commit step reads them back one
+at a time, unit after unit in discovery order. Either way no side holds more than a few chunks in memory,
+and documents reach de-duplication in one order whatever finishes first.
 """
 
 from __future__ import annotations
@@ -99,7 +101,9 @@ class _Committer:
 
 class StagingWriter:
     """Collects extraction outcomes of one unit and passes them on a chunk at a time: to `commit` (in a
-    committer thread) when given, else to staged Parquet files. `finish` or `close` must be called."""
+    committer thread) when given and `may_commit` says it is the unit's turn, else to staged Parquet files
+    (which the commit step reads in the units' order). Once a unit has staged a chunk, the rest of it is
+    staged too, so that its chunks are committed in order. `finish` or `close` must be called."""
 
     def __init__(
         self,
@@ -109,9 +113,11 @@ class StagingWriter:
         label: str,
         commit: CommitChunk | None = None,
         commit_after: CommitAfter | None = None,
+        may_commit: Callable[[], bool] | None = None,
     ) -> None:
         self.commit = commit
         self.commit_after = commit_after
+        self.may_commit = may_commit
         self.warehouse = warehouse
         self.run_id = run_id
         self.folder = warehouse.staging_dir(run_id)
@@ -148,7 +154,7 @@ class StagingWriter:
     def flush(self) -> None:
         if not self.documents and not self.rejects:
             return
-        if self.commit is not None:
+        if self._direct() and self.commit is not None:
             if self._committer is None:
                 self._committer = _Committer(self.commit, self.name)
             self._committer.submit(self.unit.source, self.documents, self.rejects)
@@ -163,6 +169,15 @@ class StagingWriter:
         )
         self.unit.chunks.append(chunk)
         self.documents, self.rejects = [], []
+
+    def _direct(self) -> bool:
+        """Commit now rather than stage: this process commits, it is this unit's turn (every unit before it
+        is committed), and nothing of this unit waits in staged files."""
+        return (
+            self.commit is not None
+            and not self.unit.chunks
+            and (self.may_commit is None or self.may_commit())
+        )
 
     def _write(self, name: str, rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> str | None:
         if not rows:
@@ -188,7 +203,7 @@ class StagingWriter:
             if not table_rows:
                 continue
             rows = [{**row, "run_id": self.run_id} for row in table_rows]
-            if self.commit_after is not None:
+            if self.commit_after is not None and self._direct():
                 self.commit_after(self.unit.source, table_name, rows)
             else:
                 path = self._write(f"{self.name}-{table_name}", rows, BY_NAME[table_name].schema)
