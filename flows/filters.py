@@ -21,34 +21,85 @@ _LISTING_PATH = re.compile(
     r"/(tags?|categor(y|ies)|topics?|authors?|search|archives?|page/\d+|sections?)(/|$)", re.IGNORECASE
 )
 _LISTING_QUERY = re.compile(r"(^|&)(s|q|query|search|page|tag|cat)=", re.IGNORECASE)
-# Page types (og:type, schema.org @type) that are never a single article.
+# Words of a listing path that also head single articles' addresses (/archive/63076, /section/world/...):
+# with a byline and a date, or an article's id after them, such a path is an article.
+_AMBIGUOUS_LISTING = {"archive", "archives", "section", "sections"}
+# An article's id in the URL: a query parameter naming one item (news_view.html?idx=8576&page=1: the
+# paging parameter is where the reader came from), or a last path segment with a number of 5+ digits
+# (/archives/2024/10/16/2003825481, /archive/63076) or, after archive/section, a long slug.
+_ITEM_QUERY = re.compile(
+    r"(^|&)(id|idx|no|nid|aid|sid|docid|doc_id|newsid|news_id|articleid|article_id|article|story|"
+    r"storyid|story_id|itemid|item_id|contentid|content_id|seq|p)=[\w-]+",
+    re.IGNORECASE,
+)
+_ITEM_NUMBER = re.compile(r"^[^/]*\d{5,}[^/]*$")  # an id of 5+ digits, after any listing word
+_ITEM_SLUG = re.compile(r"^([^\W_]+[-_]){3,}[^\W_]+(\.\w{2,5})?$")  # 4+ words, after archive/section only
+# Page types (og:type, schema.org @type, as trafilatura reads them) that are never a single article...
 _LISTING_TYPES = {"profile", "collectionpage", "searchresultspage", "profilepage", "itemlist"}
+# ...and those that are one (Open Graph's article, schema.org's Article and its news kinds).
+_ARTICLE_TYPES = {
+    "article",
+    "newsarticle",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "askpublicnewsarticle",
+    "advertisercontentarticle",
+    "satiricalarticle",
+    "scholarlyarticle",
+    "techarticle",
+    "report",
+    "blogposting",
+    "liveblogposting",
+}
 
 Failure = tuple[str, str]  # (reason, detail)
 Filter = Callable[[DocumentRow, FilterFields], Failure | None]
 
 
-def not_an_article(url: str, page_type: str | None) -> str | None:
-    """Why the page looks like a listing (tag, category, author, search, index page), or None."""
+def not_an_article(
+    url: str, page_type: str | None, declared: bool = False, byline: bool = False
+) -> str | None:
+    """Why the page looks like a listing (tag, category, author, search, index page), or None.
+
+    The page's own signals first: a listing page type (CollectionPage, ProfilePage...) says listing; an
+    article page type (og:type article, JSON-LD NewsArticle...) or `declared` (article:published_time)
+    says article, wherever its URL points. Only a page without such signals is judged by its URL, and there
+    an article's id after the listing word keeps it; after archive or section (which head some outlets'
+    article addresses) so does a long slug, an item parameter or a byline with a date (`byline`)."""
+    kind = page_type.lower().replace(" ", "") if page_type else None
+    if kind in _LISTING_TYPES:
+        return f"a listing page (page type {page_type})"
     parts = urlsplit(url)
-    if parts.path in ("", "/") and parts.scheme in ("http", "https"):
+    if parts.path in ("", "/") and parts.scheme in ("http", "https") and not parts.query:
         return "a site's front page"
+    if kind in _ARTICLE_TYPES or declared:
+        return None
     match = _LISTING_PATH.search(parts.path)
     if match:
+        ambiguous = match.group(1).lower() in _AMBIGUOUS_LISTING
+        last = parts.path[match.end() :].strip("/").rpartition("/")[2]
+        if last and (_ITEM_NUMBER.match(last) or (ambiguous and _ITEM_SLUG.match(last))):
+            return None
+        if ambiguous and (byline or _ITEM_QUERY.search(parts.query)):
+            return None
         return f"a listing page ({match.group(0).strip('/')} in the URL)"
-    if _LISTING_QUERY.search(parts.query):
+    if _LISTING_QUERY.search(parts.query) and not _ITEM_QUERY.search(parts.query):
         return "a listing page (search or paging parameters in the URL)"
-    if page_type and page_type.lower().replace(" ", "") in _LISTING_TYPES:
-        return f"a listing page (page type {page_type})"
     return None
 
 
 def articles_only(document: DocumentRow, settings: FilterFields) -> Failure | None:
     if not settings.articles_only:
         return None
-    why = not_an_article(document["canonical_url"] or document["url"], document.get("page_type"))
+    declared = bool(document.get("published_meta"))
+    byline = bool(document["author"]) and document["published_at"] is not None
+    page_type = document.get("page_type")
+    why = not_an_article(document["canonical_url"] or document["url"], page_type, declared, byline)
     if why is None and document["canonical_url"] != document["url"]:
-        why = not_an_article(document["url"], None)
+        why = not_an_article(document["url"], page_type, declared, byline)
     return ("not_article", why) if why is not None else None
 
 

@@ -65,6 +65,8 @@ class DocumentRow(TypedDict):
     run_id: NotRequired[str]  # set when the row is staged
     bands: NotRequired[list[int]]  # near-dedup LSH band hashes, from the worker to the commit step
     paragraphs: NotRequired[list[int]]  # hashes of the text's paragraphs, likewise
+    # the page has <meta property="article:published_time">: for the articles_only filter, not stored
+    published_meta: NotRequired[bool]
 
 
 class RejectRow(TypedDict):

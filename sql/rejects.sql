@@ -5,8 +5,10 @@
 --   reason       VARCHAR      no_text | extract_timeout | extract_error | extract_crash | too_large |
 --                             not_html | unreadable | bad_encoding (a body that does not decode) |
 --                             revisit (an archive's revisit record: it refers to an earlier capture) |
---                             http_<status> (non-200 responses) | too_short | language |
---                             not_article (quality filters) | robots | timeout | connect_error | redirect_loop |
+--                             http_<status> (non-200 responses) | too_short (fewer words than min_words:
+--                             see word_count in documents.sql) | language | not_article (a listing page,
+--                             by its own page type or, when it declares none, its URL: README "Quality
+--                             filters") | robots | timeout | connect_error | redirect_loop |
 --                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset

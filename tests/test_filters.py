@@ -3,7 +3,7 @@ taking part with its own setting."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -53,6 +53,7 @@ DEFAULTS = FilterFields()
     ],
 )
 def test_listing_pages_are_not_articles(url: str, page_type: str | None, why: str) -> None:
+    """Pages that declare nothing are judged by their URL; a listing page type is a listing anywhere."""
     failed = filters.articles_only(document(url, page_type=page_type), DEFAULTS)
     assert failed is not None and failed[0] == "not_article" and why in failed[1]
     assert (
@@ -60,8 +61,56 @@ def test_listing_pages_are_not_articles(url: str, page_type: str | None, why: st
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "changes"),
+    [
+        # the page's own signals keep it wherever its URL points
+        ("https://news.test/category/world/some-story", {"page_type": "article"}),  # og:type
+        ("https://news.test/topics/trade/a-story", {"page_type": "NewsArticle"}),  # JSON-LD
+        ("https://news.test/tag/x/story", {"page_type": "ReportageNewsArticle"}),
+        ("https://news.test/section/world/x", {"published_meta": True}),  # article:published_time
+        # without them, an article's id after the listing word
+        ("https://www.example.com/archive/63076", {}),
+        ("https://www.example.com.tw/News/front/archives/2024/10/16/2003825481", {}),
+        ("http://example.co.kr/news/news_view.html?idx=8576&page=1&bc=03&find=", {}),
+        ("https://example.com/?p=1234", {}),  # WordPress's plain permalinks
+        ("https://news.test/archive/2024/why-the-talks-failed-again", {}),
+        # archive/section with a byline and a date found on the page
+        ("https://news.test/sections/world", {"author": "Jane Roe", "published_at": date(2025, 7, 1)}),
+    ],
+)
+def test_articles_are_kept_by_their_signals_or_their_id(url: str, changes: dict[str, object]) -> None:
+    row = document(url, **{"page_type": None, **changes})
+    assert filters.articles_only(row, DEFAULTS) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.test/tag/united-states-of-america",  # a slug after tag is the tag's name
+        "https://news.test/authors/jane-roe",
+        "https://news.test/tag/x?id=1",
+        "https://news.test/search?q=trade&page=2",
+        "https://news.test/?s=trade",
+    ],
+)
+def test_listings_stay_listings_without_signals(url: str) -> None:
+    row = document(url, page_type=None, author="Jane Roe", published_at=date(2025, 7, 1))
+    failed = filters.articles_only(row, DEFAULTS)
+    assert failed is not None and failed[0] == "not_article", url
+    declared = document(url, page_type="CollectionPage", published_meta=True)
+    assert filters.articles_only(declared, DEFAULTS) is not None  # a listing type wins over everything
+
+
+def test_an_archive_without_byline_or_id_is_a_listing() -> None:
+    failed = filters.articles_only(document("https://news.test/archive/2024", page_type=None), DEFAULTS)
+    assert failed == ("not_article", "a listing page (archive in the URL)")
+
+
 def test_an_article_whose_canonical_is_fine_but_read_under_a_listing_url_is_not_kept() -> None:
-    row = document("https://news.test/tag/x?id=1", canonical_url="https://news.test/2025/07/story.html")
+    row = document(
+        "https://news.test/tag/x?id=1", canonical_url="https://news.test/2025/07/story.html", page_type=None
+    )
     assert filters.articles_only(row, DEFAULTS) == ("not_article", "a listing page (tag in the URL)")
     assert filters.articles_only(document(), DEFAULTS) is None
 
@@ -79,7 +128,7 @@ def test_min_words_and_languages() -> None:
 
 def test_the_first_failing_filter_gives_the_reason() -> None:
     settings = FilterFields(min_words=100, languages=["de"])
-    short_french_tag_page = document("https://news.test/tag/x", word_count=3, language="fr")
+    short_french_tag_page = document("https://news.test/tag/x", word_count=3, language="fr", page_type=None)
     assert filters.check(short_french_tag_page, settings)[0] == "not_article"  # type: ignore[index]
     assert filters.check(document(word_count=3, language="fr"), settings)[0] == "too_short"  # type: ignore[index]
     assert filters.check(document(language="fr"), FilterFields(languages=["de"]))[0] == "language"  # type: ignore[index]

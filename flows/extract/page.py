@@ -25,6 +25,8 @@ from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
 _SPACES = re.compile(r"[^\S\n]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _SNIFF_BYTES = 4096
+# <meta property="article:published_time">: the page declares itself an article (Open Graph article tags)
+_PUBLISHED_META = re.compile(rb"<meta\b[^>]*[\"']article:published_time[\"']", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-zA-Z0-9_:.-]+)", re.IGNORECASE)
 _UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
 
@@ -209,6 +211,7 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         "content_hash": text_hash,
         "duplicate_of": None,
         "page_type": _clean(result.pagetype),
+        "published_meta": _PUBLISHED_META.search(page.html) is not None,
         "fetched_at": page.fetched_at,
         "origin": page.origin,
         "schema_version": SCHEMA_VERSION,

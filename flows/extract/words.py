@@ -41,18 +41,26 @@ _local = threading.local()
 
 def count_words(text: str) -> int:
     """Words in `text`: white-space separated pieces, with pieces in spaceless scripts segmented."""
-    if _SPACELESS.search(text) is None:
+    if not has_spaceless(text):
         return len(text.split())
-    return sum(_segmented(piece) if _SPACELESS.search(piece) else 1 for piece in text.split())
+    return sum(max(len(segment(piece)), 1) if _SPACELESS.search(piece) else 1 for piece in text.split())
 
 
-def _segmented(piece: str) -> int:
+def has_spaceless(text: str) -> bool:
+    """Whether the text holds characters of a script written without spaces between words."""
+    return _SPACELESS.search(text) is not None
+
+
+def segment(piece: str) -> list[str]:
+    """The words ICU finds in a piece of text (letters, ideographs, kana, numbers; no punctuation)."""
     breaker = getattr(_local, "breaker", None)
     if breaker is None:  # one per thread: a break iterator holds the text it is working on
         breaker = _local.breaker = icu.BreakIterator.createWordInstance(icu.Locale.getRoot())
     breaker.setText(piece)
-    words = 0
-    for _ in breaker:  # each boundary ends a segment; its rule status says what the segment was
+    words = []
+    start = 0
+    for end in breaker:  # each boundary ends a segment; its rule status says what the segment was
         if breaker.getRuleStatus() >= _WORD_STATUS:
-            words += 1
-    return max(words, 1)
+            words.append(piece[start:end])
+        start = end
+    return words
