@@ -208,11 +208,9 @@ def test_quality_filters(tmp_path: Path, make_config) -> None:
     root = tmp_path / "site"
     article = make_article(11)
     write(root, "https://news.test/2025/story.html", news_page(article, "https://news.test/2025/story.html"))
-    write(
-        root,
-        "https://news.test/tag/economy.html",
-        news_page(make_article(12), "https://news.test/tag/economy.html"),
-    )
+    # a tag page: it declares no article (the article template's article:published_time taken out)
+    tag_page = news_page(make_article(12), "https://news.test/tag/economy.html")
+    write(root, "https://news.test/tag/economy.html", tag_page.replace("article:published_time", "x"))
     write(
         root,
         "https://news.test/2025/brief.html",
