@@ -103,12 +103,28 @@ class DedupConfig(StrictModel):
     """Or: the share of the shorter text's shingles found in the longer one (a copy cut short)."""
     min_containment_shingles: int = Field(50, ge=1)
     """The shorter text needs this many shingles for containment to count (short texts match by chance)."""
+    spread: float = Field(0.6, gt=0, le=1)
+    """Or (a copy cut short and edited, or kept in part and padded with another template's leftovers):
+    this share of the shorter text lies in paragraphs mostly (half their shingles or more) found in the
+    other, and those are at least `spread_paragraphs` paragraphs: a brief quoting one paragraph stays
+    apart."""
+    spread_paragraphs: int = Field(3, ge=1)
     shingle_words: int = Field(5, ge=1, le=20)
     frequent_paragraph: int = Field(5, ge=2)
     """A paragraph found in this many different texts is page furniture, left out when comparing texts."""
     bands: int = Field(32, ge=1)
     """LSH bands; rows per band = num_perm / bands. More bands find lower similarities (more candidates)."""
     num_perm: int = Field(128, ge=8)
+    lead_words: int = Field(100, ge=10)
+    """Also a signature of the text's first this many words, so that a copy cut short and edited (whose
+    whole-text similarity can be too low for the bands above to find it) is found by its lead."""
+    lead_bands: int = Field(16, ge=0)
+    """LSH bands of 3 rows over the lead's own MinHash (0: no lead signature)."""
+
+    @property
+    def all_bands(self) -> int:
+        """Band hashes per signature: the whole text's, then the lead's."""
+        return self.bands + self.lead_bands
 
     @model_validator(mode="after")
     def _bands_divide(self) -> DedupConfig:

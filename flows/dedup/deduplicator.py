@@ -61,7 +61,7 @@ class Deduplicator:
             self._bulk_loaded = True
             return
         doc_ids, clusters, files, bands = _read_signatures(
-            self.warehouse, signatures, self.options.bands, self.near.paragraphs
+            self.warehouse, signatures, self.options, self.near.paragraphs
         )
         if not self._bulk_loaded:
             self.near.bands.load(doc_ids, clusters, files, bands)
@@ -141,7 +141,7 @@ class Deduplicator:
 
 
 def _read_signatures(
-    warehouse: Warehouse, files: list[str], bands: int, paragraphs: ParagraphCounts
+    warehouse: Warehouse, files: list[str], options: DedupConfig, paragraphs: ParagraphCounts
 ) -> tuple[np.ndarray, np.ndarray, tuple[list[str], np.ndarray], np.ndarray]:
     """Signature rows as numpy arrays, read a file at a time (paragraph hashes go straight into their
     counter), so that loading a million signatures never holds them as Arrow tables and arrays at once."""
@@ -149,12 +149,15 @@ def _read_signatures(
     schema = pa.schema([SIGNATURES.schema.field(c) for c in columns])
     ids, clusters, indices, matrices = [], [], [], []
     names: dict[str, int] = {}
+    width = options.all_bands
     for path in files:
         table = ds.dataset([path], schema=schema, format="parquet", filesystem=warehouse.fs).to_table(
             columns=columns
         )
         lengths = pc.list_value_length(table.column("bands")).to_numpy(zero_copy_only=False)
-        keep = lengths == bands  # signatures made with other LSH settings cannot be compared
+        # signatures made with other LSH settings cannot be compared; those from before lead signatures
+        # (only the whole text's bands) are padded below
+        keep = (lengths == width) | (lengths == options.bands)
         if not keep.all():
             table = table.filter(pa.array(keep))
         if not table.num_rows:
@@ -167,15 +170,35 @@ def _read_signatures(
             [names.setdefault(n, len(names)) for n in encoded.dictionary.to_pylist()], dtype=np.int32
         )
         indices.append(local[encoded.indices.to_numpy(zero_copy_only=False)])
-        flat = table.column("bands").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        matrices.append(flat.astype(np.uint32).reshape(-1, bands))
+        matrices.append(_band_matrix(table.column("bands").combine_chunks(), options))
         del table
     if not ids:
         empty = np.empty(0, "S16")
-        return empty, empty, ([], np.empty(0, np.int32)), np.empty((0, bands), np.uint32)
+        return empty, empty, ([], np.empty(0, np.int32)), np.empty((0, width), np.uint32)
     return (
         np.concatenate(ids),
         np.concatenate(clusters),
         (list(names), np.concatenate(indices)),
         np.concatenate(matrices),
     )
+
+
+def _band_matrix(column: pa.ListArray, options: DedupConfig) -> np.ndarray:
+    """The rows' bands as a uint32 [rows, all_bands] matrix. A row stored before lead signatures existed
+    has only the whole text's bands: its lead bands are filled with copies of its first whole-text bands,
+    which another document's lead bands match only by chance (2^-32 a band), so it is found as before."""
+    width = options.all_bands
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.uint32)
+    if (lengths == width).all():
+        whole: np.ndarray = flat.reshape(-1, width)
+        return whole
+    matrix = np.empty((len(lengths), width), np.uint32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    full = lengths == width  # the reader keeps only rows of `width` or `options.bands` bands
+    if full.any():
+        matrix[full] = flat[offsets[full, None] + np.arange(width)]
+    old = ~full
+    whole_only = flat[offsets[old, None] + np.arange(options.bands)]
+    matrix[old] = np.tile(whole_only, -(-width // options.bands))[:, :width]
+    return matrix

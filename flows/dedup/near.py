@@ -24,6 +24,8 @@ import numpy as np
 from flows.config import DedupConfig
 
 SEED = 20_261_124  # part of the signature format: changing it invalidates stored signatures
+LEAD_SEED = SEED + 2  # the lead signature's MinHash (format too)
+LEAD_ROWS = 3  # rows per lead band (format too)
 _WORD = re.compile(r"\w+")
 # Fixed odd multipliers that fold a band's rows into one hash (part of the signature format too).
 _MIX = np.random.default_rng(SEED).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
@@ -40,11 +42,17 @@ class Signature:
 
 def signature(text: str, options: DedupConfig) -> Signature:
     """Both hash lists from one pass over the text's words: a line's words are its tokens, and the text's
-    tokens are its lines' tokens end to end (a word never spans a line break)."""
+    tokens are its lines' tokens end to end (a word never spans a line break). The bands are the whole
+    text's, then its lead's (the first `lead_words` words: found again in a copy cut short and edited)."""
     lines = [tokens for line in text.lower().split("\n") if (tokens := _WORD.findall(line))]
     paragraphs = [paragraph_hash(tokens) for tokens in lines]
     tokens = [token for line in lines for token in line]
-    return Signature(_bands(_grams(tokens, options.shingle_words), options), paragraphs)
+    grams = _grams(tokens, options.shingle_words)
+    bands = _bands(grams, options.num_perm, options.bands, SEED)
+    if bands and options.lead_bands:
+        lead = grams[: max(1, options.lead_words - options.shingle_words + 1)]
+        bands += _bands(lead, options.lead_bands * LEAD_ROWS, options.lead_bands, LEAD_SEED)
+    return Signature(bands, paragraphs)
 
 
 def _grams(tokens: list[str], words: int) -> list[str]:
@@ -54,15 +62,15 @@ def _grams(tokens: list[str], words: int) -> list[str]:
     return list(map(" ".join, zip(*(tokens[i:] for i in range(words)), strict=False)))
 
 
-def _bands(items: list[str], options: DedupConfig) -> list[int]:
+def _bands(items: list[str], num_perm: int, bands: int, seed: int) -> list[int]:
     from rensa import RMinHash
 
     if not items:
         return []
-    minhash = RMinHash(num_perm=options.num_perm, seed=SEED)
+    minhash = RMinHash(num_perm=num_perm, seed=seed)
     minhash.update(items)
-    rows = options.num_perm // options.bands
-    digest = np.asarray(minhash.digest(), dtype=np.uint64).reshape(options.bands, rows)
+    rows = num_perm // bands
+    digest = np.asarray(minhash.digest(), dtype=np.uint64).reshape(bands, rows)
     with np.errstate(over="ignore"):
         mixed = (digest * _MIX[:rows]).sum(axis=1, dtype=np.uint64)
     folded = (mixed >> np.uint64(32)) ^ (mixed & np.uint64(0xFFFFFFFF))
@@ -162,15 +170,42 @@ class ParagraphCounts:
         return self._counts[slots] >= self.frequent
 
 
-def content(text_profile: Profile, counts: ParagraphCounts) -> np.ndarray:
-    """The shingle ids of the paragraphs that are not frequent furniture."""
+@dataclass(frozen=True)
+class Content:
+    """A text as verification compares it: its shingle ids less those of frequent furniture paragraphs
+    (unique, sorted), and, for the paragraph rule, each remaining shingle with its paragraph."""
+
+    ids: np.ndarray  # int64, unique
+    shingles: np.ndarray  # int64, the non-furniture shingles in text order (repeats kept)
+    paragraph: np.ndarray  # int32, the paragraph of each of `shingles`
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def content(text_profile: Profile, counts: ParagraphCounts) -> Content:
+    """The text's shingles less those of the paragraphs that are frequent furniture."""
     if not len(text_profile.paragraphs):
-        return np.empty(0, np.int64)
+        empty = np.empty(0, np.int64)
+        return Content(empty, empty, np.empty(0, np.int32))
     frequent = counts.frequent_mask(text_profile.paragraphs)
-    ids = text_profile.shingle_ids
+    ids, owner = text_profile.shingle_ids, text_profile.shingle_paragraph
     if frequent.any():
-        ids = ids[~frequent[text_profile.shingle_paragraph]]
-    return np.unique(ids)
+        keep = ~frequent[owner]
+        ids, owner = ids[keep], owner[keep]
+    return Content(np.unique(ids), ids, owner)
+
+
+def spread(shorter: Content, longer: Content) -> tuple[float, int]:
+    """(share of the shorter text's shingles that lie in paragraphs mostly found in the longer text, how
+    many such paragraphs): a copy's paragraphs each match, edited or not; a quote is one paragraph."""
+    if not len(shorter.shingles):
+        return 0.0, 0
+    found = np.isin(shorter.shingles, longer.ids, assume_unique=False)
+    total = np.bincount(shorter.paragraph)
+    hits = np.bincount(shorter.paragraph, weights=found, minlength=len(total))
+    matched = (total > 0) & (hits * 2 >= total)
+    return float(total[matched].sum() / total.sum()), int(matched.sum())
 
 
 @dataclass(frozen=True)
@@ -178,10 +213,16 @@ class Similarity:
     jaccard: float
     containment: float  # |A ∩ B| / min(|A|, |B|)
     smaller: int  # shingles of the shorter text
+    spread: float = 0.0  # share of the shorter text in paragraphs mostly found in the other (see spread)
+    paragraphs: int = 0  # how many such paragraphs
 
     def same_article(self, options: DedupConfig) -> bool:
-        return self.jaccard >= options.threshold or (
-            self.containment >= options.containment and self.smaller >= options.min_containment_shingles
+        if self.jaccard >= options.threshold:
+            return True
+        if self.smaller < options.min_containment_shingles:
+            return False
+        return self.containment >= options.containment or (
+            self.spread >= options.spread and self.paragraphs >= options.spread_paragraphs
         )
 
     @property
@@ -189,12 +230,22 @@ class Similarity:
         return max(self.jaccard, self.containment)
 
 
-def compare(a: np.ndarray, b: np.ndarray) -> Similarity:
+def compare(a: Content, b: Content, options: DedupConfig | None = None) -> Similarity:
+    """Jaccard and containment of the two shingle sets; with `options`, where they alone do not decide,
+    the paragraph spread of the shorter text in the longer one too."""
     if not len(a) or not len(b):
         return Similarity(0.0, 0.0, 0)
-    common = np.intersect1d(a, b, assume_unique=True).size
+    common = np.intersect1d(a.ids, b.ids, assume_unique=True).size
     smaller = min(len(a), len(b))
-    return Similarity(common / (len(a) + len(b) - common), common / smaller, smaller)
+    jaccard, containment = common / (len(a) + len(b) - common), common / smaller
+    similar = Similarity(jaccard, containment, smaller)
+    if options is None or similar.same_article(options) or smaller < options.min_containment_shingles:
+        return similar
+    if containment < options.spread * 0.5:  # the spread cannot reach options.spread: skip the work
+        return similar
+    shorter, longer = (a, b) if len(a) <= len(b) else (b, a)
+    share, paragraphs = spread(shorter, longer)
+    return Similarity(jaccard, containment, smaller, share, paragraphs)
 
 
 @dataclass
@@ -415,7 +466,7 @@ class NearIndex:
 
     def __init__(self, options: DedupConfig, read_text: ReadText) -> None:
         self.options = options
-        self.bands = BandIndex(options.bands)
+        self.bands = BandIndex(options.all_bands)
         self.cache = ShingleCache(options.shingle_words, read_text)
         self.paragraphs = ParagraphCounts(options.frequent_paragraph)
         self.verified = 0
@@ -436,7 +487,7 @@ class NearIndex:
         best: tuple[float, float, Member] | None = None
         for member in candidates:
             self.verified += 1
-            similarity = compare(mine, content(self.cache.get(member), self.paragraphs))
+            similarity = compare(mine, content(self.cache.get(member), self.paragraphs), self.options)
             if similarity.same_article(self.options) and (best is None or similarity.score > best[0]):
                 best = (similarity.score, similarity.jaccard, member)
         self.cache.put(doc_id, mine_profile)

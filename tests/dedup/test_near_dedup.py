@@ -13,7 +13,19 @@ import pytest
 from sites import make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
-from flows.dedup.near import _bands, compare, paragraph_hashes, profile, signature
+from flows.dedup.near import (
+    LEAD_ROWS,
+    LEAD_SEED,
+    SEED,
+    Content,
+    ParagraphCounts,
+    _bands,
+    compare,
+    content,
+    paragraph_hashes,
+    profile,
+    signature,
+)
 from flows.ingest import ingest
 
 ORIGINAL = "https://news.test/world/original.html"  # no year in it: copies get no date from their links
@@ -35,8 +47,19 @@ def shingle_set(text: str, words: int) -> np.ndarray:
 
 
 def band_hashes(text: str, options: DedupConfig) -> list[int]:
-    """The text's LSH band hashes from its shingles; [] for a text with no words."""
-    return _bands(shingles(text, options.shingle_words), options)
+    """The text's LSH band hashes from its shingles, the whole text's then its lead's (the shingles
+    starting in its first `lead_words` words); [] for a text with no words."""
+    grams = shingles(text, options.shingle_words)
+    whole = _bands(grams, options.num_perm, options.bands, SEED)
+    if not whole or not options.lead_bands:
+        return whole
+    lead = grams[: max(1, options.lead_words - options.shingle_words + 1)]
+    return whole + _bands(lead, options.lead_bands * LEAD_ROWS, options.lead_bands, LEAD_SEED)
+
+
+def shingle_content(text: str, words: int) -> Content:
+    """The text as verification compares it, no paragraph being furniture."""
+    return content(profile(text, words), ParagraphCounts(frequent=2))
 
 
 def query(catalog: str, sql: str) -> list[tuple]:
@@ -167,19 +190,59 @@ def test_representative_priority(variants: Path, make_config, tmp_path: Path) ->
     assert url == "https://mirror.test/m/1.html"  # the priority source wins over the earliest published
 
 
+def test_signatures_stored_before_lead_bands_still_find_their_copies(variants: Path) -> None:
+    """A warehouse written before lead signatures existed holds 32 band hashes per document: a later run
+    with the default (whole + lead) signatures reads them and still joins a new copy to their cluster."""
+    text = variants.read_text()
+    old = variants.with_name("old.toml")
+    old.write_text(text + "[dedup]\nlead_bands = 0\n", encoding="utf-8")
+    first = ingest(str(old), sources=["first"])
+    lengths = query(
+        first.catalog,
+        f"select distinct len(bands) from read_parquet('{variants.parent / 'wh'}/signatures/**/*.parquet')",
+    )
+    assert lengths == [(32,)]
+    article = clusters(first.catalog)[ORIGINAL]
+    later = ingest(str(variants), sources=["later"])
+    assert later.sources["later"].duplicates == 1
+    assert clusters(first.catalog)["https://mirror.test/m/1.html"] == article
+
+
 def test_similarity_measures() -> None:
     article = make_article(7, paragraphs=8)
     text = "\n".join(article.paragraphs)
     cut = "\n".join(article.paragraphs[:4])
-    a, b = shingle_set(text, 5), shingle_set(cut, 5)
+    a, b = shingle_content(text, 5), shingle_content(cut, 5)
     measured = compare(a, b)
     assert measured.containment > 0.95 and measured.jaccard < 0.7
     assert measured.same_article(DedupConfig())
-    unrelated = compare(a, shingle_set("\n".join(make_article(8, paragraphs=8).paragraphs), 5))
+    other = shingle_content("\n".join(make_article(8, paragraphs=8).paragraphs), 5)
+    unrelated = compare(a, other, DedupConfig())
     assert unrelated.jaccard < 0.05 and not unrelated.same_article(DedupConfig())
     bands = band_hashes(text, DedupConfig())
-    assert len(bands) == 32 and bands == band_hashes(text, DedupConfig())  # deterministic
-    assert np.array_equal(shingle_set(text.upper(), 5), a)  # case and punctuation do not matter
+    assert len(bands) == 32 + 16 and bands == band_hashes(text, DedupConfig())  # deterministic
+    assert np.array_equal(shingle_set(text.upper(), 5), shingle_set(text, 5))  # case, punctuation ignored
+
+
+def test_paragraph_spread_joins_an_edited_copy_and_keeps_a_quote_apart() -> None:
+    """A copy whose paragraphs each carry a few edits shares too few whole shingles for containment,
+    yet most of its paragraphs are mostly found in the original; a brief quoting one paragraph is not."""
+    article = make_article(11, paragraphs=8)
+    original = shingle_content("\n".join(article.paragraphs), 5)
+    edited_lines = []
+    for paragraph in article.paragraphs[:6]:
+        words = paragraph.split()
+        for at in (len(words) // 4, len(words) // 2, 3 * len(words) // 4):
+            words[at] = "changed"
+        edited_lines.append(" ".join(words))
+    edited = shingle_content("\n".join(edited_lines), 5)
+    options = DedupConfig()
+    measured = compare(edited, original, options)
+    assert measured.containment < options.containment  # containment alone would miss it
+    assert measured.spread >= options.spread and measured.same_article(options)
+    brief_text = "\n".join([*make_article(12, paragraphs=3).paragraphs, max(article.paragraphs, key=len)])
+    brief = compare(shingle_content(brief_text, 5), original, options)
+    assert brief.paragraphs <= 1 and not brief.same_article(options)
 
 
 def test_worker_signature_matches_the_commit_steps_own_hashes() -> None:
@@ -364,7 +427,12 @@ def test_band_hashes_are_the_stored_format() -> None:
         "The quick brown fox jumps over the lazy dog.\n"
         "Second line, with some more words in it for shingles.\nShort"
     )
-    assert band_hashes(text, DedupConfig()) == [
+    bands = band_hashes(text, DedupConfig())
+    assert bands[32:] == [  # the lead's (added later: stored signatures of 32 bands are still read)
+        2504962089, 3304685256, 114103304, 305851324, 3933759607, 278928249, 1949263106, 2706782919,
+        1443685417, 2263642473, 3498432981, 2686191436, 3742661935, 2084054936, 2717831935, 1856460461,
+    ]  # fmt: skip
+    assert bands[:32] == [
         3890937280,
         1207043802,
         15316828,
