@@ -115,7 +115,7 @@ class DedupConfig(StrictModel):
     bands: int = Field(32, ge=1)
     """LSH bands; rows per band = num_perm / bands. More bands find lower similarities (more candidates)."""
     num_perm: int = Field(128, ge=8)
-    lead_words: int = Field(100, ge=10)
+    lead_words: int = Field(150, ge=10)
     """Also a signature of the text's first this many words, so that a copy cut short and edited (whose
     whole-text similarity can be too low for the bands above to find it) is found by its lead."""
     lead_bands: int = Field(16, ge=0)

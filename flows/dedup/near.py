@@ -328,7 +328,7 @@ class BandIndex:
         self._segments: list[_Segment] = []
         self._files: list[str] = []
         self._file_numbers: dict[str, int] = {}
-        self._recent: dict[tuple[int, int], list[Member]] = {}
+        self._recent: dict[int, list[Member]] = {}
         self._recent_members: list[tuple[Member, list[int]]] = []
         self.size = 0
 
@@ -356,8 +356,7 @@ class BandIndex:
         return number
 
     def add(self, member: Member, bands: list[int]) -> None:
-        for band, value in enumerate(bands):
-            self._recent.setdefault((band, value), []).append(member)
+        self._index_recent(member, bands)
         self._recent_members.append((member, bands))
         self.size += 1
         if len(self._recent_members) >= self.SEAL:
@@ -380,8 +379,7 @@ class BandIndex:
         self._recent_members = waiting
         self._recent = {}
         for member, bands in waiting:
-            for band, value in enumerate(bands):
-                self._recent.setdefault((band, value), []).append(member)
+            self._index_recent(member, bands)
         if len(self._segments) > self.MAX_SEGMENTS:
             base, rest = self._segments[0], _Segment.merge(self._segments[1:])
             self._segments = (
@@ -404,9 +402,21 @@ class BandIndex:
                     found[doc_id] = Member(
                         doc_id, segment.cluster_ids[row].decode(), self._files[segment.file_index[row]]
                     )
-            for member in self._recent.get((band, value), ()):
+            for member in self._recent.get(band << 32 | value, ()):
                 found.setdefault(member.doc_id, member)
         return list(found.values())
+
+    def _index_recent(self, member: Member, bands: list[int]) -> None:
+        """The member under each of its band keys (band in the high half, as band_keys; an int key
+        hashes faster than a (band, value) tuple)."""
+        recent = self._recent
+        for band, value in enumerate(bands):
+            key = band << 32 | value
+            listed = recent.get(key)
+            if listed is None:
+                recent[key] = [member]
+            else:
+                listed.append(member)
 
 
 def band_keys(band: int | np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -490,6 +500,8 @@ class NearIndex:
             similarity = compare(mine, content(self.cache.get(member), self.paragraphs), self.options)
             if similarity.same_article(self.options) and (best is None or similarity.score > best[0]):
                 best = (similarity.score, similarity.jaccard, member)
+                if similarity.score >= 1.0:  # none can score higher, and the first of equals wins anyway
+                    break
         self.cache.put(doc_id, mine_profile)
         if best is None:
             return Placement(doc_id, None, None), mine_profile.paragraphs

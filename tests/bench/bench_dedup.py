@@ -102,13 +102,19 @@ def replay(docs: list[dict], threshold: float) -> dict:
 
     options = DedupConfig(threshold=threshold)
     started = time.perf_counter()
-    bands = [signature(d["text"], options).bands for d in docs]
+    signatures = [signature(d["text"], options) for d in docs]
     signing = time.perf_counter() - started
     texts = _Texts(docs)
     dedup = Deduplicator(texts, options)  # type: ignore[arg-type]
-    rows = [
-        {"doc_id": d["doc_id"], "content_hash": d["content_hash"], "text": d["text"], "bands": b}
-        for d, b in zip(docs, bands, strict=True)
+    rows = [  # as the workers hand them to the commit step: with band and paragraph hashes
+        {
+            "doc_id": d["doc_id"],
+            "content_hash": d["content_hash"],
+            "text": d["text"],
+            "bands": s.bands,
+            "paragraphs": s.paragraphs,
+        }
+        for d, s in zip(docs, signatures, strict=True)
     ]
     started = time.perf_counter()
     clusters = []

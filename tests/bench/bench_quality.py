@@ -9,6 +9,13 @@ settings, then the default quality filters: what `corpus ingest` stores). Token 
 (bag of words; words as flows/extract/words.py segments them, so Chinese and Japanese pages are scored on
 words, not on whole sentences); a page not stored scores 0. Prints both means, every page the pipeline
 rejects with its reason, and the pages whose stored text differs from bare_extraction's.
+
+`--experiment` also measures a candidate improvement, on those pages and on a second set built here
+(tests/multilingual.py's six articles, each on three layouts: its own page, the body split by a "read also"
+box, the body in <div>s with a pull quote): choosing per page between trafilatura's precision and recall
+modes, taking the recall text when the precise one has less than RATIO of its words (a precise text much
+shorter than the page's main block is usually a body cut short). The product keeps it only if F1 rises on
+both sets.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from trafilatura import bare_extraction  # noqa: E402
 from flows import filters  # noqa: E402
 from flows.config import ExtractConfig, FilterFields  # noqa: E402
 from flows.extract.page import ExtractOptions, drop_headline, extract_page, normalize_text  # noqa: E402
-from flows.extract.words import has_spaceless, segment  # noqa: E402
+from flows.extract.words import count_words, has_spaceless, segment  # noqa: E402
 from flows.records import Page  # noqa: E402
 
 _TOKEN = re.compile(r"\w+")
@@ -57,6 +64,66 @@ def f1(found: str | None, truth: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def mode_text(html: bytes | str, url: str, precision: bool) -> str | None:
+    """bare_extraction's text in precision or recall mode (the product's other options), normalised."""
+    options = {"favor_precision": True} if precision else {"favor_recall": True}
+    found = bare_extraction(html, url=url, include_comments=False, with_metadata=True, **options)
+    return normalize_text(found.text) if found is not None and found.text else None
+
+
+def chosen(precise: str | None, recall: str | None, ratio: float) -> str | None:
+    """The candidate rule: the recall text where the precise one has under `ratio` of its words."""
+    if recall and (not precise or count_words(precise) < ratio * count_words(recall)):
+        return recall
+    return precise
+
+
+def multilingual_pages() -> list[tuple[str, str, str]]:
+    """(url, html, ground truth) for tests/multilingual.py's articles on three layouts each."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from html import escape
+
+    from multilingual import PAGES, foreign_page
+
+    pages = []
+    for page in PAGES:
+        texts, truth = [escape(t) for t in page.texts], "\n".join(page.texts)
+        html = foreign_page(page)
+        body = "\n".join(f"<p>{t}</p>" for t in texts)
+        half = len(texts) // 2
+        split = (
+            "\n".join(f"<p>{t}</p>" for t in texts[:half])
+            + f'\n</div><div class="read-also"><a href="/r/1">{escape(page.related[0])}</a></div>'
+            + '<div class="article-body">\n'
+            + "\n".join(f"<p>{t}</p>" for t in texts[half:])
+        )
+        divs = (
+            "\n".join(f'<div class="para">{t}</div>' for t in texts[:half])
+            + (f'\n<blockquote class="pull">{escape(page.texts[0][:40])}</blockquote>\n')
+            + "\n".join(f'<div class="para">{t}</div>' for t in texts[half:])
+        )
+        assert body in html, page.url  # the layouts below replace the body of foreign_page's own
+        pages.append((page.url, html, truth))
+        pages.append((page.url + "?layout=split", html.replace(body, split), truth))
+        pages.append((page.url + "?layout=divs", html.replace(body, divs), truth))
+    return pages
+
+
+def experiment(named: list[tuple[str, list[tuple[str, str | bytes, str]]]], ratios: list[float]) -> None:
+    print("\nexperiment: per page, precision or recall mode (recall where precise < RATIO × recall words)")
+    for name, pages in named:
+        precise_f1, recall_f1, chosen_f1 = 0.0, 0.0, {r: 0.0 for r in ratios}
+        for url, html, truth in pages:
+            precise, recall = mode_text(html, url, True), mode_text(html, url, False)
+            precise_f1 += f1(precise, truth)
+            recall_f1 += f1(recall, truth)
+            for ratio in ratios:
+                chosen_f1[ratio] += f1(chosen(precise, recall, ratio), truth)
+        n = len(pages)
+        line = ", ".join(f"RATIO {r}: {chosen_f1[r] / n:.4f}" for r in ratios)
+        print(f"  {name} ({n} pages): precision {precise_f1 / n:.4f}, recall {recall_f1 / n:.4f}; {line}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -65,6 +132,8 @@ def main() -> None:
         "--bench", type=Path, default=REPO.parent / "shared/bench/article-extraction-benchmark"
     )
     parser.add_argument("--show", type=int, default=10, help="differing pages to list")
+    parser.add_argument("--experiment", action="store_true", help="also measure the per-page mode choice")
+    parser.add_argument("--ratios", type=float, nargs="+", default=[0.5, 0.7, 0.85])
     args = parser.parse_args()
     truth = json.loads((args.bench / "ground-truth.json").read_text())
     options = ExtractOptions.of(ExtractConfig())
@@ -102,6 +171,16 @@ def main() -> None:
     print(f"stored text differs from bare_extraction's: {len(differing)}")
     for key, url, mine, theirs in differing[: args.show]:
         print(f"  {key} F1 {mine:.3f} vs bare {theirs:.3f} {url}")
+    if args.experiment:
+        benchmark = [
+            (
+                truth[key]["url"],
+                gzip.decompress((args.bench / "html" / f"{key}.html.gz").read_bytes()),
+                truth[key]["articleBody"],
+            )
+            for key in sorted(truth)
+        ]
+        experiment([("benchmark", benchmark), ("multilingual", multilingual_pages())], args.ratios)
 
 
 if __name__ == "__main__":
