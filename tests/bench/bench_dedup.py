@@ -159,14 +159,16 @@ def scale(count: int, work: Path) -> dict:
     import numpy as np
     import pyarrow as pa
 
+    from flows.config import DedupConfig
     from flows.warehouse import Warehouse
     from flows.warehouse.tables import DOCUMENT_SCHEMA, SIGNATURE_SCHEMA
 
-    root = work / f"scale-{count}-v2"
+    root = work / f"scale-{count}-v3"
     if not (root / "signatures").exists():
         print(f"writing a synthetic warehouse of {count} documents ...", flush=True)
         warehouse = Warehouse(str(root))
         rng = np.random.default_rng(1)
+        width = DedupConfig().all_bands  # the whole text's bands and the lead's
         per_file = 50_000
         for number, start in enumerate(range(0, count, per_file)):
             n = min(per_file, count - start)
@@ -180,12 +182,12 @@ def scale(count: int, work: Path) -> dict:
                 ),
             )
             warehouse.publish(documents, doc_file)
-            bands = rng.integers(0, 2**32, (n, 32), dtype=np.uint64).astype(np.uint32)
+            bands = rng.integers(0, 2**32, (n, width), dtype=np.uint64).astype(np.uint32)
             signatures = pa.table(
                 {
                     "doc_id": ids,
                     "cluster_id": ids,
-                    "bands": pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), 32).cast(
+                    "bands": pa.FixedSizeListArray.from_arrays(pa.array(bands.ravel()), width).cast(
                         pa.list_(pa.uint32())
                     ),
                     "doc_file": [doc_file] * n,
