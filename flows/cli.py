@@ -218,6 +218,14 @@ def sql(
     warehouse: WarehouseOption = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    allow_read: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-read",
+            metavar="PATH",
+            help="Also let queries read this file or folder (repeatable); only the warehouse otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Run one SQL query against the warehouse views, or open an interactive SQL shell without one."""
     from flows.analyst import query
@@ -225,7 +233,7 @@ def sql(
     from flows.warehouse import connect
 
     try:
-        con = connect(config, warehouse)
+        con = connect(config, warehouse, allow_read)
     except CorpusError as exc:
         failed(exc)
     with con:

@@ -38,6 +38,9 @@ class Format(StrEnum):
 
 
 def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """The friendly first line: every statement must be a query, an EXPLAIN [ANALYZE] one included (the
+    statement EXPLAIN ANALYZE runs is checked too). The connection's own guards (connection.lock_down)
+    hold whatever this misses."""
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -48,6 +51,33 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         if statement.type not in ALLOWED:
             kind = str(statement.type).rsplit(".", 1)[-1]
             raise QueryError(f"read-only: {kind} statements are not allowed here, only queries (SELECT ...)")
+        if statement.type == duckdb.StatementType.EXPLAIN:
+            check_read_only(con, explained(statement.query))
+
+
+def explained(sql: str) -> str:
+    """The statement an EXPLAIN statement explains: what follows EXPLAIN, ANALYZE and an option list,
+    found by DuckDB's own tokenizer (so comments anywhere are skipped as DuckDB skips them)."""
+    tokens = duckdb.tokenize(sql)
+    depth, group = 0, None  # group: where a parenthesised option list (or query) began
+    for index, (offset, kind) in enumerate(tokens):
+        end = tokens[index + 1][0] if index + 1 < len(tokens) else len(sql)
+        word = (sql[offset:end].split(None, 1) or [""])[0].upper()
+        if kind == duckdb.token_type.operator and word[:1] in "()" and word:
+            if word[0] == "(" and (depth or index > 0):
+                group = offset if depth == 0 and group is None else group
+                depth += 1
+                continue
+            if word[0] == ")" and depth:
+                depth -= 1
+                continue
+        if depth:
+            continue
+        if word not in {"EXPLAIN", "ANALYZE", "ANALYSE"}:
+            return sql[offset:]
+    if group is not None:  # EXPLAIN (SELECT ...): the parentheses held the statement itself
+        return sql[group:]
+    raise QueryError("read-only: EXPLAIN without a statement")
 
 
 def run(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:

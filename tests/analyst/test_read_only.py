@@ -1,0 +1,181 @@
+"""The analysts' connection cannot write, change a setting or load code, however a statement is wrapped:
+hostile statements through `flows.warehouse.connect()` (the Python API), `corpus sql` and its shell leave
+every file under the warehouse and outside it byte-identical, and each is refused with one line."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.analyst import query
+from flows.errors import QueryError
+from flows.ingest import ingest
+from flows.warehouse import connect
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("read-only")
+    config = folder / "sources.toml"
+    config.write_text(
+        '[warehouse]\npath = "wh"\n'
+        f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
+        'url_prefix = "https://"\n'
+    )
+    assert ingest(str(config)).ok
+    (folder / "outside").mkdir()
+    (folder / "outside" / "notes.csv").write_text("a,b\n1,2\n")
+    return config
+
+
+def targets(folder: Path) -> dict[str, str]:
+    """Paths a hostile statement aims at: a stored file, a new file in the warehouse, a file outside."""
+    stored = next((folder / "wh" / "documents").rglob("*.parquet"))
+    return {
+        "STORED": str(stored),
+        "NEW": str(folder / "wh" / "documents" / "junk.parquet"),
+        "OUT": str(folder / "outside" / "notes.csv"),
+        "DB": str(folder / "outside" / "other.duckdb"),
+        "CATALOG": str(folder / "wh" / "corpus.duckdb"),
+    }
+
+
+COPY_FORMS = [
+    "COPY (SELECT 1 AS x) TO '{STORED}' (FORMAT parquet)",
+    "COPY (SELECT 1 AS x) TO '{NEW}' (FORMAT parquet)",
+    "COPY (SELECT 1 AS x) TO '{OUT}'",
+    "COPY (SELECT 1 AS x) TO '{STORED}' (FORMAT parquet, USE_TMP_FILE false)",
+    "COPY documents TO '{NEW}'",
+    "COPY (FROM documents) TO '{OUT}' (FORMAT csv, OVERWRITE true)",
+    "EXPORT DATABASE '{OUT}.dir'",
+    "ATTACH '{DB}' AS other",
+    "ATTACH '{CATALOG}' AS writable",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "FORCE INSTALL json",
+    "SET threads = 1",
+    "SET enable_external_access = true",
+    "RESET lock_configuration",
+    "SET GLOBAL allowed_directories = ['/']",
+    "PRAGMA enable_profiling",
+    "PRAGMA threads = 1",
+    "CALL pragma_version()",
+    "CREATE TABLE t AS SELECT 1",
+    "CREATE VIEW v AS SELECT 1",
+    "DROP VIEW documents",
+    "CHECKPOINT",
+    "VACUUM",
+    "CREATE SECRET (TYPE s3, KEY_ID 'k', SECRET 's')",
+]
+WRAPPERS = [
+    "{}",
+    "EXPLAIN ANALYZE {}",
+    "EXPLAIN {}",
+    "/* comment */ EXPLAIN /* more */ ANALYZE {}",
+    "explain analyze (format json) {}",
+    "SELECT 1; {}",
+    "-- a line comment\n{}",
+]
+# reads of files outside the warehouse, wrapped in queries, table functions, CTEs and subqueries
+READS = [
+    "SELECT * FROM read_csv('{OUT}')",
+    "SELECT * FROM '{OUT}'",
+    "WITH t AS (SELECT * FROM read_text('/etc/passwd')) SELECT * FROM t",
+    "SELECT (SELECT count(*) FROM read_blob('/etc/hostname'))",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT * FROM sniff_csv('{OUT}')",
+    "SELECT * FROM read_json_auto('/etc/os-release')",
+    "SELECT * FROM parquet_metadata('{DB}')",
+    "FROM duckdb_settings() WHERE name = 'x' UNION ALL SELECT * FROM read_csv('{OUT}')",
+    "SELECT getenv('HOME')",
+]
+
+
+def tree(*folders: Path) -> dict[str, str]:
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def hostile(folder: Path) -> list[str]:
+    paths = targets(folder)
+    statements = [wrapper.format(form) for form in COPY_FORMS for wrapper in WRAPPERS]
+    return [s.format(**paths) for s in statements] + [r.format(**paths) for r in READS]
+
+
+def test_hostile_statements_through_the_python_api_change_nothing(sample: Path) -> None:
+    folder = sample.parent
+    statements = hostile(folder)
+    assert len(statements) >= 60
+    before = tree(folder)
+    with connect(sample) as con:
+        for statement in statements:
+            try:
+                query.run(con, statement)
+            except QueryError as exc:
+                assert "\n" not in str(exc), statement
+            else:  # only queries may run at all, and they cannot read outside the warehouse
+                pytest.fail(f"ran: {statement}")
+        # DuckDB's own guards, with the parser check out of the way: nothing outside the tables' folders
+        # can be opened, no setting changed, no code loaded, nothing created in the catalog (writes into
+        # the tables' folders themselves are refused by the parser check alone: DuckDB cannot allow a
+        # folder for reading only)
+        engine = [
+            wrapper.format(form).format(**targets(folder))
+            for form in COPY_FORMS + READS
+            if not any(key in form for key in ("{STORED}", "{NEW}", "{CATALOG}"))
+            and form.split()[0] not in {"PRAGMA", "CALL", "CHECKPOINT", "VACUUM"}
+            for wrapper in ("{}", "EXPLAIN ANALYZE {}")
+        ]
+        assert len(engine) >= 40
+        for statement in engine:
+            with pytest.raises(duckdb.Error):
+                con.execute(statement)
+        assert con.execute("SELECT count(*) FROM documents").fetchone()[0] > 0  # type: ignore[index]
+    assert tree(folder) == before
+
+
+def test_allow_read_lets_a_named_file_be_joined(sample: Path) -> None:
+    notes = sample.parent / "outside" / "notes.csv"
+    with connect(sample, allow_read=[str(notes)]) as con:
+        assert query.run(con, f"SELECT a FROM read_csv('{notes}')").to_pylist() == [{"a": 1}]
+        with pytest.raises(QueryError):
+            query.run(con, "SELECT * FROM read_text('/etc/hostname')")
+        with pytest.raises(QueryError):  # readable is not writable through COPY
+            query.run(con, f"COPY (SELECT 2 AS a) TO '{notes}'")
+    assert notes.read_text() == "a,b\n1,2\n"
+
+
+def corpus(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(REPO / ".venv" / "bin" / "corpus"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_hostile_statements_through_the_cli_and_the_shell_change_nothing(sample: Path) -> None:
+    folder = sample.parent
+    statements = hostile(folder)
+    before = tree(folder)
+    bare_and_explain_analyze = statements[:: len(WRAPPERS)] + statements[1 :: len(WRAPPERS)]
+    for statement in bare_and_explain_analyze:
+        done = corpus("sql", "--config", str(sample), statement)
+        assert done.returncode != 0, statement
+        assert len(done.stderr.strip().splitlines()) == 1, (statement, done.stderr)
+    script = "".join(s.replace("\n", " ") + ";\n" for s in statements)
+    shell = corpus("sql", "--config", str(sample), stdin=script + "SELECT 42 AS answer;\n")
+    assert shell.returncode == 1  # some statement failed
+    assert "42" in shell.stdout  # the shell went on after each refusal
+    assert tree(folder) == before
