@@ -6,9 +6,9 @@
 --                             not_html | unreadable | bad_encoding (a body that does not decode) |
 --                             revisit (an archive's revisit record: it refers to an earlier capture) |
 --                             http_<status> (non-200 responses) | too_short (fewer words than min_words:
---                             see word_count in documents.sql) | language | not_article (a listing page,
---                             by its own page type or, when it declares none, its URL: README "Quality
---                             filters") | robots | timeout | connect_error | redirect_loop |
+--                             see word_count in documents.sql) | language | not_article (articles_only:
+--                             a listing page, by its own page type or, when it declares none, its URL:
+--                             README "Quality filters") | robots | timeout | connect_error | redirect_loop |
 --                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset

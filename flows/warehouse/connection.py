@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+import duckdb
 
 from flows.config import default_config_path, load_config
 from flows.errors import QueryError
 from flows.warehouse.store import Warehouse
-
-if TYPE_CHECKING:
-    import duckdb
 
 
 def connect(
@@ -23,19 +24,15 @@ def connect(
         con = connect()                      # or connect("my-sources.toml"), connect(warehouse="wh")
         con.sql("select source, count(*) from articles group by 1").df()
 
-    The catalog is built first if it does not exist yet. Holding the connection never blocks an ingest
-    (it swaps in a new catalog file); reconnect to see views rebuilt since. The connection is locked down
-    (lock_down): it reads the warehouse and the paths in `allow_read`, and nothing else."""
-    import duckdb
-
+    The catalog is built first if it does not exist yet, or is rebuilt if it was built for another place
+    (a copied or moved warehouse) or other view files (current_catalog). Holding the connection never
+    blocks an ingest (it swaps in a new catalog file); reconnect to see views rebuilt since. The connection
+    is locked down (lock_down): it reads the warehouse and the paths in `allow_read`, and nothing else."""
     from flows.warehouse import duckdb_extensions
     from flows.warehouse.tables import TABLES
-    from flows.warehouse.views import build_views
 
     store = Warehouse.of_config(load_config(config or default_config_path()), warehouse)
-    if not os.path.exists(store.catalog):
-        build_views(store)
-    con = duckdb.connect(store.catalog, read_only=True)
+    con = duckdb.connect(current_catalog(store), read_only=True)
     if not store.local:
         duckdb_extensions.load(con, "httpfs")
     # the tables' folders only: not the catalog beside them (never attached read-write), nor new files
@@ -43,6 +40,24 @@ def connect(
     tables = [f"{store.uri}/{table.name}" for table in TABLES]
     lock_down(con, [*tables, *(allow_read or [])])
     return con
+
+
+def current_catalog(store: Warehouse) -> str:
+    """The catalog, rebuilt first when it was built from anything else than this warehouse's files and
+    today's view files (its fingerprint holds both: a copied or moved warehouse's catalog names the old
+    place, and is rebuilt to read its own files). A warehouse that cannot be written gets its views in a
+    private catalog in the temporary folder instead."""
+    from flows.warehouse.views import build_views
+
+    try:
+        build_views(store, only_if_changed=True)
+        return store.catalog
+    except (OSError, duckdb.Error):
+        folder = tempfile.mkdtemp(prefix="corpus-catalog-")
+        atexit.register(shutil.rmtree, folder, True)
+        private = os.path.join(folder, "corpus.duckdb")
+        build_views(Warehouse(store.root if store.local else store.uri, catalog=private))
+        return private
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:

@@ -5,6 +5,8 @@ every file under the warehouse and outside it byte-identical, and each is refuse
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -179,3 +181,56 @@ def test_hostile_statements_through_the_cli_and_the_shell_change_nothing(sample:
     assert shell.returncode == 1  # some statement failed
     assert "42" in shell.stdout  # the shell went on after each refusal
     assert tree(folder) == before
+
+
+def test_messages_keep_their_brackets(sample: Path, tmp_path: Path) -> None:
+    """Errors are printed as text, never as rich markup: brackets in a query or a config survive, and a
+    `[/]` does not crash the printer."""
+    done = corpus("sql", "--config", str(sample), "select * from nope_[/]_x")
+    assert done.returncode == 1 and "nope_[/]_x" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    config = tmp_path / "[oops].toml"
+    config.write_text('[[sources]]\nname = "[MySource]"\nkind = "files"\npath = "x/*.html"\n')
+    done = corpus("sql", "--config", str(config), "select 1")
+    assert done.returncode == 2, done.stderr
+    assert "'[MySource]'" in done.stderr and "'^[a-z0-9-]+$'" in done.stderr and "[oops].toml" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_a_copied_warehouse_reads_its_own_files(sample: Path) -> None:
+    """The catalog names the files of the place it was built for: a copy (or a moved warehouse) rebuilds
+    its views on connecting, so it never reads the original's data."""
+    original = sample.parent / "wh"
+    copy = sample.parent / "w2"
+    shutil.copytree(original, copy, symlinks=True)
+    try:
+        shutil.rmtree(copy / "documents")
+        done = corpus("sql", "--config", str(sample), "-w", str(copy), "select count(*) as n from documents")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[2] == "0", done.stdout
+        with connect(sample, warehouse=str(copy)) as con:
+            assert con.execute("select count(*) from documents").fetchone() == (0,)
+        with connect(sample) as con:  # the original is untouched and still reads its own
+            count = con.execute("select count(*) from documents").fetchone()
+            assert count is not None and count[0] > 0
+    finally:
+        shutil.rmtree(copy)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+def test_a_read_only_warehouse_is_queried_through_a_private_catalog(sample: Path) -> None:
+    original = sample.parent / "wh"
+    copy = sample.parent / "w3"
+    shutil.copytree(original, copy, symlinks=True)
+    (copy / "corpus.duckdb").unlink()
+    modes = {path: path.stat().st_mode for path in [copy, *copy.rglob("*")]}
+    for path in modes:
+        path.chmod(modes[path] & ~0o222)
+    try:
+        done = corpus("sql", "--config", str(sample), "-w", str(copy), "select count(*) as n from documents")
+        assert done.returncode == 0, done.stderr
+        assert not (copy / "corpus.duckdb").exists()
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+        shutil.rmtree(copy)
