@@ -233,6 +233,8 @@ def sql(
     from flows.analyst.shell import run_shell
     from flows.warehouse import connect
 
+    if output_format is Format.parquet and output is None:
+        fail("--format parquet needs --output FILE", 2)
     try:
         con = connect(config, warehouse, allow_read)
     except CorpusError as exc:

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from flows.errors import ConfigError
 
@@ -82,7 +90,7 @@ class ExtractConfig(StrictModel):
     """Seconds one page may take to extract; a slower page is rejected as extract_timeout."""
     processes: int = Field(0, ge=0)
     """Extraction worker processes; 0 means one per CPU core."""
-    favor_precision: bool = True
+    favor_precision: StrictBool = True
     """trafilatura's precision mode: fewer stray lines (menus, bios) in the text, sometimes a shorter text."""
     max_bytes: int = Field(DEFAULT_MAX_BYTES, gt=0)
     """Pages larger than this are rejected as too_large without being parsed."""
@@ -95,7 +103,7 @@ class DedupConfig(StrictModel):
     """Near-duplicate detection: MinHash signatures of word shingles, LSH banding for candidates, and
     every candidate verified on the shingles themselves before two documents share a cluster."""
 
-    near: bool = True
+    near: StrictBool = True
     """Find near-duplicates (syndicated, edited, trimmed copies); false keeps exact dedup only."""
     threshold: float = Field(0.6, gt=0, le=1)
     """Jaccard similarity of the shingle sets at which two texts are one article."""
@@ -208,7 +216,7 @@ class FilterFields(StrictModel):
     """A source's quality filters (flows/filters.py applies them, in the order of its FILTERS list); a new
     filter's setting is a field here."""
 
-    articles_only: bool = True
+    articles_only: StrictBool = True
     """Reject pages that are not articles (tag, category, author, search and index pages) as not_article."""
     min_words: int = Field(50, ge=0)
     """Texts shorter than this are rejected as too_short."""
@@ -221,7 +229,7 @@ class SourceBase(ScheduleFields, FilterFields):
 
     kind: str
     name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN, max_length=64)]
-    enabled: bool = True
+    enabled: StrictBool = True
     priority: int = 0
     """A cluster's representative (its row in `articles`) comes from the source with the highest priority;
     among equals, the earliest published, then the first seen."""
@@ -264,7 +272,7 @@ class WebSource(SourceBase):
     """At most this many pages per run (the newest first when the listing has dates)."""
     since: str | None = None
     """Skip entries older than this by their feed/sitemap date ('30m', '24h', '7d', '2w')."""
-    allow_private: bool = False
+    allow_private: StrictBool = False
     """Allow hosts that resolve to private, loopback or link-local addresses (refused by default)."""
     user_agent: str = DEFAULT_USER_AGENT
     """Sent with every request, and matched against robots.txt rules."""

@@ -126,10 +126,11 @@ def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Co
         if fmt is Format.table:
             render_table(result, Console(file=sink, width=200, color_system=None))
         elif fmt is Format.json:
-            json.dump(result.to_pylist(), sink, ensure_ascii=False, indent=1, default=str)
+            rows = [{k: plain(v) for k, v in row.items()} for row in result.to_pylist()]
+            json.dump(rows, sink, ensure_ascii=False, indent=1, default=str)  # numbers stay numbers
             sink.write("\n")
         else:
-            writer = csv.writer(sink)
+            writer = csv.writer(sink, lineterminator="\n")  # not the csv module's default CRLF
             writer.writerow(result.column_names)
             for row in result.to_pylist():
                 writer.writerow(

@@ -118,7 +118,7 @@ def test_formats_and_output_files(sample: Path, tmp_path: Path) -> None:
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == "doc_id,title,tags,published_at,word_count"
     assert expected[0][0] in (tmp_path / "out.table").read_text()
     refused = corpus("sql", sql, "-c", str(sample), "--format", "parquet")
-    assert refused.returncode == 1 and "--output" in refused.stderr
+    assert refused.returncode == 2 and "--output" in refused.stderr
 
 
 def test_search_ranks_the_matching_article_first(sample: Path) -> None:

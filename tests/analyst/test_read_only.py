@@ -5,6 +5,7 @@ every file under the warehouse and outside it byte-identical, and each is refuse
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -234,3 +235,27 @@ def test_a_read_only_warehouse_is_queried_through_a_private_catalog(sample: Path
         for path, mode in modes.items():
             path.chmod(mode)
         shutil.rmtree(copy)
+
+
+def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> None:
+    """JSON keeps numbers as numbers (sums come back from DuckDB as decimals), CSV ends lines with LF,
+    --format parquet without --output is a bad argument (exit 2), and a config value of the wrong type
+    ("yes" for a boolean) is refused with one line naming the key."""
+    done = corpus(
+        "sql", "--config", str(sample), "--format", "json",
+        "select sum(word_count) as words, avg(word_count) as mean, count(*) as n from documents",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [row] = json.loads(done.stdout)
+    assert isinstance(row["words"], int) and isinstance(row["mean"], float) and isinstance(row["n"], int)
+    two_rows = "select 1 as a union all select 2 order by a"
+    done = corpus("sql", "--config", str(sample), "--format", "csv", two_rows)
+    assert done.returncode == 0 and "\r" not in done.stdout and done.stdout.splitlines() == ["a", "1", "2"]
+    done = corpus("sql", "--config", str(sample), "--format", "parquet", "select 1")
+    assert done.returncode == 2 and "--output" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    config = tmp_path / "yes.toml"
+    config.write_text('[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\nenabled = "yes"\n')
+    done = corpus("sql", "--config", str(config), "select 1")
+    assert done.returncode == 2 and "'enabled'" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
