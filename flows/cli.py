@@ -136,8 +136,12 @@ def reextract(
 def _run_flow(
     name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool, full: bool = True
 ) -> None:
-    try:
-        _load(config).select(source)  # fail fast, before Prefect starts, on a bad config
+    from flows.warehouse.store import Warehouse
+
+    try:  # fail fast, before Prefect starts, on a bad config or warehouse
+        loaded = _load(config)
+        loaded.select(source)
+        Warehouse.of_config(loaded, warehouse)
     except CorpusError as exc:
         failed(exc)
     from flows import prefect_settings
@@ -590,4 +594,21 @@ def sources_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
 
 
 def main() -> None:
-    app()
+    """The `corpus` command. Whatever escapes a command ends as one line on stderr (the exit code its
+    kind says: 2 for config and arguments, 1 for failed work); CORPUS_DEBUG=1 shows the traceback."""
+    debug = os.environ.get("CORPUS_DEBUG", "") not in {"", "0"}
+    try:
+        app()
+    except CorpusError as exc:
+        if debug:
+            raise
+        failed(exc)
+    except OSError as exc:  # a folder that is a file, a read-only warehouse, a full disk
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where} (CORPUS_DEBUG=1 for the traceback)", 1)
+    except Exception as exc:
+        if debug:
+            raise
+        fail(f"{type(exc).__name__}: {' '.join(str(exc).split())} (CORPUS_DEBUG=1 for the traceback)", 1)

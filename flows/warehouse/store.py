@@ -67,6 +67,10 @@ class Warehouse:
                 )
         else:
             self.fs, self.root = pafs.LocalFileSystem(), str(Path(root).resolve())
+            if os.path.exists(self.root) and not os.path.isdir(self.root):
+                raise ConfigError(
+                    f"warehouse {self.root} is a file, not a folder ([warehouse] path, --warehouse)"
+                )
             self.uri = self.root
             self.local = True
         self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")

@@ -259,3 +259,32 @@ def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> Non
     done = corpus("sql", "--config", str(config), "select 1")
     assert done.returncode == 2 and "'enabled'" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ingest"],
+        ["reextract"],
+        ["views"],
+        ["sql", "select 1"],
+        ["search", "war"],
+        ["stats"],
+        ["compact"],
+        ["server"],
+    ],
+)
+def test_every_command_refuses_a_warehouse_that_is_a_file(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        '[warehouse]\npath = "afile"\n'
+        f'[[sources]]\nname = "a"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
+        'url_prefix = "https://"\n'
+    )
+    done = corpus(*command, "--config", str(config))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: warehouse {tmp_path / 'afile'} is a file, not a folder ([warehouse] path, --warehouse)"
+    ]
+    assert (tmp_path / "afile").read_text() == "not a folder"
