@@ -140,7 +140,8 @@ def _run_flow(
 
     try:  # fail fast, before Prefect starts, on a bad config or warehouse
         loaded = _load(config)
-        loaded.select(source)
+        if not loaded.select(source):
+            fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
         Warehouse.of_config(loaded, warehouse)
     except CorpusError as exc:
         failed(exc)

@@ -15,7 +15,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -476,6 +476,33 @@ def _source(entry: Any, index: int, raw: dict[str, Any], path: Path) -> SourceBa
         raise ConfigError(f"{path}: {_describe(errors, raw)}") from None
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type holds (a list's items, a union's members), with their subclasses."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        found, pending = [], [annotation]
+        while pending:
+            model = pending.pop()
+            found.append(model)
+            pending.extend(model.__subclasses__())
+        return found
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the config accepts where an error was found (for "did you mean")."""
+    models: list[type[BaseModel]] = [Config]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        models = [
+            m
+            for model in models
+            if part in model.model_fields
+            for m in _models_in(model.model_fields[part].annotation)
+        ]
+    return sorted({key for model in models for key in model.model_fields if key != "base_dir"})
+
+
 def _describe(errors: list[Any], raw: dict[str, Any]) -> str:
     """The most telling validation error as "source 'x': key 'y': message". An unknown key comes first:
     a misspelt key also makes the real one look missing, and the misspelling is the thing to fix."""
@@ -500,7 +527,8 @@ def _describe(errors: list[Any], raw: dict[str, Any]) -> str:
         missing = [
             str(e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"][:-1] == error["loc"][:-1]
         ]
-        close = difflib.get_close_matches(str(error["loc"][-1]), missing, n=1)
+        known = missing + [k for k in _keys_at(error["loc"][:-1]) if k not in missing]
+        close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         if close:
             message += f" (did you mean {close[0]!r}?)"
     elif error["type"] == "missing":

@@ -38,6 +38,12 @@ def append_source(config_path: Path, source: dict[str, Any], comment: str | None
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: config file not found") from None
     document = tomlkit.parse(text)
+    url = source.get("url")
+    for existing in document.get("sources") or []:
+        if url and existing.get("kind") == source.get("kind") and existing.get("url") == url:
+            raise ConfigError(
+                f"{config_path}: source {existing.get('name')!r} already reads {url} (nothing added)"
+            )
     table = tomlkit.table()
     if comment:
         table.add(tomlkit.comment(comment))

@@ -143,6 +143,13 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corp
         assert again.returncode == 0, again.stderr
         assert load_config(config).sources[-1].url == f"{site.base}/sitemap.xml"
 
+        before = config.read_text()  # the same feed again: refused, naming the source that reads it
+        twice = subprocess.run([*add, "--allow-private"], capture_output=True, text=True, timeout=120)
+        assert twice.returncode == 2, twice.stderr
+        assert f"source '{added.name}' already reads {site.base}/feed.xml" in twice.stderr
+        errors = [line for line in twice.stderr.splitlines() if not line.startswith("looking for")]
+        assert len(errors) == 1 and config.read_text() == before  # beside the progress line, one line
+
         summary = ingest(str(config), [added.name])
         assert summary.sources[added.name].written == 4, summary.sources[added.name]
 

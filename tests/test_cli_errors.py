@@ -1,0 +1,39 @@
+"""Bad input at the command line ends as one line naming what and where, with the documented exit code,
+and before any work starts."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+
+def run(corpus: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(corpus), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_a_misspelt_key_anywhere_gets_a_suggestion(make_config, corpus: Path) -> None:
+    cases = {
+        "sorces = 1\n": "key 'sorces': unknown key (did you mean 'sources'?)",
+        "[dedup]\nthreshhold = 0.5\n": "key 'dedup.threshhold': unknown key (did you mean 'threshold'?)",
+        '[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\nurl_prefx = "https://"\n': (
+            "source 'a': key 'url_prefx': unknown key (did you mean 'url_prefix'?)"
+        ),
+        "bogus = 1\n": "key 'bogus': unknown key",
+    }
+    for body, message in cases.items():
+        config = make_config(body)
+        done = run(corpus, "sources", "validate", "--config", str(config))
+        assert done.returncode == 2, body
+        assert done.stderr.strip().splitlines() == [f"error: {config}: {message}"], done.stderr
+
+
+def test_an_ingest_with_no_enabled_source_says_so_at_once(make_config, corpus: Path) -> None:
+    config = make_config('[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\nenabled = false\n')
+    started = time.monotonic()
+    done = run(corpus, "ingest", "--config", str(config))
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: {config}: no enabled source (set enabled = true on one, or name one with --source)"
+    ]
+    assert time.monotonic() - started < 15  # no Prefect server was started for nothing
