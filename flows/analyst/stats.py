@@ -13,8 +13,8 @@ from flows.warehouse.tables import TABLES
 
 QUERIES = {
     "per source": """
-        select source, documents, articles, documents - articles as duplicates,
-               round(100.0 * (documents - articles) / nullif(documents, 0), 1) as "duplicates %",
+        select source, documents, articles, duplicates,
+               round(100.0 * duplicates / nullif(documents, 0), 1) as "duplicates %",
                rejects, runs, last_status
         from sources order by source""",
     "per day (latest 14 days with articles)": """
