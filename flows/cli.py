@@ -201,7 +201,9 @@ def _print_summary(summary: RunSummary) -> None:
     out.print(table)
     for name, stats in summary.sources.items():
         if stats.error:
-            err.print(f"[red]source {name}:[/] {stats.error}", highlight=False, soft_wrap=True)
+            named = stats.error.startswith(f"source {name!r}")  # most errors name their source already
+            line = escape(stats.error if named else f"source {name!r}: {stats.error}")
+            err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
     out.print(f"warehouse: {summary.warehouse}\nviews:     {summary.catalog}", highlight=False)
 
 

@@ -76,8 +76,13 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner:
 
 # The tasks write to the warehouse: never cached (and their inputs need no hashing).
 @task(name="discover", task_run_name="discover {source.name}", cache_policy=NO_CACHE)
-def discover_units(source: SourceBase, config: Config, context: DiscoverContext) -> list[Unit]:
-    return discover(source, config, context)
+def discover_units(source: SourceBase, config: Config, context: DiscoverContext) -> list[Unit] | SourceError:
+    """The source's units, or what is wrong with it (returned, not raised: a failing task has Prefect log
+    a traceback on the console, and a source that cannot be read is one line in the run's summary)."""
+    try:
+        return discover(source, config, context)
+    except SourceError as exc:
+        return exc
 
 
 @task(name="extract", task_run_name="extract {unit.label}", cache_policy=NO_CACHE)
@@ -107,10 +112,9 @@ def ingest_source(
     per source."""
     started = time.monotonic()
     stats = SourceStats()
-    try:
-        units = discover_units(source, config, DiscoverContext(run.warehouse, full, run.ref.run_id))
-    except SourceError as exc:
-        stats.fail(str(exc))
+    units = discover_units(source, config, DiscoverContext(run.warehouse, full, run.ref.run_id))
+    if isinstance(units, SourceError):
+        stats.fail(str(units))
         return pipeline.timed(stats, started)
     progress.report("source_started", source.name, len(units))
     filters = source.filters()

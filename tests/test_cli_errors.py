@@ -37,3 +37,16 @@ def test_an_ingest_with_no_enabled_source_says_so_at_once(make_config, corpus: P
         f"error: {config}: no enabled source (set enabled = true on one, or name one with --source)"
     ]
     assert time.monotonic() - started < 15  # no Prefect server was started for nothing
+
+
+def test_a_source_that_cannot_be_discovered_is_one_line_not_a_traceback(make_config, corpus: Path) -> None:
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "nothing/*.html"\n'
+    )
+    done = run(corpus, "ingest", "--config", str(config))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: source 'a': no .html/.htm/.html.gz files match '{config.parent / 'nothing' / '*.html'}'"
+    ], done.stderr

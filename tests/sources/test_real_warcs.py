@@ -49,7 +49,7 @@ def test_real_archives_through_the_cli(tmp_path: Path, corpus: Path) -> None:
     assert result.returncode == 1  # the damaged files fail the source
     assert "Traceback" not in result.stderr + result.stdout
     assert "WARNING" not in result.stderr and "Replacing spaces" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("source real:")]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: source 'real'")]
     assert len(errors) == 1, result.stderr
     named = {path.name for path in REAL.glob("*.*arc*") if path.name in errors[0]}
     assert named == DAMAGED, errors[0]
