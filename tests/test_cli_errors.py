@@ -50,3 +50,36 @@ def test_a_source_that_cannot_be_discovered_is_one_line_not_a_traceback(make_con
     assert errors == [
         f"error: source 'a': no .html/.htm/.html.gz files match '{config.parent / 'nothing' / '*.html'}'"
     ], done.stderr
+
+
+def test_a_feed_that_is_html_or_unreachable_is_one_line(make_config, corpus: Path, tmp_path: Path) -> None:
+    """Seen: 263 lines with a chained `RuntimeError: no running event loop` for each of these."""
+    import functools
+    import http.server
+    import socket
+    import threading
+
+    (tmp_path / "feed.xml").write_text("<html><body><p>not a feed</p></body></html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    try:
+        for url, expected in (
+            (f"http://127.0.0.1:{server.server_port}/feed.xml", "not a valid feed"),
+            (f"http://127.0.0.1:{closed}/feed.xml", "connect_error"),
+        ):
+            config = make_config(
+                f'[warehouse]\npath = "wh"\n[[sources]]\nname = "f"\nkind = "feed"\nurl = "{url}"\n'
+                "allow_private = true\n"
+            )
+            done = run(corpus, "ingest", "--config", str(config))
+            assert done.returncode == 1
+            assert "Traceback" not in done.stderr + done.stdout
+            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1 and errors[0].startswith(f"error: source 'f': feed {url}: "), done.stderr
+            assert expected in errors[0]
+    finally:
+        server.shutdown()
