@@ -17,7 +17,7 @@ import httpx
 from flows.config import MAX_REDIRECTS, MAX_RETRY_WAIT, MAX_ROBOTS_BYTES, RETRY_BACKOFF_BASE, WebSource
 from flows.errors import Blocked
 from flows.fetch import pacing, robots
-from flows.fetch.safety import check_url
+from flows.fetch.safety import check_url, pinned
 from flows.records import HTML_TYPES
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -93,7 +93,7 @@ class Fetcher:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             try:
-                await check_url(current, self.source.allow_private)
+                address = await check_url(current, self.source.allow_private)
             except Blocked as exc:
                 return Failure(exc.reason, str(exc), redirects=redirects)
             delay = self.source.delay
@@ -103,7 +103,7 @@ class Fetcher:
                     why = rules.disallow_all or "disallowed by robots.txt"
                     return Failure("robots", f"{current}: {why}", redirects=redirects)
                 delay = max(delay, rules.crawl_delay(self.source.user_agent))
-            outcome = await self._with_retries(current, headers, delay, html_only, max_bytes)
+            outcome = await self._with_retries(current, address, headers, delay, html_only, max_bytes)
             if isinstance(outcome, _Redirect):
                 target = urljoin(current, outcome.location)
                 redirects.append(current)
@@ -129,7 +129,13 @@ class Fetcher:
         raise OSError(outcome.detail)
 
     async def _with_retries(
-        self, url: str, headers: dict[str, str] | None, delay: float, html_only: bool, max_bytes: int | None
+        self,
+        url: str,
+        address: str | None,
+        headers: dict[str, str] | None,
+        delay: float,
+        html_only: bool,
+        max_bytes: int | None,
     ) -> Response | Failure | _Redirect:
         host = pacing.host_key(urlsplit(url).hostname)
         host_slots = self._hosts.setdefault(host, asyncio.Semaphore(self.source.host_concurrency))
@@ -137,7 +143,8 @@ class Fetcher:
         while True:
             async with self._global, host_slots:
                 await pacing.wait_turn(host, delay)
-                outcome = await self._once(url, headers, html_only, max_bytes or self.source.max_bytes)
+                limit = max_bytes or self.source.max_bytes
+                outcome = await self._once(url, address, headers, html_only, limit)
             if not isinstance(outcome, _Retry):
                 return outcome
             if attempt >= self.source.retries:
@@ -157,11 +164,15 @@ class Fetcher:
             await asyncio.sleep(wait)
 
     async def _once(
-        self, url: str, headers: dict[str, str] | None, html_only: bool, max_bytes: int
+        self, url: str, address: str | None, headers: dict[str, str] | None, html_only: bool, max_bytes: int
     ) -> Response | Failure | _Redirect | _Retry:
+        target, host, extensions = pinned(url, address)  # connect to the address that was checked
         try:
             async with asyncio.timeout(self.source.timeout):
-                async with self._client.stream("GET", url, headers=headers) as response:
+                request = self._client.stream(
+                    "GET", target, headers={**(headers or {}), **host}, extensions=extensions
+                )
+                async with request as response:
                     return await self._read(url, response, html_only, max_bytes)
         except (TimeoutError, httpx.TimeoutException):
             return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
