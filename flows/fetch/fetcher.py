@@ -100,6 +100,9 @@ class Fetcher:
             if check_robots:
                 rules = await robots.rules_for(self.run_id, current, self._fetch_robots)
                 if not rules.allows(current, self.source.user_agent):
+                    if rules.unreachable is not None:  # the host, not its robots.txt, is the problem
+                        detail = f"{current}: host unreachable ({rules.disallow_all})"
+                        return Failure(rules.unreachable, detail, redirects=redirects)
                     why = rules.disallow_all or "disallowed by robots.txt"
                     return Failure("robots", f"{current}: {why}", redirects=redirects)
                 delay = max(delay, rules.crawl_delay(self.source.user_agent))
@@ -126,7 +129,7 @@ class Fetcher:
             return outcome.status, b""
         if outcome.reason == "too_large":
             return 200, b""
-        raise OSError(outcome.detail)
+        raise robots.Unreachable(outcome.reason, outcome.detail)
 
     async def _with_retries(
         self,

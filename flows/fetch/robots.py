@@ -22,6 +22,7 @@ from flows.config import MAX_CRAWL_DELAY
 class Rules:
     parser: Protego | None  # None: everything allowed
     disallow_all: str | None = None  # why everything is disallowed (robots.txt unreachable)
+    unreachable: str | None = None  # the host could not be reached at all: the reason (connect_error...)
 
     def allows(self, url: str, user_agent: str) -> bool:
         if self.disallow_all is not None:
@@ -45,6 +46,14 @@ _lock = threading.Lock()
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+class Unreachable(OSError):
+    """robots.txt could not be fetched because the host could not be reached (not an HTTP answer)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 # Fetches robots.txt: returns (status, body) or raises OSError-like errors for an unreachable host.
@@ -74,7 +83,8 @@ async def _load(origin: str, fetch: FetchRobots) -> Rules:
     try:
         status, body = await fetch(f"{origin}/robots.txt")
     except Exception as exc:  # unreachable: RFC 9309 says assume complete disallow
-        return Rules(None, disallow_all=f"robots.txt unreachable: {exc}")
+        reason = exc.reason if isinstance(exc, Unreachable) else None
+        return Rules(None, disallow_all=f"robots.txt unreachable: {exc}", unreachable=reason)
     if 400 <= status < 500:
         return ALLOW_ALL
     if status >= 500:

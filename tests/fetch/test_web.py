@@ -297,3 +297,16 @@ def test_malformed_feed_fails_its_source_only(site, make_config) -> None:
     bad, good = summary.sources["bad"], summary.sources["good"]
     assert bad.status == "failed" and f"feed {site.base}/bad-feed.xml: not a valid feed" in bad.error
     assert good.status == "completed" and good.written == 1
+
+
+def test_an_unreachable_host_is_a_connect_error_not_a_robots_reject() -> None:
+    """The robots.txt fetch is the first to meet a host that cannot be reached: the page's reject names
+    what happened to the host, as it would without robots checks."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    [result] = asyncio.run(fetch_all(web_source(retries=0), [f"http://127.0.0.1:{port}/a.html"], "down"))
+    assert isinstance(result, Failure) and result.reason == "connect_error", result
+    assert "robots.txt unreachable" in result.detail
