@@ -1,16 +1,20 @@
 """One error hierarchy. Every error the product raises on purpose is a `CorpusError` whose message is one
 line naming what went wrong and where (file, source, key, URL); its `exit_code` is what the CLI exits with:
 2 for a bad config or bad arguments, 1 for work that failed. The CLI prints `error: <message>` for any of
-them, with no traceback unless asked (-v); anything else that escapes is a bug.
+them, with no traceback unless asked (CORPUS_DEBUG=1); anything else that escapes is a bug.
 """
 
 from __future__ import annotations
 
 
 class CorpusError(Exception):
-    """Base of every expected failure; the message is one line."""
+    """Base of every expected failure; the message is one line (by construction: a message that quotes
+    a library's multi-line text has its white space collapsed)."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return " ".join(super().__str__().split())
 
 
 class ConfigError(CorpusError):

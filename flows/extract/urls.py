@@ -25,7 +25,10 @@ def canonical_url(url: str) -> str:
 def site_of(url: str) -> str | None:
     """The registered domain (news.example.co.uk → example.co.uk); for suffixes courlan does not know
     (.example, .internal), the last two labels of the host."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[" and the like: no site
+        return None
     return _site_of_host(parts.scheme, parts.netloc)
 
 

@@ -126,8 +126,11 @@ def parse_feed(body: bytes, url: str) -> list[Entry]:
         return _json_feed(body, url)
     import feedparser
 
-    parsed = feedparser.parse(body, response_headers={"content-location": url})
-    if not parsed.entries and (parsed.bozo or not parsed.version):
+    try:
+        parsed = feedparser.parse(body, response_headers={"content-location": url})
+    except Exception as exc:  # feedparser's loose parser has crashed on malformed markup
+        raise SourceError(f"feed {url}: not a valid feed: {type(exc).__name__}: {exc}"[:300]) from None
+    if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "no RSS/Atom/JSON feed structure"
         raise SourceError(f"feed {url}: not a valid feed: {str(problem).strip()[:200]}")
     entries = []
