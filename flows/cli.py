@@ -152,6 +152,12 @@ def _run_flow(
     from flows import ingest as flows_module
     from flows import progress as pipeline_progress
 
+    if name == "reextract":
+        try:  # before the flow starts, as the checks above
+            flows_module.web_sources(loaded, source)
+        except CorpusError as exc:
+            failed(exc)
+
     run_flow = getattr(flows_module, name)
     columns = [
         TextColumn("{task.description}"),

@@ -151,6 +151,18 @@ def ingest(
     return _run(config, config.select(sources), warehouse, full)
 
 
+def web_sources(config: Config, sources: list[str] | None) -> list[SourceBase]:
+    """The sources reextract works on: the named ones (each must be a web source), else every enabled
+    web source."""
+    selected = [s for s in config.select(sources) if kind(s.kind).FETCHED]
+    if sources and len(selected) < len(sources):
+        other = next(n for n in sources if n not in {s.name for s in selected})
+        raise ConfigError(
+            f"source {other!r} is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
+        )
+    return selected
+
+
 @flow(name="reextract")
 def reextract(
     config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = True
@@ -158,12 +170,7 @@ def reextract(
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
     different (a newer trafilatura, other extraction settings) are stored as new versions."""
     config = load_config(config_path)
-    selected = [s for s in config.select(sources) if kind(s.kind).FETCHED]
-    if sources and len(selected) < len(sources):
-        other = next(n for n in sources if n not in {s.name for s in selected})
-        raise ConfigError(
-            f"source {other!r} is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
-        )
+    selected = web_sources(config, sources)
     target = Warehouse.of_config(config, warehouse)
     if not target.local:
         raise ConfigError(f"reextract reads the raw archive from a local warehouse; {target.uri} is remote")

@@ -83,3 +83,14 @@ def test_a_feed_that_is_html_or_unreachable_is_one_line(make_config, corpus: Pat
             assert expected in errors[0]
     finally:
         server.shutdown()
+
+
+def test_reextract_of_a_files_source_is_one_line(make_config, corpus: Path) -> None:
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\n'
+    )
+    done = run(corpus, "reextract", "--config", str(config), "--source", "a")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: source 'a' is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
+    ]
