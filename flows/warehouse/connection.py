@@ -22,7 +22,7 @@ def connect(
 
         from flows.warehouse import connect
         con = connect()                      # or connect("my-sources.toml"), connect(warehouse="wh")
-        con.sql("select source, count(*) from articles group by 1").df()
+        con.sql("select source, count(*) from articles group by 1").fetchall()  # .arrow(), .df() ...
 
     The catalog is built first if it does not exist yet, or is rebuilt if it was built for another place
     (a copied or moved warehouse) or other view files (current_catalog). Holding the connection never
