@@ -142,7 +142,7 @@ def _run_flow(
         loaded = _load(config)
         if not loaded.select(source):
             fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
-        Warehouse.of_config(loaded, warehouse)
+        Warehouse.of_config(loaded, warehouse).require_writable(f"corpus {name}")
     except CorpusError as exc:
         failed(exc)
     from flows import prefect_settings
@@ -219,6 +219,10 @@ def views(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
     from flows.warehouse.views import build_views
 
     store = _warehouse(config, warehouse)
+    try:
+        store.require_writable("corpus views")
+    except CorpusError as exc:
+        failed(exc)
     created = build_views(store)
     out.print(f"{len(created)} views in {store.catalog}: {', '.join(sorted(created))}", highlight=False)
 
@@ -347,6 +351,10 @@ def compact(
     from flows.warehouse.compact import compact as compact_warehouse
 
     store = _warehouse(config, warehouse)
+    try:
+        store.require_writable("corpus compact")
+    except CorpusError as exc:
+        failed(exc)
     with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("compacting")
 
@@ -611,13 +619,20 @@ def main() -> None:
     except CorpusError as exc:
         if debug:
             raise
-        failed(exc)
-    except OSError as exc:  # a folder that is a file, a read-only warehouse, a full disk
+        _last_words(str(exc), exc.exit_code)
+    except OSError as exc:  # a read-only warehouse, a full disk
         if debug:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        fail(f"{exc.strerror or exc}{where} (CORPUS_DEBUG=1 for the traceback)", 1)
+        _last_words(f"{exc.strerror or exc}{where} (CORPUS_DEBUG=1 for the traceback)", 1)
     except Exception as exc:
         if debug:
             raise
-        fail(f"{type(exc).__name__}: {' '.join(str(exc).split())} (CORPUS_DEBUG=1 for the traceback)", 1)
+        detail = " ".join(str(exc).split())
+        _last_words(f"{type(exc).__name__}: {detail} (CORPUS_DEBUG=1 for the traceback)", 1)
+
+
+def _last_words(message: str, code: int) -> NoReturn:
+    """fail() outside a command (typer.Exit means nothing there)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

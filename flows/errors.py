@@ -60,3 +60,7 @@ class ServerError(CorpusError):
 
 class ExtensionUnavailable(CorpusError):
     """A DuckDB extension that cannot be loaded: which one and what to install."""
+
+
+class ReadOnlyWarehouse(CorpusError):
+    """A command that must write to the warehouse, which cannot be written (sql, stats, search only read)."""

@@ -95,11 +95,17 @@ def search(
     terms = [w.lower() for w in _WORD.findall(words)]
     if not terms:
         raise SearchUnavailable("nothing to search for: give at least one word")
+    read_only = not warehouse.writable()  # a read-only warehouse is searched as its index stands
     if not index_path(warehouse).exists():
+        if read_only:
+            raise SearchUnavailable(
+                f"warehouse {warehouse.root} has no search index and cannot be written: run corpus ingest "
+                "(or corpus search) once where it can"
+            )
         refresh(warehouse)
     meaningful = [t for t in terms if t not in STOPWORDS] or terms
     quoted = [f'"{t}"' for t in dict.fromkeys(meaningful)]
-    with closing(open_index(warehouse)) as con:
+    with closing(open_index(warehouse, read_only)) as con:
         rows = _best_per_article(con, " ".join(quoted), source, since, limit)
         if not rows and len(quoted) > 1:
             rows = _best_per_article(con, " OR ".join(quoted), source, since, limit)

@@ -67,8 +67,15 @@ def index_path(warehouse: Warehouse) -> Path:
     return Path(warehouse.catalog).with_name("search.sqlite")
 
 
-def open_index(warehouse: Warehouse) -> sqlite3.Connection:
+def open_index(warehouse: Warehouse, read_only: bool = False) -> sqlite3.Connection:
+    """The index, created or upgraded as needed; `read_only`: an existing index opened for reading only
+    (immutable: a warehouse that cannot be written has no writer to wait for)."""
     path = index_path(warehouse)
+    if read_only:
+        try:
+            return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error as exc:
+            raise SearchUnavailable(f"search index {path}: {exc}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
     try:

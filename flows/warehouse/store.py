@@ -20,6 +20,7 @@ a re-run skips what they hold (flows/dedup) and completes the rest.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,7 +33,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from flows.errors import ConfigError
+from flows.errors import ConfigError, ReadOnlyWarehouse
 from flows.records import SCHEMA_VERSION
 from flows.warehouse.tables import (
     FETCH_SCHEMA,
@@ -74,6 +75,25 @@ class Warehouse:
             self.uri = self.root
             self.local = True
         self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")
+
+    def writable(self) -> bool:
+        """Whether files can be created in the warehouse (tried, not guessed: a read-only mount refuses
+        even root). Remote warehouses are taken as writable (their errors come with the write)."""
+        if not self.local:
+            return True
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                return True
+        except OSError:
+            return False
+
+    def require_writable(self, command: str) -> None:
+        if not self.writable():
+            raise ReadOnlyWarehouse(
+                f"warehouse {self.root} cannot be written: {command} needs to write there "
+                "(sql, stats and search only read)"
+            )
 
     @classmethod
     def of_config(cls, config: Config, override: str | None = None) -> Warehouse:
