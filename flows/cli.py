@@ -149,6 +149,7 @@ def _run_flow(
 
     if not verbose:
         prefect_settings.quiet_console()
+        prefect_settings.quiet_temporary_server()
     from flows import ingest as flows_module
     from flows import progress as pipeline_progress
 

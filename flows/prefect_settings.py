@@ -8,6 +8,8 @@ an error on every run. A slow machine needs longer than Prefect's default to sta
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # Prefect waits 20 s for its temporary server. Its first start on an empty PREFECT_HOME creates the
@@ -20,3 +22,61 @@ def quiet_console() -> None:
     """Keep Prefect's console to warnings and errors (the CLI draws its own progress); a Prefect server
     still receives every log line. Call before Prefect is imported; PREFECT_LOGGING_* settings win."""
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+
+
+def quiet_temporary_server() -> Path | None:
+    """Send the output of Prefect's temporary server (a child process that otherwise writes to this
+    process's stderr) to PREFECT_HOME/temporary-server.log, which is returned: at shutdown, on a loaded
+    machine, it printed tracebacks of its cancelled database sessions after the run's summary.
+
+    Prefect offers no setting for this, so its `SubprocessASGIServer._run_uvicorn_command` is replaced by
+    the same command with the output redirected, mirrored from prefect 3.8.8 (pinned); another version
+    keeps Prefect's own method. Call after `quiet_console`, before a flow runs."""
+    import subprocess
+    import sys
+
+    import prefect
+    from prefect.server.api import server as prefect_server
+    from prefect.settings import get_current_settings
+
+    if prefect.__version__ != "3.8.8":
+        return None
+    log = Path(get_current_settings().home) / "temporary-server.log"
+
+    def run_uvicorn(self: Any) -> subprocess.Popen[Any]:
+        server_env = {
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("ab") as sink:
+            return subprocess.Popen(
+                args=[
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--app-dir",
+                    str(prefect.__module_path__.parent),
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
+                ],
+                env={
+                    **os.environ,
+                    **server_env,
+                    **get_current_settings().to_environment_variables(exclude_unset=True),
+                },
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+
+    prefect_server.SubprocessASGIServer._run_uvicorn_command = run_uvicorn  # type: ignore[method-assign]
+    return log

@@ -94,3 +94,30 @@ def test_reextract_of_a_files_source_is_one_line(make_config, corpus: Path) -> N
     assert done.stderr.strip().splitlines() == [
         "error: source 'a' is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
     ]
+
+
+def test_the_temporary_servers_output_goes_to_its_log(make_config, corpus: Path) -> None:
+    """The CLI sends Prefect's temporary server's output to PREFECT_HOME/temporary-server.log (its
+    shutdown tracebacks once followed the run's summary); the method it mirrors is Prefect's own, as
+    pinned: a Prefect upgrade that changes it fails here instead of drifting."""
+    import hashlib
+    import inspect
+
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    source = inspect.getsource(SubprocessASGIServer._run_uvicorn_command)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "ade91366329f9f14fa49035c1801a6f63c240e439adb65efef67a96ce3f524c6"
+    )
+    log = Path(get_current_settings().home) / "temporary-server.log"
+    log.unlink(missing_ok=True)
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\n'
+        f'path = "{Path(__file__).resolve().parents[1] / "seeds" / "sample" / "**" / "*.html"}"\n'
+        'url_prefix = "https://"\n'
+    )
+    done = run(corpus, "ingest", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert log.exists()  # the server was started with its output there
