@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from command import corpus
 
 from flows.analyst import query
 from flows.ingest import ingest
@@ -32,16 +32,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert ingest(str(config)).ok
     return config
-
-
-def corpus(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "corpus"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_example_queries_in_the_docs_run_as_written(sample: Path) -> None:

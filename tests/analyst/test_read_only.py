@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from command import corpus
 
 from flows.analyst import query
 from flows.errors import QueryError
@@ -155,16 +156,6 @@ def test_allow_read_lets_a_named_file_be_joined(sample: Path) -> None:
         with pytest.raises(QueryError):  # readable is not writable through COPY
             query.run(con, f"COPY (SELECT 2 AS a) TO '{notes}'")
     assert notes.read_text() == "a,b\n1,2\n"
-
-
-def corpus(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "corpus"), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_hostile_statements_through_the_cli_and_the_shell_change_nothing(sample: Path) -> None:
