@@ -476,13 +476,20 @@ def serve(
     try:
         if os.environ.get("PREFECT_API_URL"):
             _serve(cfg, config, warehouse, os.environ["PREFECT_API_URL"])
-            return
-        with local_server(_server_home(cfg, warehouse), port) as running:
-            out.print(f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False)
-            os.environ["PREFECT_API_URL"] = running.api_url  # for the flow runs serve starts too
-            _serve(
-                cfg, config, warehouse, running.api_url, lambda: stop(running.process), running.process.pid
-            )
+        else:
+            with local_server(_server_home(cfg, warehouse), port) as running:
+                out.print(
+                    f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False
+                )
+                os.environ["PREFECT_API_URL"] = running.api_url  # for the flow runs serve starts too
+                _serve(
+                    cfg,
+                    config,
+                    warehouse,
+                    running.api_url,
+                    lambda: stop(running.process),
+                    running.process.pid,
+                )
     except CorpusError as exc:
         failed(exc)
     except KeyboardInterrupt:

@@ -93,31 +93,81 @@ class _Runner(Runner):
     server_pid: int | None = None  # that server's process: spared until the flow runs are stopped
     say: Callable[[str], None] = print  # set by serve(): where the last resort says what it does
     stopped: threading.Event  # set by serve() once the runner has stopped by itself
+    stop_requested = False  # a SIGTERM came
+    main_task: asyncio.Task[None] | None = None  # set by serve(): the task running start(), and its loop
+    main_loop: asyncio.AbstractEventLoop | None = None
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
-        """SIGTERM stops serving the way Ctrl-C does (asyncio cancels the runner, which pauses the
-        schedules and exits cleanly), instead of Prefect's sys.exit from inside the event loop."""
+        """SIGTERM stops serving after the runs in progress: no new run starts, the schedules are paused,
+        and once no flow run is left the task running the runner is cancelled, as Ctrl-C in a terminal
+        does (the runner then leaves its services in order; Prefect's own handler calls sys.exit from
+        inside the event loop instead). A second SIGTERM stops at once (runs in progress are terminated;
+        what they committed stays). Installed by serve() before the deployments are registered, so a
+        SIGTERM coming before the runner starts is a request too.
+
+        The task is cancelled directly, not by raising SIGINT, which was why stops waited for the last
+        resort: a process started in the background by a shell (`corpus serve &`, many service scripts)
+        inherits SIGINT ignored, asyncio then installs no SIGINT handler, and the raised SIGINT did nothing.
+        """
+        task, loop = self.main_task, self.main_loop
+        running = task is not None and loop is not None and not task.done()
+        if self.stop_requested:  # the second one: now
+            if running:
+                assert loop is not None and task is not None
+                loop.call_soon_threadsafe(task.cancel)
+            return
+        self.stop_requested = True
+        if running:
+            assert loop is not None
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._stop_after_runs()))
+        else:
+            self._stop_within_grace()
+
+    async def _stop_after_runs(self) -> None:
+        self.stopping = True
+        poller = getattr(self, "_scheduled_run_poller", None)
+        if poller is not None:
+            poller.stopping = True  # no new submissions
+        if self.started:
+            with contextlib.suppress(Exception):
+                await self._pause_schedules()  # type: ignore[no-untyped-call]
+        busy = self._process_manager.flow_run_ids()
+        if busy:
+            self.say(
+                f"corpus serve: stopping after the {len(busy)} run{'s' if len(busy) > 1 else ''} in progress "
+                "(SIGTERM again to stop now)"
+            )
+        while self._process_manager.flow_run_ids():
+            await asyncio.sleep(0.25)
+        self._stop_within_grace()
+        if self.main_task is not None:
+            self.main_task.cancel()
+
+    def _stop_within_grace(self) -> None:
         self.stop_within(float(os.environ.get("CORPUS_SERVE_STOP_GRACE", SERVE_STOP_GRACE_SECONDS)))
-        signal.raise_signal(signal.SIGINT)
+
+    def pause_schedules(self) -> None:
+        """Pause every deployment registered so far (again: pausing is idempotent), whatever point the
+        runner had reached when it was stopped."""
+        with contextlib.suppress(Exception):
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                for deployment_id in self._deployment_registry.get_deployment_ids():
+                    client.pause_deployment(deployment_id)
 
     def stop_within(self, seconds: float) -> None:
-        """Make sure the process ends: now and then the runner's shutdown waits forever after the
-        cancellation (seen about once in five stops in the test suite, the event loop idle with nothing
-        left to run). After `seconds` the schedules are paused directly, the local server stopped, flow
-        runs still going terminated with their workers (committed work stays; the next run completes the
-        rest), and the process exits."""
+        """Make sure the process ends even if the runner's own shutdown does not (a safety net: since
+        SIGTERM cancels the runner's task directly no stop has needed it in the tests); counted from when
+        no run is left, or from the second SIGTERM. After `seconds` the
+        schedules are paused directly, the local server stopped, flow runs still going terminated with
+        their workers (committed work stays; the next run completes the rest), and the process exits."""
 
         def last_resort() -> None:
             if finished.wait(seconds):
                 return
             self.say(f"corpus serve: the runner did not stop within {seconds:.0f} s; stopping it")
-            # no more runs: schedules paused first, then the flow runs still going are terminated
-            with contextlib.suppress(Exception):
-                from prefect.client.orchestration import get_client
-
-                with get_client(sync_client=True) as client:
-                    for deployment_id in self._deployment_registry.get_deployment_ids():
-                        client.pause_deployment(deployment_id)
+            self.pause_schedules()  # no more runs: schedules paused first, then the flow runs terminated
             # flow runs first: stopped while the server they report to is still up (a flow run that outlives
             # it prints tracebacks of its lost connection)
             _terminate_children(spare=self.server_pid)
@@ -168,10 +218,21 @@ def serve(
     runner.server_pid = server_pid
     runner.say = say or logging.getLogger("corpus").warning
     runner.stopped = threading.Event()
-    for deployment in deployments(config, config_path, warehouse):
-        runner.add_deployment(deployment)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, runner.handle_sigterm)  # runner.start() installs it again
+
+    async def start() -> None:
+        runner.main_task, runner.main_loop = asyncio.current_task(), asyncio.get_running_loop()
+        if not runner.stop_requested:
+            await runner.start()
+
     try:
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(runner.start())
+        for deployment in deployments(config, config_path, warehouse):
+            if runner.stop_requested:
+                break
+            runner.add_deployment(deployment)
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(start())
     finally:
         runner.stopped.set()
+        runner.pause_schedules()  # also when stopped before the runner paused them itself
