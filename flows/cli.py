@@ -420,12 +420,15 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _server_home(cfg: Config, warehouse: str | None) -> Path:
+def _server_home(cfg: Config, warehouse: str | None, command: str) -> Path:
+    """Where a local Prefect server keeps its database (beside a local warehouse's catalog), after checking
+    that the warehouse can be written (the server's database, and serve's runs, write there)."""
     from flows.prefect_server import server_home
     from flows.warehouse.store import Warehouse
 
     try:
         store = Warehouse.of_config(cfg, warehouse)
+        store.require_writable(f"corpus {command}")
     except CorpusError as exc:
         failed(exc)
     return server_home(store.catalog if store.local else None)
@@ -442,7 +445,7 @@ def server(
     cfg = _load(config)
     _stop_on_sigterm()
     try:
-        with local_server(_server_home(cfg, warehouse), port) as running:
+        with local_server(_server_home(cfg, warehouse, "server"), port) as running:
             out.print(
                 f"Prefect server: {running.url} (UI and API; database {running.home / 'prefect.db'})\n"
                 f"In another shell:  export PREFECT_API_URL={running.api_url}\n"
@@ -472,12 +475,13 @@ def serve(
             f'{config}: no enabled source has a schedule: add schedule = "*/30 * * * *" or '
             'interval = "15m" to a source or to [defaults]'
         )
+    home = _server_home(cfg, warehouse, "serve")  # checked also when the server is elsewhere
     _stop_on_sigterm()
     try:
         if os.environ.get("PREFECT_API_URL"):
             _serve(cfg, config, warehouse, os.environ["PREFECT_API_URL"])
         else:
-            with local_server(_server_home(cfg, warehouse), port) as running:
+            with local_server(home, port) as running:
                 out.print(
                     f"started a local Prefect server: {running.url} (log: {running.log})", highlight=False
                 )

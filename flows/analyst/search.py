@@ -15,8 +15,9 @@ from typing import Any
 import pyarrow as pa
 
 from flows.errors import SearchUnavailable
-from flows.warehouse.search_index import index_path, open_index, refresh
+from flows.warehouse.search_index import full_path, index_path, open_index, refresh, relative
 from flows.warehouse.store import Warehouse
+from flows.warehouse.tables import DOCUMENTS
 
 __all__ = ["SearchUnavailable", "search", "snippet"]
 
@@ -96,24 +97,31 @@ def search(
     if not terms:
         raise SearchUnavailable("nothing to search for: give at least one word")
     read_only = not warehouse.writable()  # a read-only warehouse is searched as its index stands
-    if not index_path(warehouse).exists():
-        if read_only:
-            raise SearchUnavailable(
-                f"warehouse {warehouse.root} has no search index and cannot be written: run corpus ingest "
-                "(or corpus search) once where it can"
-            )
-        refresh(warehouse)
+    if read_only and not index_path(warehouse).exists():
+        raise SearchUnavailable(
+            f"warehouse {warehouse.root} has no search index and cannot be written: run corpus ingest "
+            "(or corpus search) once where it can"
+        )
+    if not read_only:
+        refresh(warehouse)  # brings it up to the documents files (a listing when nothing changed)
     meaningful = [t for t in terms if t not in STOPWORDS] or terms
     quoted = [f'"{t}"' for t in dict.fromkeys(meaningful)]
     with closing(open_index(warehouse, read_only)) as con:
-        rows = _best_per_article(con, " ".join(quoted), source, since, limit)
-        if not rows and len(quoted) > 1:
-            rows = _best_per_article(con, " OR ".join(quoted), source, since, limit)
-        copies = _copies(con, [r["cluster_key"] for r in rows])
         paths = dict(con.execute("SELECT id, path FROM files"))
+        present = None
+        if read_only:  # an index that could not be refreshed: documents whose files are gone are left out
+            here = {relative(warehouse, p) for p in warehouse.files(DOCUMENTS)}
+            present = {i for i, p in paths.items() if p in here}
+        rows = _best_per_article(con, " ".join(quoted), source, since, limit, present)
+        if not rows and len(quoted) > 1:
+            rows = _best_per_article(con, " OR ".join(quoted), source, since, limit, present)
+        copies = _copies(con, [r["cluster_key"] for r in rows])
     with ThreadPoolExecutor(max_workers=4) as pool:
         texts = list(
-            pool.map(lambda r: warehouse.read_text(paths.get(r["file_id"], ""), _hex(r["doc_key"])), rows)
+            pool.map(
+                lambda r: warehouse.read_text(full_path(warehouse, paths[r["file_id"]]), _hex(r["doc_key"])),
+                rows,
+            )
         )
     return pa.Table.from_pylist(
         [
@@ -133,9 +141,15 @@ def search(
 
 
 def _best_per_article(
-    con: sqlite3.Connection, match: str, source: str | None, since: date | None, limit: int
+    con: sqlite3.Connection,
+    match: str,
+    source: str | None,
+    since: date | None,
+    limit: int,
+    present: set[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The top `limit` clusters, fetching more matches while copies of one article fill the page."""
+    """The top `limit` clusters, fetching more matches while copies of one article fill the page; only
+    documents in the files `present` when given."""
     wanted = limit * 4
     while True:
         cursor = con.execute(
@@ -160,7 +174,8 @@ def _best_per_article(
         found = [dict(zip(names, r, strict=True)) for r in cursor]
         best: dict[int, dict[str, Any]] = {}
         for row in found:
-            best.setdefault(row["cluster_key"], row)
+            if present is None or row["file_id"] in present:
+                best.setdefault(row["cluster_key"], row)
         if len(best) >= limit or len(found) < wanted:
             return list(best.values())[:limit]
         wanted *= 4

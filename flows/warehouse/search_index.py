@@ -8,6 +8,10 @@ files indexed so far. A refresh indexes only the documents files it has not seen
 last ingest added; it is idempotent per document, so files merged by `compact` only have their rows
 re-pointed at the merged file. SQLite's write-ahead log lets searches run while a refresh writes.
 
+File paths are stored relative to the documents folder, so a copied, moved or mounted warehouse searches
+its own files. The index is derived data: one built by another version, or one naming documents whose
+files are gone (deleted, or a copy of a warehouse without them), is rebuilt by the next refresh.
+
 Why not DuckDB's fts extension: its index cannot be updated (every refresh rebuilt it whole), and on a
 warehouse of 20,000 synthetic articles a build took 10 s and a query 0.17 s, growing with the corpus
 (tests/bench/bench_warehouse.py); FTS5 answers in milliseconds there and in well under 0.5 s at a million.
@@ -32,7 +36,7 @@ from flows.warehouse.ids import first16, hex64
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import DOCUMENTS
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"  # 3: paths relative to the documents folder
 BUSY_SECONDS = 120  # a refresh waits this long for another one writing the index
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS index_info (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
@@ -86,7 +90,7 @@ def open_index(warehouse: Warehouse, read_only: bool = False) -> sqlite3.Connect
         if version is None:
             con.execute("INSERT INTO index_info VALUES ('version', ?)", [INDEX_VERSION])
         elif version[0] != INDEX_VERSION:
-            raise SearchUnavailable(f"{path} was built by another version: delete it and run corpus ingest")
+            _reset(con)  # built by another version: built again by the refresh that follows
     except sqlite3.OperationalError as exc:
         con.close()
         if "fts5" in str(exc):
@@ -97,43 +101,73 @@ def open_index(warehouse: Warehouse, read_only: bool = False) -> sqlite3.Connect
     return con
 
 
+def _reset(con: sqlite3.Connection) -> None:
+    """Empty the index (autocommit: each statement is its own transaction; a failure leaves the version
+    unset, so the next open resets again)."""
+    con.execute("DELETE FROM index_info")
+    for table in ("terms", "docs", "files"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.executescript(_SCHEMA)
+    con.execute("INSERT INTO index_info VALUES ('version', ?)", [INDEX_VERSION])
+
+
+def relative(warehouse: Warehouse, path: str) -> str:
+    """A documents file's path as the index stores it: relative to the documents folder."""
+    folder = warehouse.path(DOCUMENTS.name) + "/"
+    return path[len(folder) :] if path.startswith(folder) else path
+
+
+def full_path(warehouse: Warehouse, stored: str) -> str:
+    return warehouse.path(DOCUMENTS.name, stored)
+
+
 def refresh(warehouse: Warehouse, progress: Callable[[int], None] | None = None) -> Refresh:
     """Index the documents files not indexed yet (all of them the first time); `progress` is called with
-    the documents added so far after each batch."""
+    the documents added so far after each batch. Rebuilds the index when documents it names are gone."""
     started = time.monotonic()
     with closing(open_index(warehouse)) as con:
-        known = dict(con.execute("SELECT path, id FROM files"))
-        current = sorted(warehouse.files(DOCUMENTS))
-        added = pending = 0
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            for path in (p for p in current if p not in known):
-                count, seen = _index_file(con, warehouse, path)
-                added += count
-                pending += seen
-                if pending >= BATCH_DOCUMENTS:
-                    con.execute("COMMIT")
-                    con.execute("BEGIN IMMEDIATE")
-                    pending = 0
-                    if progress is not None:
-                        progress(added)
-            gone = [known[p] for p in set(known) - set(current)]
-            # files merged by compact: their documents were re-pointed at the merged file
-            con.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        added = _refresh(con, warehouse, progress)
+        if con.execute("SELECT 1 FROM docs WHERE file_id NOT IN (SELECT id FROM files) LIMIT 1").fetchone():
+            _reset(con)  # documents deleted from the warehouse, or a copy without them
+            added = _refresh(con, warehouse, progress)
         total = con.execute("SELECT count(*) FROM docs").fetchone()[0]
     return Refresh(added, total, round(time.monotonic() - started, 3))
 
 
+def _refresh(con: sqlite3.Connection, warehouse: Warehouse, progress: Callable[[int], None] | None) -> int:
+    known = dict(con.execute("SELECT path, id FROM files"))
+    current = sorted(relative(warehouse, p) for p in warehouse.files(DOCUMENTS))
+    added = pending = 0
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for path in (p for p in current if p not in known):
+            count, seen = _index_file(con, warehouse, path)
+            added += count
+            pending += seen
+            if pending >= BATCH_DOCUMENTS:
+                con.execute("COMMIT")
+                con.execute("BEGIN IMMEDIATE")
+                pending = 0
+                if progress is not None:
+                    progress(added)
+        gone = [known[p] for p in set(known) - set(current)]
+        # files merged by compact: their documents were re-pointed at the merged file (the others make
+        # the caller rebuild)
+        con.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return added
+
+
 def _index_file(con: sqlite3.Connection, warehouse: Warehouse, path: str) -> tuple[int, int]:
     """Index one documents file's rows (inside the caller's transaction); rows already indexed (from files
-    since merged into this one) are re-pointed at it. Returns (rows added, rows seen)."""
-    parquet = pq.ParquetFile(warehouse.fs.open_input_file(path))
+    since merged into this one) are re-pointed at it. `path`: relative (see `relative`). Returns (rows
+    added, rows seen)."""
+    parquet = pq.ParquetFile(warehouse.fs.open_input_file(full_path(warehouse, path)))
     keys = keys_of(parquet.read(columns=["doc_id"]).column(0))
-    source = path.split("/source=", 1)[1].split("/", 1)[0] if "/source=" in path else None
+    source = path.split("source=", 1)[1].split("/", 1)[0] if path.startswith("source=") else None
     file_id = con.execute("INSERT INTO files (path) VALUES (?) RETURNING id", [path]).fetchone()[0]
     indexed: set[int] = set()
     for start in range(0, len(keys), 500):

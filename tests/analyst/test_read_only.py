@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,7 +30,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(
         '[warehouse]\npath = "wh"\n'
         f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-        'url_prefix = "https://"\n'
+        'url_prefix = "https://"\ninterval = "1h"\n'
     )
     assert ingest(str(config)).ok
     (folder / "outside").mkdir()
@@ -208,6 +209,54 @@ def test_a_copied_warehouse_reads_its_own_files(sample: Path) -> None:
         shutil.rmtree(copy)
 
 
+def test_every_command_on_a_copied_warehouse_works_on_the_copy(sample: Path) -> None:
+    """A copy of a warehouse (its documents then deleted) is a warehouse of its own for every command:
+    reads see the copy's (empty) documents, search its own index, writes land in the copy, a server keeps
+    its database there; the original stays byte-identical throughout."""
+    original, copy = sample.parent / "wh", sample.parent / "copied"
+    corpus("search", "--config", str(sample), "war")  # the index exists and is copied with the rest
+    shutil.copytree(original, copy, symlinks=True)
+    try:
+        shutil.rmtree(copy / "documents")
+        before = tree(original)
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            done = corpus(*args, "--config", str(sample), "--warehouse", str(copy))
+            assert done.returncode == 0, (args, done.stderr)
+            assert "Traceback" not in done.stderr and "error" not in done.stderr, (args, done.stderr)
+            return done
+
+        count = "select count(*) as n from documents"
+        assert run("sql", "--format", "csv", count).stdout.split() == ["n", "0"]
+        stats = run("stats").stdout
+        assert re.search(r"documents\s+0\s+0 B", stats) and re.search(r"sample\s+0\s+0\s", stats), stats
+        assert run("search", "war").stdout.strip().endswith("0 results")
+        assert str(copy / "corpus.duckdb") in run("views").stdout
+        run("compact")
+        run("reextract")
+        run("ingest", "--full")  # re-reads the pages into the copy
+        copied = run("sql", "--format", "csv", count).stdout.split()
+        with connect(sample) as con:
+            assert copied == ["n", str(con.execute("select count(*) from documents").fetchone()[0])]
+        assert not run("search", "myanmar").stdout.strip().endswith(" 0 results")  # its index caught up
+        server = subprocess.Popen(
+            [str(REPO / ".venv" / "bin" / "corpus"), "server", "-c", str(sample), "-w", str(copy), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            first = server.stdout.readline()
+            assert f"database {copy / '.prefect' / 'prefect.db'}" in first, first
+        finally:
+            server.terminate()
+            assert server.wait(30) == 0
+        assert tree(original) == before
+    finally:
+        shutil.rmtree(copy)
+
+
 def read_only(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """The corpus command with `folder` mounted read-only for it (a private mount namespace: read-only
     even for root, as a read-only volume is)."""
@@ -227,7 +276,7 @@ def _can_mount_read_only(folder: Path) -> bool:
 
 
 READING = [["sql", "select count(*) as n from documents"], ["stats"], ["search", "war"]]
-WRITING = [["ingest"], ["reextract"], ["views"], ["compact"]]
+WRITING = [["ingest"], ["reextract"], ["views"], ["compact"], ["server"], ["serve"]]
 
 
 def test_a_read_only_warehouse_serves_reads_and_refuses_writes_in_one_line(sample: Path) -> None:
@@ -286,6 +335,7 @@ def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> Non
         ["stats"],
         ["compact"],
         ["server"],
+        ["serve"],
     ],
 )
 def test_every_command_refuses_a_warehouse_that_is_a_file(tmp_path: Path, command: list[str]) -> None:
@@ -294,7 +344,7 @@ def test_every_command_refuses_a_warehouse_that_is_a_file(tmp_path: Path, comman
     config.write_text(
         '[warehouse]\npath = "afile"\n'
         f'[[sources]]\nname = "a"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-        'url_prefix = "https://"\n'
+        'url_prefix = "https://"\ninterval = "1h"\n'
     )
     done = corpus(*command, "--config", str(config))
     assert done.returncode == 2, done.stderr
