@@ -240,7 +240,7 @@ def test_every_command_on_a_copied_warehouse_works_on_the_copy(sample: Path) -> 
             assert copied == ["n", str(con.execute("select count(*) from documents").fetchone()[0])]
         assert not run("search", "myanmar").stdout.strip().endswith(" 0 results")  # its index caught up
         server = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "corpus"), "server", "-c", str(sample), "-w", str(copy), "--port", "0"],
+            [str(REPO / ".venv/bin/corpus"), "server", "-c", str(sample), "-w", str(copy), "--port", "0"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
