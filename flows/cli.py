@@ -136,13 +136,16 @@ def reextract(
 def _run_flow(
     name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool, full: bool = True
 ) -> None:
+    from flows import cluster
     from flows.warehouse.store import Warehouse
 
-    try:  # fail fast, before Prefect starts, on a bad config or warehouse
+    try:  # fail fast, before Prefect starts, on a bad config, warehouse or cluster
         loaded = _load(config)
         if not loaded.select(source):
             fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
-        Warehouse.of_config(loaded, warehouse).require_writable(f"corpus {name}")
+        store = Warehouse.of_config(loaded, warehouse)
+        store.require_writable(f"corpus {name}")
+        cluster.check_cluster(loaded.runner, store)
     except CorpusError as exc:
         failed(exc)
     from flows import prefect_settings

@@ -143,11 +143,15 @@ class DedupConfig(StrictModel):
 
 class RunnerConfig(StrictModel):
     kind: Literal["threads", "dask", "ray"] = "threads"
-    """Prefect task runner: threads (this machine), or an existing Dask / Ray cluster."""
+    """Prefect task runner: threads (this machine) or dask (a Dask cluster: a LocalCluster started for
+    the run, or the scheduler at `address`). ray is refused with the reason."""
     address: str | None = None
-    """Scheduler address for dask (tcp://host:8786) or ray (ray://host:10001)."""
+    """Dask scheduler address (tcp://host:8786); none: a LocalCluster on this machine."""
+    workers: int = Field(0, ge=0)
+    """LocalCluster worker processes (one thread each); 0 means one per CPU core."""
     batch_size: int = Field(200, gt=0)
-    """Files per task for files sources, pages per task for web sources (a WARC file is one task)."""
+    """Files per task for files sources, pages per task for web sources (a WARC file is one task on this
+    machine; on a cluster a large one is cut into byte ranges, a task each)."""
 
 
 def check_cron(value: str) -> str:

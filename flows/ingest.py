@@ -24,9 +24,10 @@ from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError, ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import TaskRunner
 
 from flows import (
+    cluster,
     pipeline,
     prefect_settings,  # noqa: F401  (quiet, offline defaults; must precede prefect)
     progress,
@@ -37,7 +38,6 @@ from flows.config import (
     Config,
     DedupConfig,
     ExtractConfig,
-    RunnerConfig,
     SourceBase,
     WarcSource,
     load_config,
@@ -51,27 +51,6 @@ from flows.warehouse import search_index
 from flows.warehouse.staging import StagedUnit
 from flows.warehouse.store import Warehouse
 from flows.warehouse.views import build_views
-
-
-def make_task_runner(runner: RunnerConfig) -> TaskRunner:
-    """Threads on this machine, or an existing Dask/Ray cluster (each needs its Prefect integration)."""
-    if runner.kind == "threads":
-        return ThreadPoolTaskRunner(max_workers=2)
-    try:
-        if runner.kind == "dask":
-            from prefect_dask import DaskTaskRunner
-
-            dask: TaskRunner = DaskTaskRunner(address=runner.address) if runner.address else DaskTaskRunner()
-            return dask
-        from prefect_ray import RayTaskRunner
-
-        ray: TaskRunner = RayTaskRunner(address=runner.address) if runner.address else RayTaskRunner()
-        return ray
-    except ImportError:
-        raise ConfigError(
-            f"runner.kind = {runner.kind!r} needs the prefect-{runner.kind} package: "
-            f"pip install prefect-{runner.kind}"
-        ) from None
 
 
 # The tasks write to the warehouse: never cached (and their inputs need no hashing).
@@ -94,7 +73,7 @@ def extract_unit(
     committer: runs.ActiveRun | None = None,
     turn: Callable[[], bool] | None = None,
 ) -> StagedUnit:
-    return pipeline.extract_unit(unit, run, options, dedup, committer, turn)
+    return pipeline.extract_unit(unit, run, cluster.worker_extract_options(options), dedup, committer, turn)
 
 
 @task(name="commit", task_run_name="commit {staged.label}", cache_policy=NO_CACHE)
@@ -103,7 +82,12 @@ def commit_unit(staged: StagedUnit, run: runs.ActiveRun) -> SourceStats:
 
 
 def ingest_source(
-    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool = False
+    runner: TaskRunner,
+    source: SourceBase,
+    config: Config,
+    run: runs.ActiveRun,
+    full: bool = False,
+    slots: int | None = None,
 ) -> SourceStats:
     """One source's task group: discover its units, extract them (in parallel where the task runner
     allows) and commit them in discovery order (runs.CommitOrder), each as soon as the ones before it are
@@ -112,14 +96,14 @@ def ingest_source(
     per source."""
     started = time.monotonic()
     stats = SourceStats()
-    units = discover_units(source, config, DiscoverContext(run.warehouse, full, run.ref.run_id))
+    units = discover_units(source, config, DiscoverContext(run.warehouse, full, run.ref.run_id, slots))
     if isinstance(units, SourceError):
         stats.fail(str(units))
         return pipeline.timed(stats, started)
     progress.report("source_started", source.name, len(units))
     filters = source.filters()
-    # Extraction in this process commits through the run directly; elsewhere (Dask, Ray) it stages files.
-    committer = run if isinstance(runner, ThreadPoolTaskRunner) else None
+    # Extraction in this process commits through the run directly; on a cluster it stages files.
+    committer = None if cluster.remote(runner) else run
     order = runs.CommitOrder()
     futures = [
         runner.submit(
@@ -135,9 +119,13 @@ def ingest_source(
         )
         for index, unit in enumerate(units)
     ]
-    for future in futures:
-        stats.add(commit_unit(future.result(), run))
-        order.advance()
+    with cluster.cancelling(futures):
+        for future in futures:
+            staged = future.result()
+            if committer is None:  # extracted on a worker, whose progress reports go nowhere
+                progress.report("pages_done", source.name, staged.seen)
+            stats.add(commit_unit(staged, run))
+            order.advance()
     return pipeline.timed(stats, started)
 
 
@@ -191,8 +179,10 @@ def _run(config: Config, selected: list[SourceBase], override: str | None, full:
     """Run the sources; `override`: a warehouse folder instead of the config's."""
     started = time.monotonic()
     store = Warehouse.of_config(config, override)
-    pool = pipeline.extraction_pool(config.extract, config.dedup)
-    threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
+    if config.runner.kind == "threads":  # on a cluster the workers extract
+        pool = pipeline.extraction_pool(config.extract, config.dedup)
+        threading.Thread(target=pool.start, name="corpus-pool-start", daemon=True).start()  # overlaps set-up
+    task_runner = cluster.make_task_runner(config.runner)
     run = runs.begin_run(store, selected, config.dedup)
     run.commit_guard = commit_guard(store)
     indexing = BackgroundRefresh(lambda: search_index.refresh(store), "corpus-search-index")
@@ -208,9 +198,14 @@ def _run(config: Config, selected: list[SourceBase], override: str | None, full:
     results: dict[str, SourceStats] = {}
     completed = False
     try:
-        with make_task_runner(config.runner) as runner:
-            for source in selected:
-                results[source.name] = _ingest_locked(runner, source, config, run, full)
+        with task_runner as runner:
+            slots = cluster.prepare_cluster(runner, store) if cluster.remote(runner) else None
+            try:
+                for source in selected:
+                    results[source.name] = _ingest_locked(runner, source, config, run, full, slots)
+            finally:
+                if cluster.remote(runner):
+                    cluster.clean_up(runner)
         completed = True
     finally:
         ended = runs.finish_run(run, results)
@@ -237,7 +232,7 @@ def _run(config: Config, selected: list[SourceBase], override: str | None, full:
 
 
 def _ingest_locked(
-    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool
+    runner: TaskRunner, source: SourceBase, config: Config, run: runs.ActiveRun, full: bool, slots: int | None
 ) -> SourceStats:
     """One source, unless a run of it is still going elsewhere (then: skipped, not doubled)."""
     lock = runs.source_lock(run.warehouse, source.name)
@@ -245,7 +240,7 @@ def _ingest_locked(
         logger().warning("source %s: skipped, a run of it is still going in another process", source.name)
         return SourceStats(status="skipped", error="a run of this source was still going in another process")
     try:
-        return ingest_source(runner, source, config, run, full)
+        return ingest_source(runner, source, config, run, full, slots)
     except Exception as exc:  # one failing source never fails another
         return SourceStats(status="failed", error=f"{type(exc).__name__}: {exc}")
     finally:

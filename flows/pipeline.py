@@ -100,7 +100,11 @@ class InputTally:
             self.counts[entry.path][3] += entry.records
 
     def rows(self) -> list[dict[str, object]]:
+        """A row per input file read completely; a unit reading a part of a file (a byte range, on a
+        cluster) gives a row for it either way, marked with the part, and the commit sums the parts
+        (runs.ActiveRun.commit_after)."""
         now = datetime.now(UTC)
+        part, parts = getattr(self.unit.spec, "part", 0), getattr(self.unit.spec, "parts", 1)
         return [
             {
                 "path": state.path,
@@ -114,9 +118,10 @@ class InputTally:
                 "skipped": counts[3],
                 "ingested_at": now,
                 "schema_version": SCHEMA_VERSION,
+                **({"part": (part, parts, state.path in self.broken)} if parts > 1 else {}),
             }
             for state in self.unit.inputs
-            if state.path not in self.broken
+            if parts > 1 or state.path not in self.broken
             for counts in [self.counts[state.path]]
         ]
 
@@ -169,7 +174,11 @@ def commit_unit(staged: staging.StagedUnit, run: ActiveRun) -> SourceStats:
     for chunk in staged.chunks:
         if chunk.after:  # the last chunk of a unit, after its documents
             for table, path in chunk.after.items():
-                run.commit_after(staged.source, table, staging.read_rows(run.warehouse, path))
+                rows = staging.read_rows(run.warehouse, path)
+                for row in rows:
+                    if row.get("path") in chunk.parts:
+                        row["part"] = chunk.parts[row["path"]]
+                run.commit_after(staged.source, table, rows)
             staging.remove(run.warehouse, chunk)
             continue
         documents = cast(list[DocumentRow], staging.read_rows(run.warehouse, chunk.documents))

@@ -25,7 +25,7 @@ from flows.records import DocumentRow, RejectRow, SourceStats
 from flows.sources import location
 from flows.warehouse.ids import new_run_id
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import BY_NAME, DOCUMENTS, REJECTS, SIGNATURES
+from flows.warehouse.tables import BY_NAME, DOCUMENTS, INPUTS, REJECTS, SIGNATURES
 
 
 class RunRef(BaseModel):
@@ -85,6 +85,7 @@ class ActiveRun:
         # Called after each commit of documents, outside the locks (the ingest starts indexing them for
         # search).
         self.after_commit: Callable[[], None] | None = None
+        self.parts_read: dict[str, dict[str, Any]] = {}  # input files read in parts: their sum so far
 
     def commit_chunk(
         self, source: str, documents: list[DocumentRow], rejects: list[RejectRow]
@@ -117,10 +118,38 @@ class ActiveRun:
     def commit_after(self, source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows that describe what a unit's documents came from (web fetch state, local input files):
         committed after those documents, so a run that stops in between reads them again next time."""
+        if table == INPUTS.name:
+            rows = self._whole_files(rows)
+            if not rows:
+                return
         with self.commit_lock:
             self.sequence += 1
             # no warehouse lock: no other run reads these rows while committing
             self.warehouse.write_partitioned(BY_NAME[table], rows, source, self.ref.run_id, self.sequence)
+
+    def _whole_files(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """Rows of input files read in parts (byte ranges of one WARC file, each a unit of its own) are
+        summed and given with the file's last part, unless a part broke off or never came (then the file
+        is not recorded, and the next run reads it again). Parts commit in order (CommitOrder)."""
+        ready: list[Mapping[str, Any]] = []
+        for row in rows:
+            if "part" not in row:
+                ready.append(row)
+                continue
+            part, parts, broken = row["part"]
+            whole = {k: v for k, v in row.items() if k != "part"}
+            so_far = self.parts_read.pop(row["path"], None)
+            if part > 0:
+                if so_far is None or so_far["next"] != part:
+                    continue  # a part before it is missing: the file is read again next time
+                for count in ("records", "documents", "rejects", "skipped"):
+                    whole[count] = so_far["row"][count] + row[count]
+                broken = broken or so_far["broken"]
+            if part + 1 < parts:
+                self.parts_read[row["path"]] = {"row": whole, "next": part + 1, "broken": broken}
+            elif not broken:
+                ready.append(whole)
+        return ready
 
 
 def begin_run(

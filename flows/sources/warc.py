@@ -55,10 +55,26 @@ def discover(source: WarcSource, config: Config, context: DiscoverContext) -> li
     states = [
         state for path in paths for state in inputs.to_read([path], known, context.full, can_resume=resumable)
     ]
-    return [
-        Unit(source.name, source.kind, i, (state,), WarcUnit(config.extract.max_bytes))
-        for i, state in enumerate(states)
+    specs = [
+        (state, spec)
+        for state in states
+        for spec in _parts(
+            state, config.extract.max_bytes, context.unit_bytes(sum(s.size - s.start for s in states))
+        )
     ]
+    return [Unit(source.name, source.kind, i, (state,), spec) for i, (state, spec) in enumerate(specs)]
+
+
+def _parts(state: inputs.InputFile, max_bytes: int, unit_bytes: int | None) -> list[WarcUnit]:
+    """A file as one unit, or (`unit_bytes`: when units go to a cluster) as byte ranges of about that
+    many bytes, each a unit of its own, so that one large WARC spreads over every worker. Files that
+    cannot be cut (ARC, one gzip member) stay whole."""
+    length = state.size - state.start
+    if unit_bytes is None or length <= unit_bytes or not resumable(state.path):
+        return [WarcUnit(max_bytes)]
+    count = -(-length // unit_bytes)
+    cuts = [state.start + length * k // count for k in range(count + 1)]
+    return [WarcUnit(max_bytes, cuts[k], cuts[k + 1], k, count) for k in range(count)]
 
 
 def resumable(path: str) -> bool:
@@ -73,6 +89,10 @@ def location(source: WarcSource) -> str:
 @dataclass(frozen=True)
 class WarcUnit:
     max_bytes: int
+    start: int | None = None  # a part of the file: the records starting in [start, end)
+    end: int | None = None
+    part: int = 0  # this part's index among the file's `parts`
+    parts: int = 1
 
 
 # A worker reads a WARC file in byte ranges (compressed bytes), guided: each range is a share of what is
@@ -139,6 +159,8 @@ class ArcFile:
 
 def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     spec: WarcUnit = unit.spec
+    if spec.start is not None and spec.end is not None:  # a part of one file
+        return UnitWork(_slices(unit.inputs[0].path, spec.max_bytes, spec.start, spec.end))
     return UnitWork(
         [item for state in unit.inputs for item in archive_items(state.path, spec.max_bytes, state.start)]
     )
@@ -151,11 +173,14 @@ def archive_items(path: str, max_bytes: int, start: int = 0) -> list[WorkItem]:
         return [ArcFile(path, max_bytes)]
     if one_gzip_member(path):
         return [WarcStream(path, max_bytes)]
-    size = os.path.getsize(path)
+    return _slices(path, max_bytes, start, os.path.getsize(path))
+
+
+def _slices(path: str, max_bytes: int, start: int, end: int) -> list[WorkItem]:
     return [
         WarcSlice(path, start + a, start + b, max_bytes)
-        for a, b in slice_ranges(size - start)
-        if start + a < size
+        for a, b in slice_ranges(end - start)
+        if start + a < end
     ]
 
 

@@ -35,6 +35,9 @@ class StagedChunk(BaseModel):
     documents: str | None = None
     rejects: str | None = None
     after: dict[str, str] = Field(default_factory=dict)  # table → rows committed after the unit's documents
+    # input files this unit read a part of: path → (part, parts, broken off); the rows' "part" (see
+    # runs.ActiveRun.commit_after), kept beside them because a staged file holds the table's columns only
+    parts: dict[str, tuple[int, int, bool]] = Field(default_factory=dict)
 
 
 class StagedUnit(Counts):
@@ -199,6 +202,7 @@ class StagingWriter:
             self._committer = None
         self.unit.error = error
         staged: dict[str, str] = {}
+        parts: dict[str, tuple[int, int, bool]] = {}
         for table_name, table_rows in (after or {}).items():
             if not table_rows:
                 continue
@@ -206,10 +210,11 @@ class StagingWriter:
             if self.commit_after is not None and self._direct():
                 self.commit_after(self.unit.source, table_name, rows)
             else:
+                parts.update((row["path"], tuple(row.pop("part"))) for row in rows if "part" in row)
                 path = self._write(f"{self.name}-{table_name}", rows, BY_NAME[table_name].schema)
                 staged[table_name] = str(path)
         if staged:
-            self.unit.chunks.append(StagedChunk(after=staged))
+            self.unit.chunks.append(StagedChunk(after=staged, parts=parts))
         return self.unit
 
     def close(self) -> None:

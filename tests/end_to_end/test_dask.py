@@ -1,0 +1,237 @@
+"""The same flows on Dask, with real processes on 127.0.0.1: a LocalCluster of 2 worker processes started by
+the run, and an external `dask scheduler` with 2 `dask worker` processes. The warehouse must come out the
+same as with the threads runner (documents, articles, cluster ids, input files), large WARC files are
+cut into byte-range units, daemonic workers are refused in one line, and a worker killed mid-run costs
+nothing."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from command import corpus
+from sites import make_article, news_page, syndicated_page, warc_bytes
+
+pytest.importorskip("prefect_dask")
+pytestmark = pytest.mark.timeout(600)
+BIN = Path(sys.executable).parent
+
+
+def write_corpus(folder: Path, articles: int = 240) -> None:
+    """Two WARC files: articles, their syndicated copies (other site, other template) and exact copies
+    under other URLs, shuffled across both files, padded so that each file is cut into several units."""
+    records = []
+    for seed in range(articles):
+        article = make_article(seed)
+        url = f"https://news.test/2025/{article.slug}.html"
+        records.append((url, news_page(article, url)))
+        if seed % 3 == 0:
+            records.append((f"https://wire.test/{seed}", syndicated_page(article, f"https://w/{seed}", url)))
+        if seed % 5 == 0:
+            records.append((url + "?amp=1", news_page(article, url)))
+    records.sort(key=lambda r: hash(r[0]) % 7919)
+    half = len(records) // 2
+    folder.mkdir(parents=True)
+    for name, part in (("a", records[:half]), ("b", records[half:])):
+        rows = [(u, "200 OK", "text/html; charset=utf-8", body.encode()) for u, body in part]
+        rows += [  # filler that is not HTML: bytes for the file, nothing for the warehouse
+            (f"https://news.test/img/{name}{i}.bin", "200 OK", "image/png", os.urandom(24_000))
+            for i in range(60)
+        ]
+        (folder / f"{name}.warc.gz").write_bytes(warc_bytes(rows))
+
+
+def config(folder: Path, warehouse: str, runner: str = "") -> Path:
+    path = folder / f"{warehouse}.toml"
+    path.write_text(
+        f'[warehouse]\npath = "{warehouse}"\n{runner}\n'
+        '[[sources]]\nname = "archive"\nkind = "warc"\npath = "warcs/*.warc.gz"\n'
+    )
+    return path
+
+
+def snapshot(folder: Path, warehouse: str) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(folder / warehouse / "corpus.duckdb"), read_only=True) as con:
+        return {
+            "documents": con.sql(
+                "select doc_id, url, cluster_id, duplicate_of, md5(text), word_count from documents "
+                "order by doc_id"
+            ).fetchall(),
+            "articles": con.sql("select doc_id, copies from articles order by doc_id").fetchall(),
+            "rejects": con.sql("select url, reason from rejects order by url, reason").fetchall(),
+            "inputs": con.sql(
+                "select regexp_replace(path, '.*/', ''), records, documents, rejects, skipped "
+                "from inputs order by 1"
+            ).fetchall(),
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ExternalCluster:
+    """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in a process group of its own."""
+
+    def __init__(self, folder: Path, workers: int = 2, daemon: bool = False) -> None:
+        self.folder, self.port = folder, free_port()
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": str(daemon)}
+        self.scheduler = self._start(
+            "scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--dashboard-address", ":0"
+        )
+        self.workers = [self.start_worker(i) for i in range(workers)]
+        self.wait_for(workers)
+
+    def _start(self, name: str, *args: str) -> subprocess.Popen:
+        log = (self.folder / f"dask-{name}-{time.monotonic_ns()}.log").open("wb")
+        return subprocess.Popen(
+            [str(BIN / "dask"), *args[:0], *(["scheduler"] if name == "scheduler" else ["worker"]), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.folder,
+            start_new_session=True,
+        )
+
+    def start_worker(self, index: int) -> subprocess.Popen:
+        return self._start(
+            f"worker{index}",
+            self.address,
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--dashboard-address",
+            ":0",
+        )
+
+    def wait_for(self, workers: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+
+    def kill_worker(self, index: int) -> None:
+        os.killpg(self.workers[index].pid, signal.SIGKILL)  # the nanny and its worker process
+
+    def close(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        for process in [*self.workers, self.scheduler]:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def corpus_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("dask")
+    write_corpus(folder / "warcs")
+    done = corpus("ingest", "--config", str(config(folder, "threads")))
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def external(corpus_folder: Path) -> Iterator[ExternalCluster]:
+    cluster = ExternalCluster(corpus_folder)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_a_local_cluster_gives_the_threads_warehouse(corpus_folder: Path) -> None:
+    path = config(corpus_folder, "local", '[runner]\nkind = "dask"\nworkers = 2')
+    done = corpus("ingest", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    expected = snapshot(corpus_folder, "threads")
+    assert len(expected["documents"]) > 300 and any(row[3] for row in expected["documents"])
+    assert snapshot(corpus_folder, "local") == expected
+    with duckdb.connect(str(corpus_folder / "local" / "corpus.duckdb"), read_only=True) as con:
+        units = con.sql("select count(*) from runs").fetchone()
+    assert units is not None
+    # nothing of the run is left: no worker, no extraction process
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "corpus-extract|distributed.nanny"], capture_output=True, text=True
+    )
+    assert leftovers.stdout.strip() == "", leftovers.stdout
+
+
+def test_an_external_cluster_gives_the_threads_warehouse(
+    corpus_folder: Path, external: ExternalCluster
+) -> None:
+    path = config(corpus_folder, "external", f'[runner]\nkind = "dask"\naddress = "{external.address}"')
+    done = corpus("ingest", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert snapshot(corpus_folder, "external") == snapshot(corpus_folder, "threads")
+
+
+def test_large_warcs_are_cut_into_units(corpus_folder: Path) -> None:
+    """On a cluster of 2 slots each file of ~2 MB is read by several tasks (1 MB at least each)."""
+    from flows.config import load_config
+    from flows.sources import DiscoverContext, discover
+
+    cfg = load_config(config(corpus_folder, "units"))
+    source = cfg.sources[0]
+    whole = discover(source, cfg, DiscoverContext())
+    cut = discover(source, cfg, DiscoverContext(slots=2))
+    assert len(whole) == 2
+    assert len(cut) > 2, [(u.spec.start, u.spec.end) for u in cut]
+    for path in {u.inputs[0].path for u in cut}:
+        parts = [u.spec for u in cut if u.inputs[0].path == path]
+        assert parts[0].start == 0 and parts[-1].end == os.path.getsize(path)
+        assert all(a.end == b.start for a, b in itertools.pairwise(parts))
+
+
+def test_daemonic_workers_are_refused_in_one_line(corpus_folder: Path) -> None:
+    cluster = ExternalCluster(corpus_folder, workers=1, daemon=True)
+    try:
+        path = config(corpus_folder, "daemonic", f'[runner]\nkind = "dask"\naddress = "{cluster.address}"')
+        done = corpus("ingest", "--config", str(path))
+    finally:
+        cluster.close()
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DASK_DISTRIBUTED__WORKER__DAEMON=False" in lines[0], done.stderr
+
+
+def test_a_worker_killed_mid_run_costs_nothing(corpus_folder: Path, external: ExternalCluster) -> None:
+    path = config(corpus_folder, "killed", f'[runner]\nkind = "dask"\naddress = "{external.address}"')
+    run = subprocess.Popen(
+        [str(BIN / "corpus"), "ingest", "--config", str(path), "-v"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert run.stdout is not None
+    before = []
+    for line in run.stdout:  # the first unit done: kill a worker while the others run
+        before.append(line)
+        if re.search(r"Task run 'extract archive#\d+' - Finished", line):
+            external.kill_worker(0)
+            break
+    after = run.stdout.readlines()
+    assert run.wait(300) == 0, "".join(before + after)
+    assert re.search(r"Task run 'extract archive#\d+' - Finished", before[-1]), before  # killed mid-run
+    assert any(re.search(r"Task run 'extract archive#\d+' - Finished", line) for line in after), after
+    assert snapshot(corpus_folder, "killed") == snapshot(corpus_folder, "threads")
+    external.workers[0] = external.start_worker(0)  # for the tests after this one
+    external.wait_for(2)
