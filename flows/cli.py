@@ -450,7 +450,7 @@ def server(
     try:
         with local_server(_server_home(cfg, warehouse, "server"), port) as running:
             out.print(
-                f"Prefect server: {running.url} (UI and API; database {running.home / 'prefect.db'})\n"
+                f"Prefect server: {running.url} (UI and API; database {running.database})\n"
                 f"In another shell:  export PREFECT_API_URL={running.api_url}\n"
                 "Ctrl-C to stop.",
                 highlight=False,

@@ -198,7 +198,7 @@ def _run(config: Config, selected: list[SourceBase], override: str | None, full:
     results: dict[str, SourceStats] = {}
     completed = False
     try:
-        with task_runner as runner:
+        with task_runner as runner, cluster.reporting_here(runner):
             slots = cluster.prepare_cluster(runner, store) if cluster.remote(runner) else None
             try:
                 for source in selected:

@@ -2,13 +2,15 @@
 one refuses them), and `corpus serve` should work with one command when no server is configured.
 
 Its SQLite database lives beside the warehouse's catalog (`<warehouse>/.prefect/`), so a warehouse keeps
-its run history; a remote warehouse uses PREFECT_HOME instead. Listens on 127.0.0.1 only.
+its run history; a remote warehouse uses PREFECT_HOME instead. PREFECT_SERVER_DATABASE_CONNECTION_URL,
+when set, names another database (PostgreSQL). Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,16 +28,31 @@ DEFAULT_PORT = 4200
 HEALTH_TIMEOUT = 90.0  # seconds; a first start (database migrations, UI files) takes ~10 s here
 
 
+DATABASE_SETTING = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+
+
 @dataclass(frozen=True)
 class LocalServer:
     url: str  # http://127.0.0.1:<port>
     home: Path
     log: Path
     process: subprocess.Popen[bytes]
+    database: str  # where it keeps its state, without a password
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/api"
+
+
+def database_url(home: Path) -> str:
+    """The server's database: PREFECT_SERVER_DATABASE_CONNECTION_URL when set (PostgreSQL for a team's
+    server: postgresql+asyncpg://user:password@host:5432/prefect), else SQLite in `home`."""
+    return os.environ.get(DATABASE_SETTING) or f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+
+
+def shown(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def server_home(catalog: str | None) -> Path:
@@ -74,7 +91,7 @@ def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        DATABASE_SETTING: database_url(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
@@ -92,7 +109,7 @@ def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
             start_new_session=True,  # its own process group: stopped as a whole, spared the terminal's Ctrl-C
             preexec_fn=_stop_with_parent,
         )
-    server = LocalServer(f"http://127.0.0.1:{port}", home, log, process)
+    server = LocalServer(f"http://127.0.0.1:{port}", home, log, process, shown(database_url(home)))
     try:
         _wait_healthy(server)
         yield server

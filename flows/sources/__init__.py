@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
 
 
 UNIT_BYTES = (1 << 20, 64 << 20)  # on a cluster, a unit reads 1-64 MB of a large file (DiscoverContext)
+UNITS_PER_SLOT = 16
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,14 @@ class DiscoverContext:
     slots: int | None = None  # units go to a cluster with this many task slots (None: this machine)
 
     def unit_bytes(self, total: int) -> int | None:
-        """How many bytes of a large file one unit should read: on a cluster, about a quarter of a slot's
-        share of `total` (so units balance over every slot), within UNIT_BYTES; None on this machine
-        (the extraction pool cuts a file into ranges itself)."""
+        """How many bytes of a large file one unit should read: on a cluster, a sixteenth of a slot's
+        share of `total` (small enough that the slots finish together, large enough that a unit's
+        overhead stays small), within UNIT_BYTES; None on this machine (the extraction pool cuts a
+        file into ranges itself)."""
         if self.slots is None:
             return None
         low, high = UNIT_BYTES
-        return max(low, min(high, total // (4 * self.slots)))
+        return max(low, min(high, total // (UNITS_PER_SLOT * self.slots)))
 
     def known_inputs(self, source: str) -> dict[str, dict[str, Any]]:
         """The input files of a source ingested before (path → last `inputs` row); none with `full`."""

@@ -28,13 +28,13 @@ def connect(
     (a copied or moved warehouse) or other view files (current_catalog). Holding the connection never
     blocks an ingest (it swaps in a new catalog file); reconnect to see views rebuilt since. The connection
     is locked down (lock_down): it reads the warehouse and the paths in `allow_read`, and nothing else."""
-    from flows.warehouse import duckdb_extensions
+    from flows.warehouse import remote
     from flows.warehouse.tables import TABLES
 
     store = Warehouse.of_config(load_config(config or default_config_path()), warehouse)
     con = duckdb.connect(current_catalog(store), read_only=True)
     if not store.local:
-        duckdb_extensions.load(con, "httpfs")
+        remote.open_remote(con, store.uri)
     # the tables' folders only: not the catalog beside them (never attached read-write), nor new files
     # at the root
     tables = [f"{store.uri}/{table.name}" for table in TABLES]
@@ -89,7 +89,9 @@ def lock_down(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     con.execute("SET allow_community_extensions = false")
-    con.execute("SET allow_persistent_secrets = false")  # else httpfs looks in ~/.duckdb/stored_secrets
+    persistent = con.execute("SELECT current_setting('allow_persistent_secrets')").fetchone()
+    if persistent and persistent[0]:  # (remote.open_remote turned it off already, before its secret)
+        con.execute("SET allow_persistent_secrets = false")  # else httpfs looks in ~/.duckdb/stored_secrets
     con.execute("SET allowed_directories = $1", [folders])
     con.execute("SET allowed_paths = $1", [files])
     con.execute("SET enable_external_access = false")

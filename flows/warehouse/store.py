@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from flows.errors import ConfigError, ReadOnlyWarehouse
 from flows.records import SCHEMA_VERSION
+from flows.warehouse.remote import s3_filesystem
 from flows.warehouse.tables import (
     FETCH_SCHEMA,
     FETCHES,
@@ -59,7 +60,10 @@ class Warehouse:
 
     def __init__(self, root: str, catalog: str | None = None) -> None:
         if "://" in root:
-            self.fs, self.root = pafs.FileSystem.from_uri(root)
+            if root.startswith("s3://"):  # with the endpoint of AWS_ENDPOINT_URL, which pyarrow ignores
+                self.fs, self.root = s3_filesystem(root)
+            else:
+                self.fs, self.root = pafs.FileSystem.from_uri(root)
             self.uri = root.rstrip("/")
             self.local = False
             if catalog is None:

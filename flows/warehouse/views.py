@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from flows.warehouse import duckdb_extensions
+from flows.warehouse import remote
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import TABLES, Table
 
@@ -105,7 +105,7 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
     try:
         with duckdb.connect(str(temp)) as con:
             if not warehouse.local:
-                duckdb_extensions.load(con, "httpfs")
+                remote.open_remote(con, warehouse.uri)
             for statement in base:
                 con.execute(statement)
             pending = list(zip(files, texts, strict=True))

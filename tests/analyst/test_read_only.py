@@ -248,7 +248,7 @@ def test_every_command_on_a_copied_warehouse_works_on_the_copy(sample: Path) -> 
         try:
             assert server.stdout is not None
             first = server.stdout.readline()
-            assert f"database {copy / '.prefect' / 'prefect.db'}" in first, first
+            assert f"database sqlite+aiosqlite:///{copy / '.prefect' / 'prefect.db'}" in first, first
         finally:
             server.terminate()
             assert server.wait(30) == 0

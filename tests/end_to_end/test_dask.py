@@ -182,6 +182,9 @@ def test_an_external_cluster_gives_the_threads_warehouse(
     done = corpus("ingest", "--config", str(path))
     assert done.returncode == 0, done.stderr
     assert snapshot(corpus_folder, "external") == snapshot(corpus_folder, "threads")
+    # the workers reported to the flow's Prefect server, not to temporary servers of their own
+    logs = [log.read_text() for log in corpus_folder.glob("dask-worker*.log")]
+    assert logs and not [log for log in logs if "temporary server" in log], logs
 
 
 def test_large_warcs_are_cut_into_units(corpus_folder: Path) -> None:

@@ -1,0 +1,117 @@
+"""Threads vs a Dask LocalCluster on the same WARC corpus: docs/s of each, their ratio, and the overhead
+per unit on the cluster.
+
+    .venv/bin/python tests/bench/bench_dask.py [--docs 8000] [--shards 2] [--workers 2] [--repeat 2]
+
+The corpus comes from ../shared/tools/make_corpus.py (real news pages, rewritten; --shards WARC files),
+built once into /tmp. Each run ingests it into a fresh warehouse with `corpus ingest` (a process of its
+own, as a user runs it): threads, then dask, then dask, then threads... (alternating, so a machine that
+slows down during the benchmark weighs on both). Timed: the whole command (the cluster's start
+included) and the flow's own seconds (runs.seconds). Both runners extract on every core, so running
+them side by side would only halve each: they alternate instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+MAKE_CORPUS = REPO.parent / "shared" / "tools" / "make_corpus.py"
+CORPUS = REPO / ".venv" / "bin" / "corpus"
+
+
+def build(docs: int, shards: int) -> Path:
+    out = Path(f"/tmp/corpus-bench-dask-{docs}-{shards}")
+    if not list(out.glob("*.warc.gz")):
+        if not MAKE_CORPUS.exists():
+            sys.exit(f"needs {MAKE_CORPUS} (the shared folder beside the repository)")
+        subprocess.run(
+            [
+                sys.executable,
+                str(MAKE_CORPUS),
+                "--docs",
+                str(docs),
+                "--shards",
+                str(shards),
+                "--out",
+                str(out),
+            ],
+            check=True,
+        )
+    return out
+
+
+def ingest(folder: Path, corpus_dir: Path, runner: str, workers: int) -> tuple[float, float, int, int]:
+    """(wall seconds, flow seconds, documents stored, units) of one run into a fresh warehouse."""
+    warehouse = folder / f"wh-{runner}"
+    shutil.rmtree(warehouse, ignore_errors=True)
+    table = f'[runner]\nkind = "dask"\nworkers = {workers}\n' if runner == "dask" else ""
+    config = folder / f"{runner}.toml"
+    config.write_text(
+        f'[warehouse]\npath = "{warehouse}"\n{table}'
+        f'[[sources]]\nname = "bench"\nkind = "warc"\npath = "{corpus_dir}/*.warc.gz"\n'
+    )
+    started = time.perf_counter()
+    done = subprocess.run([str(CORPUS), "ingest", "-c", str(config), "-v"], capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"{runner}: ingest failed:\n{done.stderr[-3000:]}")
+    units = done.stdout.count("Task run 'extract bench#") + done.stderr.count("Task run 'extract bench#")
+    with duckdb.connect(str(warehouse / "corpus.duckdb"), read_only=True) as con:
+        seconds, stored = con.sql(
+            "select max(seconds), (select count(*) from documents) + (select count(*) from rejects) from runs"
+        ).fetchone()
+    return wall, float(seconds), int(stored), units
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--docs", type=int, default=8000)
+    parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    corpus_dir = build(args.docs, args.shards)
+    folder = Path("/tmp/corpus-bench-dask-runs")
+    folder.mkdir(exist_ok=True)
+    results: dict[str, list[tuple[float, float, int, int]]] = {"threads": [], "dask": []}
+    order = ["threads", "dask"]
+    for round_ in range(args.repeat):
+        for runner in order if round_ % 2 == 0 else order[::-1]:
+            result = ingest(folder, corpus_dir, runner, args.workers)
+            results[runner].append(result)
+            wall, flow, stored, units = result
+            print(
+                f"{runner:8} wall {wall:7.1f} s  flow {flow:7.1f} s  {args.docs / wall:7.1f} docs/s  "
+                f"({stored} documents and rejects, {units} extract tasks)",
+                flush=True,
+            )
+    best = {runner: min(r[0] for r in rs) for runner, rs in results.items()}
+    flows = {runner: min(r[1] for r in rs) for runner, rs in results.items()}
+    units = max(r[3] for r in results["dask"])
+    threads_units = max(r[3] for r in results["threads"])
+    print(f"\n{args.docs} pages in {args.shards} WARC files, Dask LocalCluster of {args.workers} workers")
+    print(
+        f"docs/s (best wall): threads {args.docs / best['threads']:.1f}, dask {args.docs / best['dask']:.1f}"
+    )
+    print(
+        f"ratio dask/threads: {best['threads'] / best['dask']:.3f} (wall), "
+        f"{flows['threads'] / flows['dask']:.3f} (flow)"
+    )
+    print(
+        f"units: dask {units}, threads {threads_units}; overhead per dask unit vs threads: "
+        f"{(flows['dask'] - flows['threads']) / max(units, 1) * 1000:.0f} ms (flow time)"
+    )
+
+
+if __name__ == "__main__":
+    main()
