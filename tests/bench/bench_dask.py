@@ -2,6 +2,7 @@
 per unit on the cluster.
 
     .venv/bin/python tests/bench/bench_dask.py [--docs 8000] [--shards 2] [--workers 2] [--repeat 2]
+    .venv/bin/python tests/bench/bench_dask.py --check --docs 2000   # same warehouse with each runner
 
 The corpus comes from ../shared/tools/make_corpus.py (real news pages, rewritten; --shards WARC files),
 built once into /tmp. Each run ingests it into a fresh warehouse with `corpus ingest` (a process of its
@@ -71,6 +72,75 @@ def ingest(folder: Path, corpus_dir: Path, runner: str, workers: int) -> tuple[f
     return wall, float(seconds), int(stored), units
 
 
+SNAPSHOT = {
+    "documents": "select doc_id, url, cluster_id, duplicate_of, md5(text) from documents order by doc_id",
+    "articles": "select doc_id, copies from articles order by doc_id",
+    "inputs": "select path, records, documents, rejects, skipped from inputs order by path",
+}
+
+
+def snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(warehouse / "corpus.duckdb"), read_only=True) as con:
+        return {name: con.sql(query).fetchall() for name, query in SNAPSHOT.items()}
+
+
+def check(corpus_dir: Path, workers: int) -> None:
+    """The same corpus through threads, a LocalCluster and an external scheduler with `workers` worker
+    processes (started here on 127.0.0.1): the warehouses must hold the same rows."""
+    import os
+    import signal
+    import socket
+
+    folder = Path("/tmp/corpus-bench-dask-check")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dask = str(CORPUS.parent / "dask")
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": env,
+        "start_new_session": True,
+    }
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port)], **quiet)]
+    address = f"tcp://127.0.0.1:{port}"
+    time.sleep(3)
+    processes += [
+        subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1"], **quiet)
+        for _ in range(workers)
+    ]
+    try:
+        runners = {
+            "threads": "",
+            "local": f'[runner]\nkind = "dask"\nworkers = {workers}\n',
+            "external": f'[runner]\nkind = "dask"\naddress = "{address}"\n',
+        }
+        results = {}
+        for name, table in runners.items():
+            config = folder / f"{name}.toml"
+            config.write_text(
+                f'[warehouse]\npath = "{folder / name}"\n{table}'
+                f'[[sources]]\nname = "bench"\nkind = "warc"\npath = "{corpus_dir}/*.warc.gz"\n'
+            )
+            started = time.perf_counter()
+            done = subprocess.run([str(CORPUS), "ingest", "-c", str(config)], capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"{name}: ingest failed:\n{done.stderr[-3000:]}")
+            results[name] = snapshot(folder / name)
+            counts = {table: len(rows) for table, rows in results[name].items()}
+            print(f"{name:9} {time.perf_counter() - started:6.1f} s  {counts}", flush=True)
+        same = all(results[name] == results["threads"] for name in runners)
+        print(f"identical documents, articles, cluster ids and input files: {'yes' if same else 'NO'}")
+        if not same:
+            sys.exit(1)
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,8 +149,14 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--check", action="store_true", help="compare threads, a LocalCluster and an external cluster instead"
+    )
     args = parser.parse_args()
     corpus_dir = build(args.docs, args.shards)
+    if args.check:
+        check(corpus_dir, args.workers)
+        return
     folder = Path("/tmp/corpus-bench-dask-runs")
     folder.mkdir(exist_ok=True)
     results: dict[str, list[tuple[float, float, int, int]]] = {"threads": [], "dask": []}
