@@ -93,6 +93,12 @@ class Warehouse:
             return False
 
     def require_writable(self, command: str) -> None:
+        if not self.local:  # reachable, and the bucket exists: one line before any work, not a traceback
+            try:
+                self.fs.create_dir(self.root, recursive=True)
+            except OSError as exc:
+                raise ConfigError(f"warehouse {self.uri}: {' '.join(str(exc).split())}") from None
+            return
         if not self.writable():
             raise ReadOnlyWarehouse(
                 f"warehouse {self.root} cannot be written: {command} needs to write there "

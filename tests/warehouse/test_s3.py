@@ -89,6 +89,21 @@ def test_an_s3_warehouse_works_end_to_end_with_the_aws_variables(s3: dict[str, s
     assert stats.returncode == 0 and "sample" in stats.stdout, stats.stderr
     found = run(s3, "search", "-c", str(remote), "myanmar")
     assert found.returncode == 0 and "0 results" not in found.stdout, found.stderr
+    # the same on a Dask LocalCluster: its workers stage their chunks in the bucket
+    dask = tmp_path / "dask.toml"
+    dask.write_text(
+        f'[warehouse]\npath = "s3://corpus-wh/dask"\ncatalog = "dask/corpus.duckdb"\n'
+        f'[runner]\nkind = "dask"\nworkers = 2\n{sources}'
+    )
+    done = run(s3, "ingest", "-c", str(dask))
+    assert done.returncode == 0, done.stderr
+    assert run(s3, "sql", "-c", str(dask), "--format", "csv", query).stdout == here.stdout
+    # a bucket that does not exist: one line before anything runs
+    missing = tmp_path / "missing.toml"
+    missing.write_text(f'[warehouse]\npath = "s3://no-such-bucket/c"\ncatalog = "m/corpus.duckdb"\n{sources}')
+    done = run(s3, "ingest", "-c", str(missing))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "s3://no-such-bucket/c" in done.stderr and "not found" in done.stderr, done.stderr
     listing = httpx.get(
         f"{s3['AWS_ENDPOINT_URL']}/corpus-wh?list-type=2&prefix=corpus/documents/", timeout=10
     )
