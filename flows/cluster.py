@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -132,7 +131,6 @@ def _worker_facts(probe: str, dask_worker: Any = None) -> dict[str, Any]:
         "daemon": multiprocessing.current_process().daemon,
         "warehouse": not probe or os.path.isdir(probe),
         "threads": dask_worker.state.nthreads if dask_worker is not None else 1,
-        "host": socket.gethostname(),
     }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from command import corpus
+from command import SAMPLE_SOURCE, corpus
 
 from flows.analyst import query
 from flows.ingest import ingest
@@ -25,9 +25,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("analyst")
     config = folder / "sources.toml"
     config.write_text(
-        '[warehouse]\npath = "wh"\n'
-        f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-        'url_prefix = "https://"\n'
+        f'[warehouse]\npath = "wh"\n{SAMPLE_SOURCE}'
         f'[[sources]]\nname = "sample-archive"\nkind = "warc"\npath = "{REPO}/seeds/archive/*.warc.gz"\n'
     )
     assert ingest(str(config)).ok

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from command import corpus
+from command import SAMPLE_SOURCE, corpus
 
 from flows.analyst import query
 from flows.errors import QueryError
@@ -27,11 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("read-only")
     config = folder / "sources.toml"
-    config.write_text(
-        '[warehouse]\npath = "wh"\n'
-        f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-        'url_prefix = "https://"\ninterval = "1h"\n'
-    )
+    config.write_text(f'[warehouse]\npath = "wh"\n{SAMPLE_SOURCE}interval = "1h"\n')
     assert ingest(str(config)).ok
     (folder / "outside").mkdir()
     (folder / "outside" / "notes.csv").write_text("a,b\n1,2\n")

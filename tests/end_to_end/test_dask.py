@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import duckdb
 import pytest
 from command import corpus
 from sites import make_article, news_page, syndicated_page, warc_bytes
+
+from flows.prefect_server import free_port
 
 pytest.importorskip("prefect_dask")
 pytestmark = pytest.mark.timeout(600)
@@ -75,17 +76,11 @@ def snapshot(folder: Path, warehouse: str) -> dict[str, list[tuple]]:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class ExternalCluster:
     """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in a process group of its own."""
 
     def __init__(self, folder: Path, workers: int = 2, daemon: bool = False) -> None:
-        self.folder, self.port = folder, free_port()
+        self.folder, self.port = folder, free_port(0)
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": str(daemon)}
         self.scheduler = self._start(

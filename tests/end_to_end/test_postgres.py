@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,16 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from command import SAMPLE_SOURCE
+
+from flows.prefect_server import free_port
 
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def as_postgres(command: list[str]) -> list[str]:
@@ -41,7 +36,7 @@ def postgres() -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="corpus-postgres-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    data, port = folder / "data", free_port()
+    data, port = folder / "data", free_port(0)
     subprocess.run(
         as_postgres(["initdb", "-D", str(data), "-U", "postgres", "--auth=trust"]),
         check=True,
@@ -69,11 +64,7 @@ def postgres() -> Iterator[str]:
 
 def test_corpus_server_keeps_its_state_in_postgresql(postgres: str, tmp_path: Path) -> None:
     config = tmp_path / "sources.toml"
-    config.write_text(
-        '[warehouse]\npath = "wh"\n'
-        f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-        'url_prefix = "https://"\n'
-    )
+    config.write_text('[warehouse]\npath = "wh"\n' + SAMPLE_SOURCE)
     env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres}
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen(

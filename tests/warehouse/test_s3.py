@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,22 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from command import SAMPLE_SOURCE
+
+from flows.prefect_server import free_port
 
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     if shutil.which("moto_server", path=str(BIN)) is None:
         pytest.skip("moto_server (moto[server]) is not installed")
-    port = free_port()
+    port = free_port(0)
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
     server = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
@@ -68,8 +63,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 def test_an_s3_warehouse_works_end_to_end_with_the_aws_variables(s3: dict[str, str], tmp_path: Path) -> None:
-    sources = f'[[sources]]\nname = "sample"\nkind = "files"\npath = "{REPO}/seeds/sample/**/*.html"\n'
-    sources += 'url_prefix = "https://"\n'
+    sources = SAMPLE_SOURCE
     remote = tmp_path / "s3.toml"
     remote.write_text(
         f'[warehouse]\npath = "s3://corpus-wh/corpus"\ncatalog = "local/corpus.duckdb"\n{sources}'
