@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import html
 import io
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,3 +185,27 @@ def warc_bytes(records: list[tuple[str, str, str, bytes]], compress: bool = True
 
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data)
+
+
+def write_warc_corpus(folder: Path, articles: int = 240) -> None:
+    """Two WARC files: articles, their syndicated copies (other site, other template) and exact copies
+    under other URLs, shuffled across both files, padded so that each file is cut into several units."""
+    records = []
+    for seed in range(articles):
+        article = make_article(seed)
+        url = f"https://news.test/2025/{article.slug}.html"
+        records.append((url, news_page(article, url)))
+        if seed % 3 == 0:
+            records.append((f"https://wire.test/{seed}", syndicated_page(article, f"https://w/{seed}", url)))
+        if seed % 5 == 0:
+            records.append((url + "?amp=1", news_page(article, url)))
+    records.sort(key=lambda r: hash(r[0]) % 7919)
+    half = len(records) // 2
+    folder.mkdir(parents=True)
+    for name, part in (("a", records[:half]), ("b", records[half:])):
+        rows = [(u, "200 OK", "text/html; charset=utf-8", body.encode()) for u, body in part]
+        rows += [  # filler that is not HTML: bytes for the file, nothing for the warehouse
+            (f"https://news.test/img/{name}{i}.bin", "200 OK", "image/png", os.urandom(24_000))
+            for i in range(60)
+        ]
+        (folder / f"{name}.warc.gz").write_bytes(warc_bytes(rows))

@@ -1,9 +1,7 @@
-"""Local HTML files (.html, .htm, optionally gzipped) matched by a glob."""
+"""HTML files (.html, .htm, optionally gzipped) matched by a glob: local, or on object storage."""
 
 from __future__ import annotations
 
-import glob
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,7 +10,7 @@ from pathlib import Path
 from flows.config import Config, FilesSource
 from flows.errors import SourceError
 from flows.records import Extracted, Page, rejected
-from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs, storage
 from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
 FETCHED = False
@@ -20,27 +18,14 @@ PRELOAD = True
 SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
 
 
-def glob_base(pattern: str) -> str:
-    """The folder part of a glob before its first wildcard: file URLs are made relative to it."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts:
-        if glob.has_magic(part):
-            break
-        fixed.append(part)
-    base = Path(*fixed) if fixed else Path("/")
-    return str(base if base.is_dir() or not fixed else base.parent)
-
-
 def discover(source: FilesSource, config: Config, context: DiscoverContext) -> list[Unit]:
     pattern = config.resolve(source.path)
-    paths = sorted(p for p in glob.glob(pattern, recursive=True) if p.lower().endswith(SUFFIXES))
-    paths = [p for p in paths if os.path.isfile(p)]
-    if not paths:
+    found = [f for f in storage.list_files(pattern) if f.path.lower().endswith(SUFFIXES)]
+    if not found:
         raise SourceError(f"source {source.name!r}: no .html/.htm/.html.gz files match {pattern!r}")
-    states = inputs.to_read(paths, context.known_inputs(source.name), context.full)
+    states = inputs.to_read(found, context.known_inputs(source.name), context.full)
     size = config.runner.batch_size
-    base = glob_base(pattern)
+    base = storage.glob_base(pattern)
     return [
         Unit(
             source=source.name,
@@ -66,12 +51,12 @@ class FilesUnit:
 
 def file_url(path: str, base_dir: str, url_prefix: str | None) -> str:
     if url_prefix:
-        relative = Path(path).relative_to(base_dir).as_posix()
+        relative = storage.relative(path, base_dir)
         if relative.endswith(".gz"):
             relative = relative[:-3]
         prefix = url_prefix if url_prefix.endswith("/") else url_prefix + "/"
         return prefix + relative
-    return Path(path).as_uri()
+    return path if storage.is_remote(path) else Path(path).as_uri()
 
 
 ITEM_FILES = 8  # files a worker reads per work item
@@ -106,11 +91,11 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
 def read_file(path: str, url: str, max_bytes: int) -> Page | Extracted:
     page = Page(url=url, html=b"", fetched_at=datetime.now(UTC), origin=path)
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
+        with storage.open_input(path) as handle:
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            size = storage.size(path)
             return rejected(page, "too_large", f"{size} bytes > max_bytes {max_bytes}")
-        with open(path, "rb") as handle:
-            data = handle.read()
         if path.lower().endswith(".gz"):
             data = inflate(data, max_bytes)
     except TooLarge as exc:

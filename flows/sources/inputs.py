@@ -10,18 +10,19 @@ everything read from it is committed, so a run that stops half-way reads it agai
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from flows.sources import storage
 
 FINGERPRINT_BYTES = 1 << 16  # hashed at the start and at the end of what was read
 
 
 @dataclass(frozen=True)
 class InputFile:
-    """A local file a unit reads, as it was when discovered."""
+    """An input file a unit reads (a local path or an object-storage URI), as it was when discovered."""
 
     path: str
     size: int
@@ -34,7 +35,7 @@ def fingerprint(path: str, end: int) -> str:
     """blake2b of the first and the last FINGERPRINT_BYTES of the file's first `end` bytes, and `end`:
     a change to either end (a rewritten file) or of the length shows, at two small reads per file."""
     digest = hashlib.blake2b(str(end).encode(), digest_size=16)
-    with open(path, "rb") as handle:
+    with storage.open_input(path) as handle:
         digest.update(handle.read(min(end, FINGERPRINT_BYTES)))
         if end > FINGERPRINT_BYTES:
             handle.seek(max(FINGERPRINT_BYTES, end - FINGERPRINT_BYTES))
@@ -43,12 +44,12 @@ def fingerprint(path: str, end: int) -> str:
 
 
 def current(path: str) -> InputFile:
-    stat = os.stat(path)
-    return InputFile(path, stat.st_size, stat.st_mtime_ns, fingerprint(path, stat.st_size))
+    stat = storage.stat(path)
+    return InputFile(path, stat.size, stat.mtime_ns, fingerprint(path, stat.size))
 
 
 def to_read(
-    paths: list[str],
+    files: list[storage.FileStat],
     known: dict[str, dict[str, Any]],
     full: bool,
     can_resume: Callable[[str], bool] = lambda path: False,
@@ -57,26 +58,20 @@ def to_read(
     state `known` (path → the last `inputs` row) recorded. With `can_resume`, a file that only grew is
     read from the end of its last read."""
     chosen = []
-    for path in paths:
-        stat = os.stat(path)
+    for stat in files:
+        path = stat.path
         last = None if full else known.get(path)
         if last is not None:
             read_to = int(last["size"])  # it was read to its end then
-            if stat.st_size == read_to and stat.st_mtime_ns // 1000 == _microseconds(last["mtime"]):
+            if stat.size == read_to and stat.mtime_ns // 1000 == _microseconds(last["mtime"]):
                 continue  # unchanged: not even read
-            if stat.st_size == last["size"] and fingerprint(path, stat.st_size) == last["fingerprint"]:
+            if stat.size == last["size"] and fingerprint(path, stat.size) == last["fingerprint"]:
                 continue  # touched, same content
-            if (
-                stat.st_size > read_to
-                and can_resume(path)
-                and fingerprint(path, read_to) == last["fingerprint"]
-            ):
-                now = InputFile(
-                    path, stat.st_size, stat.st_mtime_ns, fingerprint(path, stat.st_size), read_to
-                )
+            if stat.size > read_to and can_resume(path) and fingerprint(path, read_to) == last["fingerprint"]:
+                now = InputFile(path, stat.size, stat.mtime_ns, fingerprint(path, stat.size), read_to)
                 chosen.append(now)
                 continue
-        chosen.append(InputFile(path, stat.st_size, stat.st_mtime_ns, fingerprint(path, stat.st_size)))
+        chosen.append(InputFile(path, stat.size, stat.mtime_ns, fingerprint(path, stat.size)))
     return chosen
 
 

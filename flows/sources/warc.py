@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import gzip
 import io
 import logging
@@ -33,7 +32,7 @@ from fastwarc.warc import WarcRecordType
 from flows.config import Config, WarcSource
 from flows.errors import SourceError
 from flows.records import HTML_TYPES, Extracted, Page, Skipped, WorkItem, rejected
-from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs
+from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs, storage
 from flows.sources.decoding import BadEncoding, TooLarge, decode_body
 
 LOGGER = logging.getLogger(__name__)
@@ -48,13 +47,10 @@ WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 
 def discover(source: WarcSource, config: Config, context: DiscoverContext) -> list[Unit]:
     pattern = config.resolve(source.path)
-    paths = sorted(p for p in glob.glob(pattern, recursive=True) if p.lower().endswith(WARC_SUFFIXES))
-    if not paths:
+    found = [f for f in storage.list_files(pattern) if f.path.lower().endswith(WARC_SUFFIXES)]
+    if not found:
         raise SourceError(f"source {source.name!r}: no .warc/.warc.gz/.arc/.arc.gz files match {pattern!r}")
-    known = context.known_inputs(source.name)
-    states = [
-        state for path in paths for state in inputs.to_read([path], known, context.full, can_resume=resumable)
-    ]
+    states = inputs.to_read(found, context.known_inputs(source.name), context.full, can_resume=resumable)
     specs = [
         (state, spec)
         for state in states
@@ -116,7 +112,7 @@ class WarcSlice:
     max_bytes: int
 
     def pages(self) -> Iterator[Page | Extracted | Skipped]:
-        with open(self.path, "rb") as stream:
+        with storage.open_input(self.path) as stream:
             first = record_boundary(stream, self.start, self.end)
             if first is None:
                 return
@@ -138,7 +134,7 @@ class WarcStream:
     skip_to: int = 0
 
     def pages(self) -> Iterator[Page | Extracted | Skipped]:
-        with gzip.open(self.path, "rb") as stream:
+        with storage.open_input(self.path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream:
             yield from _read_warc(self.path, stream, None, self.max_bytes, self.skip_to)
 
     def resume_after(self, origin: str) -> WarcStream:
@@ -173,7 +169,7 @@ def archive_items(path: str, max_bytes: int, start: int = 0) -> list[WorkItem]:
         return [ArcFile(path, max_bytes)]
     if one_gzip_member(path):
         return [WarcStream(path, max_bytes)]
-    return _slices(path, max_bytes, start, os.path.getsize(path))
+    return _slices(path, max_bytes, start, storage.size(path))
 
 
 def _slices(path: str, max_bytes: int, start: int, end: int) -> list[WorkItem]:
@@ -191,7 +187,7 @@ def one_gzip_member(path: str) -> bool:
     """A gzip file whose first member runs to its end (`gzip file.warc`): its records cannot be found by
     their own gzip members, so the file cannot be cut into byte ranges. A WARC written one member per
     record (as the standard recommends) has a first member of one record."""
-    with open(path, "rb") as stream:
+    with storage.open_input(path) as stream:
         if stream.read(2) != b"\x1f\x8b":
             return False
         stream.seek(0)
@@ -444,7 +440,7 @@ def _arc_records(path: str, max_bytes: int, gzip_stream: bool) -> Iterator[Page 
     """warcio's records: each record's offset (an int), then its page, reject or skip."""
     from warcio.archiveiterator import ArchiveIterator
 
-    with gzip.open(path, "rb") if gzip_stream else open(path, "rb") as stream:
+    with storage.open_input(path) as raw, gzip.GzipFile(fileobj=raw) if gzip_stream else raw as stream:
         iterator = ArchiveIterator(stream, arc2warc=True)
         for record in iterator:
             url = (record.rec_headers.get_header("WARC-Target-URI") or "").strip().strip("<>")
