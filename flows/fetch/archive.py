@@ -118,7 +118,10 @@ class RawArchive:
             return
         for file in self.files:
             wh.fs.create_dir(os.path.dirname(file.final_path), recursive=True)
-            with open(file.local_path, "rb") as src, wh.fs.open_output_stream(file.final_path) as dst:
+            with (
+                open(file.local_path, "rb") as src,
+                wh.fs.open_output_stream(file.final_path, compression=None) as dst,
+            ):
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
             os.unlink(file.local_path)

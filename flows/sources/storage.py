@@ -20,7 +20,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
@@ -56,8 +55,10 @@ def _filesystem(scheme: str, netloc: str, environment: tuple[str | None, ...]) -
 
 
 def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
-    """pyarrow's filesystem for a remote URI, and the path in it ("bucket/key")."""
-    parts = urlsplit(uri)
+    """pyarrow's filesystem for a remote URI, and the path in it ("bucket/key"). Split by hand: a key
+    may hold "?", "#" or "[" (glob characters), which a URL parser would take for a query or a host."""
+    scheme, _, path = uri.partition("://")
+    netloc = path.split("/", 1)[0]
     environment = (
         endpoint(),
         os.environ.get("AWS_REGION"),
@@ -65,10 +66,10 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         os.environ.get("AWS_ACCESS_KEY_ID"),
     )
     try:
-        fs = _filesystem(_scheme(uri), parts.netloc, environment)
+        fs = _filesystem(scheme.lower(), netloc, environment)
     except (OSError, ValueError, ImportError) as exc:
         raise SourceError(f"{uri}: cannot open its filesystem: {' '.join(str(exc).split())}") from None
-    return fs, f"{parts.netloc}{parts.path}"
+    return fs, path
 
 
 def _uri(scheme: str, path: str) -> str:

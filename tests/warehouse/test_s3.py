@@ -5,6 +5,7 @@ rows are those of the same files ingested from a local folder."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import httpx
 import pyarrow.fs as pafs
 import pytest
 from command import REPO, SAMPLE_SOURCE
-from sites import write_warc_corpus
+from sites import warc_bytes, write_warc_corpus
 
 from flows.prefect_server import free_port
 
@@ -100,6 +101,37 @@ def test_an_s3_warehouse_works_end_to_end_with_the_aws_variables(s3: dict[str, s
     assert not (tmp_path / "local" / "documents").exists()
 
 
+def test_a_web_source_keeps_its_raw_archive_in_the_bucket_as_warc(s3: dict[str, str], tmp_path: Path) -> None:
+    """Fetched pages go to raw/ in the bucket as the WARC.gz files they were written as (pyarrow would
+    gzip a ".gz" object a second time unless told not to)."""
+    from web_site import SiteServer
+
+    config = tmp_path / "web.toml"
+    with SiteServer() as site:
+        config.write_text(
+            '[warehouse]\npath = "s3://corpus-wh/web"\ncatalog = "web/corpus.duckdb"\n'
+            f'[[sources]]\nname = "news"\nkind = "feed"\nurl = "{site.base}/feed.xml"\n'
+            "allow_private = true\ndelay = 0\n"
+        )
+        done = run(s3, "ingest", "-c", str(config))
+    assert done.returncode == 0, done.stderr
+    fs = bucket(s3)
+    raw = [
+        info.path
+        for info in fs.get_file_info(pafs.FileSelector("corpus-wh/web/raw", recursive=True))
+        if info.type == pafs.FileType.File
+    ]
+    assert raw and all(path.endswith(".warc.gz") for path in raw), raw
+    responses = 0
+    for path in raw:
+        with fs.open_input_file(path) as stream:
+            data = stream.read()
+        assert gzip.decompress(data).startswith(b"WARC/1"), path  # gzip once, not twice
+        responses += gzip.decompress(data).count(b"WARC-Type: response")
+    written = run(s3, "sql", "-c", str(config), "--format", "csv", "select count(*) from documents")
+    assert responses >= int(written.stdout.split()[-1]) > 0, written.stdout
+
+
 def bucket(env: dict[str, str]) -> pafs.S3FileSystem:
     return pafs.S3FileSystem(
         access_key=env["AWS_ACCESS_KEY_ID"],
@@ -114,7 +146,8 @@ def upload(env: dict[str, str], folder: Path, prefix: str) -> None:
     fs = bucket(env)
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            with fs.open_output_stream(f"{prefix}/{path.relative_to(folder).as_posix()}") as out:
+            key = f"{prefix}/{path.relative_to(folder).as_posix()}"
+            with fs.open_output_stream(key, compression=None) as out:  # not gzipped again for a .gz name
                 out.write(path.read_bytes())
 
 
@@ -174,7 +207,7 @@ def test_inputs_and_warehouse_on_s3_give_the_local_rows_with_threads_and_dask(
     assert run(s3, "ingest", "-c", str(configs["threads"])).returncode == 0
     page = sorted((REPO / "seeds" / "sample").rglob("*.html"))[0]
     with bucket(s3).open_output_stream(
-        f"corpus-in/site/{page.relative_to(REPO / 'seeds' / 'sample').as_posix()}"
+        f"corpus-in/site/{page.relative_to(REPO / 'seeds' / 'sample').as_posix()}", compression=None
     ) as out:
         out.write(page.read_bytes().replace(b"</body>", b"<p>An editor's note added later.</p></body>"))
     assert run(s3, "ingest", "-c", str(configs["threads"])).returncode == 0
@@ -190,3 +223,69 @@ def test_inputs_and_warehouse_on_s3_give_the_local_rows_with_threads_and_dask(
     assert seen.returncode == 0, seen.stderr
     lines = seen.stdout.splitlines()[1:]
     assert lines[2:] == ["archive,0", "site,0", "archive,0", "site,1"], seen.stdout
+
+
+def test_remote_globs_and_every_archive_reader_match_local_files(
+    s3: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in this process from the bucket: globs (`*`, `?`, `[...]`, `**`, none) list what the local glob
+    lists; a WARC cut into byte ranges, a WARC compressed as one gzip member and an ARC give the pages, in
+    the order and with the offsets, of the same local files; fingerprints agree."""
+    from flows.records import Page
+    from flows.sources import inputs, storage
+    from flows.sources.warc import archive_items, one_gzip_member
+
+    for name, value in s3.items():
+        monkeypatch.setenv(name, value)
+    folder = tmp_path / "in"
+    rows = [
+        (f"https://arch.test/{i}", "200 OK", "text/html", b"<html><body><p>page %d</p></body></html>" % i)
+        for i in range(40)
+    ]
+    (folder / "x" / "y").mkdir(parents=True)
+    (folder / "members.warc.gz").write_bytes(warc_bytes(rows))
+    (folder / "x" / "one.warc.gz").write_bytes(gzip.compress(warc_bytes(rows, compress=False)))
+    (folder / "x" / "y" / "plain.warc").write_bytes(warc_bytes(rows[:7], compress=False))
+    head = b"1 0 Test\nURL IP-address Archive-date Content-type Archive-length\n"
+    arc = [b"filedesc://t.arc 0.0.0.0 20250712063000 text/plain %d\n" % len(head) + head + b"\n"]
+    for i in range(3):
+        body = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><p>arc %d</p></html>" % i
+        arc.append(b"http://arch.test/arc%d 127.0.0.1 20250712063000 text/html %d\n" % (i, len(body)) + body)
+    (folder / "x" / "old.arc.gz").write_bytes(b"".join(gzip.compress(r + b"\n") for r in arc))
+    upload(s3, folder, "corpus-in/readers")
+    remote = "s3://corpus-in/readers"
+
+    def names(found: list[storage.FileStat], base: str) -> list[str]:
+        return [f.path[len(base) :] for f in found]
+
+    for pattern in ("*.warc.gz", "**/*.warc*", "x/*", "x/y/plain.warc", "x/[o]??.*", "**/*.arc.gz", "y/*"):
+        here = names(storage.list_files(f"{folder}/{pattern}"), str(folder))
+        there = names(storage.list_files(f"{remote}/{pattern}"), remote)
+        assert here == there, pattern
+    assert len(storage.list_files(f"{remote}/**/*")) == 4
+
+    for name in ("members.warc.gz", "x/one.warc.gz", "x/y/plain.warc", "x/old.arc.gz"):
+        path, uri = str(folder / name), f"{remote}/{name}"
+        assert one_gzip_member(path) == one_gzip_member(uri), name
+        assert inputs.current(path).fingerprint == inputs.current(uri).fingerprint, name
+        here = [
+            (p.url, p.html, p.origin.rsplit("#")[1])
+            for item in archive_items(path, 1 << 20)
+            for p in item.pages()
+            if isinstance(p, Page)
+        ]
+        # the remote file read in many small byte ranges, as cluster workers read it
+        items = archive_items(uri, 1 << 20)
+        ranges = [
+            type(item)(item.path, start, min(start + 300, item.end), item.max_bytes)  # type: ignore[attr-defined]
+            for item in items
+            if hasattr(item, "start")
+            for start in range(item.start, item.end, 300)
+        ] or items
+        there = [
+            (p.url, p.html, p.origin.rsplit("#")[1])
+            for item in ranges
+            for p in item.pages()
+            if isinstance(p, Page)
+        ]
+        assert here == there and len(here) in (40, 7, 3), name
