@@ -145,7 +145,7 @@ def _run_flow(
             fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
         store = Warehouse.of_config(loaded, warehouse)
         store.require_writable(f"corpus {name}")
-        cluster.check_cluster(loaded.runner, store)
+        cluster.check_cluster(loaded, store, loaded.select(source))
     except CorpusError as exc:
         failed(exc)
     from flows import prefect_settings

@@ -6,13 +6,15 @@ The pool's processes enforce the per-page time limit, so workers must be able to
 worker runs as a daemonic process by default, which may not. A LocalCluster started here is started
 with `distributed.worker.daemon = False`; the workers of an external scheduler are checked before the
 run and refused in one line unless started so (DASK_DISTRIBUTED__WORKER__DAEMON=False, or `--no-nanny`).
-Before a run on an external cluster the workers are also checked to see a local warehouse; after the run
+Before a run on an external cluster the workers are also checked to see a local warehouse and the local
+input files (one of each source, at the same path with the same size); after the run
 their extraction pools are closed, so nothing of the run is left on them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import multiprocessing
 import os
 import uuid
@@ -21,9 +23,10 @@ from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
-from flows.config import ExtractConfig, RunnerConfig
+from flows.config import Config, ExtractConfig, RunnerConfig, SourceBase
 from flows.errors import ConfigError
 from flows.extract.pool import close_shared_pool
+from flows.sources import storage
 from flows.warehouse.store import Warehouse
 
 THREADS = 2  # threads runner: one extracting unit while another commits (the pool uses every core)
@@ -70,9 +73,11 @@ def _client(runner: TaskRunner[Any]) -> Any:
     return runner.client  # type: ignore[attr-defined]  # DaskTaskRunner
 
 
-def check_cluster(runner: RunnerConfig, store: Warehouse) -> None:
+def check_cluster(config: Config, store: Warehouse, sources: list[SourceBase] | None = None) -> None:
     """Before a run starts (the CLI calls it before Prefect does anything): the runner is supported, and
-    an external scheduler answers and has workers that can extract and see the warehouse."""
+    an external scheduler answers and has workers that can extract and see the warehouse and the local
+    input files of `sources`."""
+    runner = config.runner
     make_task_runner(runner)
     if runner.kind != "dask" or not runner.address:
         return
@@ -85,15 +90,29 @@ def check_cluster(runner: RunnerConfig, store: Warehouse) -> None:
             f"dask scheduler {runner.address} ([runner] address): cannot connect: {exc}"
         ) from None
     with client:
-        _check_workers(client, store)
+        _check_workers(client, store, _input_samples(config, sources or []))
 
 
 def prepare_cluster(runner: TaskRunner[Any], store: Warehouse) -> int:
     """Check the cluster's workers before a run; returns their task slots (threads)."""
-    return _check_workers(_client(runner), store)
+    return _check_workers(_client(runner), store, [])
 
 
-def _check_workers(client: Any, store: Warehouse) -> int:
+def _input_samples(config: Config, sources: list[SourceBase]) -> list[tuple[str, str, int]]:
+    """(source, file, size): one local input file of each source that reads local files, which every
+    worker must see as it is here (an object-storage path is read by the workers themselves)."""
+    samples = []
+    for source in sources:
+        path = getattr(source, "path", None)
+        if source.kind not in ("files", "warc") or not isinstance(path, str) or storage.is_remote(path):
+            continue
+        found = next((p for p in glob.iglob(config.resolve(path), recursive=True) if os.path.isfile(p)), None)
+        if found is not None:  # none: discovery says so, in its own words
+            samples.append((source.name, found, os.path.getsize(found)))
+    return samples
+
+
+def _check_workers(client: Any, store: Warehouse, samples: list[tuple[str, str, int]]) -> int:
     try:
         client.wait_for_workers(1, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError):
@@ -105,7 +124,7 @@ def _check_workers(client: Any, store: Warehouse) -> int:
         probe = store.staging_dir(f"probe-{uuid.uuid4().hex}")
         os.makedirs(probe, exist_ok=True)
     try:
-        facts: dict[str, dict[str, Any]] = client.run(_worker_facts, probe)
+        facts: dict[str, dict[str, Any]] = client.run(_worker_facts, probe, samples)
     finally:
         if probe:
             with contextlib.suppress(OSError):
@@ -123,15 +142,31 @@ def _check_workers(client: Any, store: Warehouse) -> int:
             f"warehouse {store.root} is a local folder that dask workers {', '.join(blind)} cannot see: put "
             'it on storage every worker mounts at the same path, or on object storage (path = "s3://...")'
         )
+    for name, path, _size in samples:
+        missing = sorted(address for address, fact in facts.items() if path in fact["unseen"])
+        if missing:
+            raise ConfigError(
+                f"source {name!r}: dask workers {', '.join(missing)} cannot read its local file {path}: put "
+                "the inputs on storage every worker mounts at the same path, or on object storage "
+                '(path = "s3://...")'
+            )
     return sum(fact["threads"] for fact in facts.values())
 
 
-def _worker_facts(probe: str, dask_worker: Any = None) -> dict[str, Any]:
+def _worker_facts(probe: str, samples: list[tuple[str, str, int]], dask_worker: Any = None) -> dict[str, Any]:
     return {
         "daemon": multiprocessing.current_process().daemon,
         "warehouse": not probe or os.path.isdir(probe),
+        "unseen": [path for _name, path, size in samples if not _same_size(path, size)],
         "threads": dask_worker.state.nthreads if dask_worker is not None else 1,
     }
+
+
+def _same_size(path: str, size: int) -> bool:
+    try:
+        return os.path.getsize(path) == size
+    except OSError:
+        return False
 
 
 def clean_up(runner: TaskRunner[Any]) -> None:

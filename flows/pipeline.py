@@ -17,7 +17,16 @@ from flows.config import DedupConfig, ExtractConfig
 from flows.extract.page import ExtractOptions
 from flows.extract.pool import ExtractPool, ReadError, shared_pool
 from flows.filters import filtered
-from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, RejectRow, Skipped, SourceStats, WorkItem
+from flows.records import (
+    SCHEMA_VERSION,
+    DocumentRow,
+    Extracted,
+    RejectRow,
+    Skipped,
+    SourceStats,
+    WorkItem,
+    one_line,
+)
 from flows.runs import ActiveRun, RunRef
 from flows.sources import Unit, UnitContext, kind, preload_modules
 from flows.sources.inputs import mtime_of
@@ -70,7 +79,7 @@ def extract_unit(
         if work.done is not None:
             work.done()
         after = {FETCHES.name: work.fetches or [], INPUTS.name: tally.rows()}
-        staged = writer.finish("; ".join(errors) or None, after)
+        staged = writer.finish(one_line(errors), after)
     finally:
         writer.close()
     staged.unchanged = work.unchanged

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 # Stored files carry it in their metadata; views read files with fewer columns too.
 # 2: documents gained cluster_id, similarity, page_type; the signatures table.
@@ -161,10 +161,25 @@ class Counts(BaseModel):
 COUNTS: tuple[str, ...] = tuple(Counts.model_fields)
 
 
+SHOWN_ERRORS = 3  # errors named in full in a unit's or a source's error; the rest are counted
+
+
+def one_line(errors: list[str]) -> str | None:
+    """Errors in one line: each distinct message once (every byte range of a missing file says the same),
+    the first SHOWN_ERRORS in full, then how many more."""
+    distinct = list(dict.fromkeys(errors))
+    if not distinct:
+        return None
+    more = len(distinct) - SHOWN_ERRORS
+    shown = "; ".join(distinct[:SHOWN_ERRORS])
+    return shown if more <= 0 else f"{shown}; and {more} more"
+
+
 class SourceStats(Counts):
     seconds: float = 0.0
     status: str = "completed"  # completed, failed, skipped (a run of the source was still going)
     error: str | None = None
+    _errors: list[str] = PrivateAttr(default_factory=list)
 
     def add(self, other: Counts) -> None:
         self.add_counts(other)
@@ -174,7 +189,10 @@ class SourceStats(Counts):
 
     def fail(self, error: str) -> None:
         self.status = "failed"
-        self.error = error if not self.error else f"{self.error}; {error}"
+        if self.error and not self._errors:  # set when the stats were made
+            self._errors.append(self.error)
+        self._errors.append(error)
+        self.error = one_line(self._errors)
 
 
 class RunSummary(BaseModel):

@@ -119,6 +119,9 @@ def _worker_main(
                 slot.end()  # after the send: a worker killed in between has its page counted twice, not lost
         except SourceError as exc:
             results.send(("error", str(exc), exc.path))
+        except OSError as exc:  # a file gone, unreadable, or a remote read that failed: name the file
+            where = str(exc.filename) if exc.filename else None
+            results.send(("error", f"{where or item}: {exc.strerror or exc}", where))
         except Exception as exc:
             results.send(("error", f"{item}: {type(exc).__name__}: {exc}"))
         results.send(("done",))

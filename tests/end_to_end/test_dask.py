@@ -55,8 +55,10 @@ def snapshot(folder: Path, warehouse: str) -> dict[str, list[tuple]]:
 class ExternalCluster:
     """`dask scheduler` and `dask worker` processes on 127.0.0.1, each in a process group of its own."""
 
-    def __init__(self, folder: Path, workers: int = 2, daemon: bool = False) -> None:
-        self.folder, self.port = folder, free_port(0)
+    def __init__(
+        self, folder: Path, workers: int = 2, daemon: bool = False, hide: Path | None = None
+    ) -> None:
+        self.folder, self.port, self.hide = folder, free_port(0), hide
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": str(daemon)}
         self.scheduler = self._start(
@@ -67,8 +69,13 @@ class ExternalCluster:
 
     def _start(self, name: str, *args: str) -> subprocess.Popen:
         log = (self.folder / f"dask-{name}-{time.monotonic_ns()}.log").open("wb")
+        command = [str(BIN / "dask"), *(["scheduler"] if name == "scheduler" else ["worker"]), *args]
+        if self.hide is not None and name != "scheduler":  # a worker on "another machine": no such folder
+            hidden = 'mount -t tmpfs none "$0" && exec "$@"'
+            command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hidden, str(self.hide)]
+            command += [str(BIN / "dask"), "worker", *args]
         return subprocess.Popen(
-            [str(BIN / "dask"), *args[:0], *(["scheduler"] if name == "scheduler" else ["worker"]), *args],
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -172,6 +179,32 @@ def test_large_warcs_are_cut_into_units(corpus_folder: Path) -> None:
         parts = [u.spec for u in cut if u.inputs[0].path == path]
         assert parts[0].start == 0 and parts[-1].end == os.path.getsize(path)
         assert all(a.end == b.start for a, b in itertools.pairwise(parts))
+
+
+def test_workers_that_cannot_see_the_inputs_or_the_warehouse_are_refused_in_one_line(
+    corpus_folder: Path,
+) -> None:
+    """Workers started where the inputs' folder is not (an empty folder mounted over it in their own mount
+    namespace: another machine, as far as paths go): refused before the run, naming the source and file,
+    or the warehouse."""
+    if subprocess.run(["unshare", "--mount", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a mount namespace here (unshare --mount)")
+    cluster = ExternalCluster(corpus_folder, workers=1, hide=corpus_folder / "warcs")
+    runner = f'[runner]\nkind = "dask"\naddress = "{cluster.address}"\n'
+    source = '[[sources]]\nname = "archive"\nkind = "warc"\npath = "warcs/*.warc.gz"\n'
+    try:
+        for warehouse, expected in (("blind-inputs", "source 'archive'"), ("warcs/wh", "warehouse ")):
+            path = corpus_folder / f"{warehouse.replace('/', '-')}.toml"
+            path.write_text(f'[warehouse]\npath = "{warehouse}"\n{runner}{source}')
+            done = corpus("ingest", "--config", str(path))
+            assert done.returncode == 2, done.stderr
+            lines = done.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith(f"error: {expected}"), done.stderr
+            assert "cannot" in lines[0] and "127.0.0.1" in lines[0], done.stderr
+            assert warehouse != "blind-inputs" or "/warcs/a.warc.gz" in lines[0], done.stderr
+    finally:
+        cluster.close()
+    assert not (corpus_folder / "blind-inputs" / "documents").exists()
 
 
 def test_daemonic_workers_are_refused_in_one_line(corpus_folder: Path) -> None:

@@ -179,3 +179,24 @@ def test_outcomes_come_in_the_order_of_the_items_whatever_finishes_first(
     finally:
         pool.close()
     assert origins == paths
+
+
+def test_a_file_gone_before_it_is_read_is_named_once_in_one_short_line(folder: Path) -> None:
+    """Every byte range of a WARC file deleted after discovery fails alike: each error names the file and
+    why (not the work item's repr), and the unit's error says it once."""
+    from flows.extract.pool import ReadError
+    from flows.records import one_line
+    from flows.sources.warc import WarcSlice
+
+    gone = str(folder / "gone.warc.gz")
+    slices = [WarcSlice(gone, start, start + 1000, MAX) for start in range(0, 30_000, 1000)]
+    pool = ExtractPool(2, ExtractOptions(), timeout=20)
+    try:
+        errors = [r for r in pool.map(slices) if isinstance(r, ReadError)]
+    finally:
+        pool.close()
+    assert len(errors) == 30 and {e.path for e in errors} == {gone}
+    assert errors[0].message == f"{gone}: No such file or directory"
+    assert one_line([e.message for e in errors]) == errors[0].message
+    many = one_line([f"e{i}" for i in range(5)] * 2)
+    assert many == "e0; e1; e2; and 2 more"
