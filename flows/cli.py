@@ -504,6 +504,48 @@ def serve(
     err.print("stopped")
 
 
+@app.command()
+def deploy(
+    pool: Annotated[
+        str, typer.Option("--pool", help="Prefect work pool (type process; created when missing)")
+    ],
+    config: ConfigOption = DEFAULT_CONFIG,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Register every scheduled source as a deployment on the Prefect server at PREFECT_API_URL, run by
+    the workers of a process work pool: `prefect worker start --pool NAME` on each machine that has this
+    project installed, the config at the same path, and the warehouse (shared folder or object storage)."""
+    import httpx
+
+    from flows import serve as serving
+    from flows.warehouse.store import Warehouse
+
+    cfg = _load(config)
+    api_url = os.environ.get("PREFECT_API_URL")
+    if not api_url:
+        fail(
+            "corpus deploy registers deployments on a Prefect server that workers also reach: start one "
+            "(corpus server) and set PREFECT_API_URL"
+        )
+    try:
+        Warehouse.of_config(cfg, warehouse).require_writable("corpus deploy")  # runs will write there
+        done = serving.deploy(cfg, config, pool, warehouse)
+    except CorpusError as exc:
+        failed(exc)
+    except (OSError, RuntimeError, httpx.HTTPError) as exc:
+        fail(f"Prefect server {api_url}: {type(exc).__name__}: {' '.join(str(exc).split())}")
+    table = Table("deployment", "runs", "", box=box.SIMPLE_HEAD)
+    for entry in done:
+        note = "paused: not scheduled in the config" if entry.paused else ""
+        table.add_row(entry.name, entry.schedule, note)
+    out.print(table)
+    out.print(
+        f"on work pool {pool!r} of {api_url}; start a worker (in this project's environment, "
+        f"PREFECT_API_URL set):\n  prefect worker start --pool {pool}",
+        highlight=False,
+    )
+
+
 def _serve(
     cfg: Config,
     config: Path,

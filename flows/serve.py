@@ -1,4 +1,6 @@
-"""`corpus serve`: one Prefect deployment per scheduled source, executed by Prefect's serve mechanism.
+"""Scheduled sources as Prefect deployments: one per scheduled source, run either by `corpus serve` (Prefect's
+serve mechanism, in that one process) or, registered by `corpus deploy --pool NAME`, by the workers of a
+process work pool (`prefect worker start --pool NAME` on any machine with the project installed).
 
 Each deployment runs the `ingest` flow on its one source with the config's path as a parameter, so the
 config file stays the single place where sources are declared: restarting `corpus serve` re-reads it
@@ -16,6 +18,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,64 @@ def deployments(config: Config, config_path: Path, warehouse: str | None = None)
             'interval = "15m" to a source or to [defaults]'
         )
     return built
+
+
+WORK_POOL_TYPE = "process"  # a worker runs each flow run as a process of the project's environment
+
+
+@dataclass(frozen=True)
+class Deployed:
+    name: str  # flow/deployment, as `prefect deployment run` takes it
+    schedule: str
+    paused: bool = False  # a deployment of this config whose source has no schedule any more
+
+
+def deploy(config: Config, config_path: Path, pool: str, warehouse: str | None = None) -> list[Deployed]:
+    """Register the scheduled sources' deployments on the Prefect server of the settings, on the process
+    work pool `pool` (created when missing). Deployments made before from the same config for sources
+    no longer scheduled in it are paused, so the config stays the one place sources are declared."""
+    built = deployments(config, config_path, warehouse)
+    return asyncio.run(_deploy(built, config, config_path.resolve(), pool))
+
+
+async def _deploy(built: list[RunnerDeployment], config: Config, path: Path, pool: str) -> list[Deployed]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTags
+    from prefect.exceptions import ObjectNotFound
+    from prefect.workers.process import ProcessWorker
+
+    async with get_client() as client:
+        try:
+            found = await client.read_work_pool(pool)
+        except ObjectNotFound:
+            template = ProcessWorker.get_default_base_job_template()
+            await client.create_work_pool(
+                WorkPoolCreate(name=pool, type=WORK_POOL_TYPE, base_job_template=template)
+            )
+        else:
+            if found.type != WORK_POOL_TYPE:
+                raise ConfigError(
+                    f"work pool {pool!r} is of type {found.type!r}; corpus deploy needs a "
+                    f"{WORK_POOL_TYPE!r} pool (choose another name, or create one: "
+                    f"prefect work-pool create NAME --type {WORK_POOL_TYPE})"
+                )
+        when = dict(describe(config))
+        done = []
+        for deployment in built:
+            await deployment.aapply(work_pool_name=pool)
+            done.append(Deployed(f"{deployment.flow_name}/{deployment.name}", when[deployment.name]))
+        current = {deployment.name for deployment in built}
+        earlier = await client.read_deployments(
+            deployment_filter=DeploymentFilter(tags=DeploymentFilterTags(all_=["corpus"]))
+        )
+        for old in earlier:
+            if old.name in current or (old.parameters or {}).get("config_path") != str(path):
+                continue
+            if not old.paused:
+                await client.pause_deployment(old.id)
+            done.append(Deployed(f"ingest/{old.name}", when.get(old.name, "not in the config"), True))
+    return done
 
 
 def describe(config: Config) -> list[tuple[str, str]]:

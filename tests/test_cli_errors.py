@@ -121,3 +121,26 @@ def test_the_temporary_servers_output_goes_to_its_log(make_config, corpus: Path)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert log.exists()  # the server was started with its output there
+
+
+def test_deploy_without_a_prefect_server_or_to_an_unreachable_one_is_one_line(
+    make_config, corpus: Path
+) -> None:
+    import os
+
+    from flows.prefect_server import free_port
+
+    config = make_config(
+        '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\n'
+        'interval = "1h"\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    args = [str(corpus), "deploy", "--pool", "p", "-c", str(config)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "PREFECT_API_URL" in done.stderr and "corpus server" in done.stderr
+    nobody = f"http://127.0.0.1:{free_port(0)}/api"
+    env["PREFECT_API_URL"] = nobody
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert f"Prefect server {nobody}" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -1,6 +1,7 @@
-"""`corpus server` on PostgreSQL: a PostgreSQL 15 server started by the test on 127.0.0.1 (initdb, pg_ctl),
-PREFECT_SERVER_DATABASE_CONNECTION_URL pointing at it, an ingest reporting to that Prefect server; the
-flow run is then in PostgreSQL, not in a SQLite file."""
+"""Production-style Prefect: `corpus server` on PostgreSQL (a PostgreSQL 15 server started by the test on
+127.0.0.1 with initdb and pg_ctl, PREFECT_SERVER_DATABASE_CONNECTION_URL pointing at it), an ingest
+reporting to it, the scheduled sources deployed on a process work pool (`corpus deploy --pool`) and run by
+`prefect worker start --pool`; the flow runs are then in PostgreSQL, not in a SQLite file."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from command import SAMPLE_SOURCE
 
@@ -62,9 +65,13 @@ def postgres() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_corpus_server_keeps_its_state_in_postgresql(postgres: str, tmp_path: Path) -> None:
+def test_corpus_server_on_postgresql_with_a_work_pool_worker(postgres: str, tmp_path: Path) -> None:
+    """An ingest and a deployment run by a work-pool worker, both recorded in PostgreSQL; deploying again
+    after a source lost its schedule pauses that source's deployment."""
     config = tmp_path / "sources.toml"
-    config.write_text('[warehouse]\npath = "wh"\n' + SAMPLE_SOURCE)
+    scheduled = SAMPLE_SOURCE + 'interval = "1h"\n'
+    other = scheduled.replace('name = "sample"', 'name = "other"')
+    config.write_text('[warehouse]\npath = "wh"\n' + scheduled + other)
     env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres}
     env.pop("PREFECT_API_URL", None)
     server = subprocess.Popen(
@@ -87,6 +94,14 @@ def test_corpus_server_keeps_its_state_in_postgresql(postgres: str, tmp_path: Pa
             env={**os.environ, "PREFECT_API_URL": api},
         )
         assert done.returncode == 0, done.stderr
+        deploy_and_run_on_a_worker(config, api, tmp_path)
+        # `other` no longer scheduled: deploying again pauses its deployment, `sample` stays active
+        config.write_text('[warehouse]\npath = "wh"\n' + scheduled + other.replace('interval = "1h"\n', ""))
+        again = deploy(config, api)
+        assert again.returncode == 0, again.stderr
+        assert "ingest/other" in again.stdout and "paused" in again.stdout, again.stdout
+        found = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+        assert sorted((d["name"], d["paused"]) for d in found) == [("other", True), ("sample", False)]
     finally:
         server.terminate()
         server.wait(30)
@@ -100,5 +115,55 @@ def test_corpus_server_keeps_its_state_in_postgresql(postgres: str, tmp_path: Pa
         text=True,
         check=True,
     )
-    assert int(runs.stdout.strip()) == 1
+    assert int(runs.stdout.strip()) == 2  # the ingest, and the deployment's run by the worker
     assert not (tmp_path / "wh" / ".prefect" / "prefect.db").exists()
+
+
+def deploy(config: Path, api: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "corpus"), "deploy", "--pool", "corpus-pool", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PREFECT_API_URL": api},
+    )
+
+
+def deploy_and_run_on_a_worker(config: Path, api: str, folder: Path) -> None:
+    """`corpus deploy` registers both scheduled sources on a process pool; a `prefect worker` started in
+    another folder runs the one triggered by hand, which writes to the config's warehouse."""
+    done = deploy(config, api)
+    assert done.returncode == 0, done.stderr
+    assert "ingest/sample" in done.stdout and "prefect worker start --pool corpus-pool" in done.stdout
+    pool = httpx.get(f"{api}/work_pools/corpus-pool", timeout=10).json()
+    assert pool["type"] == "process"
+    found = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    assert sorted(d["name"] for d in found) == ["other", "sample"]
+    sample = next(d for d in found if d["name"] == "sample")
+    assert sample["work_pool_name"] == "corpus-pool" and sample["schedules"], sample
+    before = len(list((folder / "wh" / "runs").glob("*.parquet")))
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_WORKER_QUERY_SECONDS": "1"}
+    (folder / "elsewhere").mkdir()
+    log = (folder / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "corpus-pool"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=folder / "elsewhere",
+        start_new_session=True,
+    )
+    try:
+        run = httpx.post(f"{api}/deployments/{sample['id']}/create_flow_run", json={}, timeout=10).json()
+        deadline = time.monotonic() + 150
+        state = None
+        while time.monotonic() < deadline:
+            state = httpx.get(f"{api}/flow_runs/{run['id']}", timeout=10).json()["state"]["type"]
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                break
+            time.sleep(0.5)
+        assert state == "COMPLETED", (state, (folder / "worker.log").read_text())
+    finally:
+        os.killpg(worker.pid, 15)
+        worker.wait(30)
+    assert len(list((folder / "wh" / "runs").glob("*.parquet"))) > before  # it wrote the warehouse
