@@ -6,8 +6,8 @@ glob, and each worker of a cluster reads its own byte ranges straight from the b
 S3 is reached as the warehouse reaches it (flows/warehouse/remote.py): credentials and region from the
 standard AWS variables, another S3 service from AWS_ENDPOINT_URL(_S3).
 
-A remote file is read through a buffer of BUFFER_BYTES: a reader's small reads become one ranged GET
-per buffer, and a seek within a byte range costs no request.
+A remote file is read in ranged GETs that grow while reading is sequential, up to BUFFER_BYTES
+(RemoteFile): a reader's small reads cost no request of their own, and a short byte range no large one.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow.fs as pafs
 
@@ -171,20 +171,28 @@ def size(path: str) -> int:
 
 
 def open_input(path: str) -> BinaryIO:
-    """A seekable binary stream of the file (buffered ranged reads for a remote one)."""
+    """A seekable binary stream of the file (for a remote one: ranged reads, see RemoteFile)."""
     if not is_remote(path):
         return open(path, "rb")
     fs, inner = filesystem(path)
-    return io.BufferedReader(_RangeReader(fs.open_input_file(inner)), buffer_size=BUFFER_BYTES)
+    return cast(BinaryIO, RemoteFile(fs.open_input_file(inner)))  # read, seek, tell, close
 
 
-class _RangeReader(io.RawIOBase):
-    """A pyarrow random-access file as Python's raw stream: each read one ranged read at the position."""
+class RemoteFile(io.RawIOBase):
+    """A pyarrow random-access file read in ranges that grow while reading goes on sequentially (from
+    FIRST_READ to BUFFER_BYTES) and start small again after a seek elsewhere: a reader that wants a few
+    hundred kilobytes (a byte range of a WARC, the head of a gzip member) costs one small request, one
+    that reads on costs few large ones. Reads are full (short only at the end of the file)."""
+
+    FIRST_READ = 1 << 18
 
     def __init__(self, file: Any) -> None:  # a pyarrow NativeFile
         self._file = file
-        self._size = file.size()
+        self._size = int(file.size())
         self._position = 0
+        self._cached = b""
+        self._cached_at = 0
+        self._window = self.FIRST_READ
 
     def readable(self) -> bool:
         return True
@@ -200,14 +208,31 @@ class _RangeReader(io.RawIOBase):
         self._position = max(0, base + offset)
         return self._position
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        wanted = min(len(buffer), self._size - self._position)
-        if wanted <= 0:
-            return 0
-        data = self._file.read_at(wanted, self._position)
+    def read(self, size: int | None = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._position + size)
+        parts = []
+        while self._position < end:
+            offset = self._position - self._cached_at
+            if not 0 <= offset < len(self._cached):
+                self._fetch()
+                offset = 0
+            part = self._cached[offset : offset + end - self._position]
+            parts.append(part)
+            self._position += len(part)
+        return b"".join(parts)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
-        self._position += len(data)
         return len(data)
+
+    def _fetch(self) -> None:
+        sequential = self._position == self._cached_at + len(self._cached) and self._cached
+        self._window = min(BUFFER_BYTES, self._window * 2) if sequential else self.FIRST_READ
+        self._cached = self._file.read_at(min(self._window, self._size - self._position), self._position)
+        self._cached_at = self._position
+        if not self._cached:
+            raise OSError(f"read nothing at offset {self._position} of {self._size} bytes")
 
     def close(self) -> None:
         self._file.close()

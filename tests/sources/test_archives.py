@@ -277,3 +277,42 @@ def test_warcio_warnings_go_to_the_log_not_the_console(tmp_path: Path, capfd) ->
     assert len(pages) == 1
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_remote_reads_grow_while_sequential_and_return_the_bytes_asked(tmp_path: Path) -> None:
+    """storage.RemoteFile over a real pyarrow random-access file: the bytes of every read and seek are the
+    file's; a reader going on sequentially costs few ranged reads, a short range after a seek one small."""
+    import os
+
+    import pyarrow as pa
+
+    from flows.sources.storage import BUFFER_BYTES, RemoteFile
+
+    data = os.urandom(12 << 20)
+
+    class Counted:
+        def __init__(self) -> None:
+            self.file, self.reads = pa.BufferReader(data), []
+
+        def size(self) -> int:
+            return int(self.file.size())
+
+        def read_at(self, nbytes: int, offset: int) -> bytes:
+            self.reads.append(nbytes)
+            return bytes(self.file.read_at(nbytes, offset))
+
+        def close(self) -> None:
+            self.file.close()
+
+    counted = Counted()
+    stream = RemoteFile(counted)
+    got = b"".join(iter(lambda: stream.read(16 << 10), b""))
+    assert got == data
+    assert len(counted.reads) <= 8 and max(counted.reads) == BUFFER_BYTES, counted.reads
+    counted.reads.clear()
+    for offset in (5_000_000, 17, 11_000_000, len(data) - 10):
+        stream.seek(offset)
+        assert stream.read(1000) == data[offset : offset + 1000]
+    assert counted.reads == [RemoteFile.FIRST_READ] * 3 + [10], counted.reads
+    stream.seek(-5, 2)
+    assert stream.tell() == len(data) - 5 and stream.read() == data[-5:] and stream.read(10) == b""
