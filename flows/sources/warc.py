@@ -155,8 +155,9 @@ class ArcFile:
 
 def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     spec: WarcUnit = unit.spec
-    if spec.start is not None and spec.end is not None:  # a part of one file
-        return UnitWork(_slices(unit.inputs[0].path, spec.max_bytes, spec.start, spec.end))
+    if spec.start is not None and spec.end is not None:  # a part of one file, sized for one task slot:
+        # one item (cutting it further would only add reads: a slot's pool has one process per thread)
+        return UnitWork([WarcSlice(unit.inputs[0].path, spec.start, spec.end, spec.max_bytes)])
     return UnitWork(
         [item for state in unit.inputs for item in archive_items(state.path, spec.max_bytes, state.start)]
     )
