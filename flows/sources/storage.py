@@ -105,6 +105,9 @@ def list_files(pattern: str) -> list[FileStat]:
                 for info in fs.get_file_info(selector)
                 if info.type == pafs.FileType.File and _matches(info.path.split("/"), parts)
             ]
+        bucket = parts[0]
+        if not infos and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+            raise SourceError(f"{pattern}: cannot list: bucket {bucket!r} not found")
     except OSError as exc:
         raise SourceError(f"{pattern}: cannot list: {' '.join(str(exc).split())}") from None
     return sorted(

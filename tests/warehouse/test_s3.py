@@ -263,6 +263,10 @@ def test_remote_globs_and_every_archive_reader_match_local_files(
         there = names(storage.list_files(f"{remote}/{pattern}"), remote)
         assert here == there, pattern
     assert len(storage.list_files(f"{remote}/**/*")) == 4
+    from flows.errors import SourceError
+
+    with pytest.raises(SourceError, match=r"^s3://no-such-bucket/in/\*\.warc\.gz: cannot list: .*"):
+        storage.list_files("s3://no-such-bucket/in/*.warc.gz")
 
     for name in ("members.warc.gz", "x/one.warc.gz", "x/y/plain.warc", "x/old.arc.gz"):
         path, uri = str(folder / name), f"{remote}/{name}"
