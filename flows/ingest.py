@@ -274,15 +274,24 @@ def server_configured() -> bool:
     return bool(get_current_settings().api.url)
 
 
+COMMIT_LEASE_SECONDS = 60  # Prefect's minimum
+
+
 def commit_guard(store: Warehouse) -> Callable[[], AbstractContextManager[object]] | None:
-    """With a Prefect server: a global concurrency limit of 1 per warehouse, held around each commit, so
-    that runs on different machines sharing an object-store warehouse take turns. Without one the
-    warehouse's file lock is enough (every run is on this machine)."""
-    if not server_configured():
+    """For a warehouse on object storage, with a Prefect server: a global concurrency limit of 1 per
+    warehouse, held around each commit, so that runs on different machines take turns (each has its own
+    local catalog, so its file lock only keeps this machine's runs apart). A warehouse folder needs only
+    its file lock: it lives beside the catalog, in that folder, so every machine that shares the folder
+    shares the lock. (The slot is not free: acquiring it took ~2 s while the server was busy recording a
+    run's task runs, measured on a 160-page run of 16 commits: 26 s with it, 2 s without.)"""
+    if store.local or not server_configured():
         return None
     name = "corpus-commit-" + hashlib.blake2b(store.uri.encode(), digest_size=6).hexdigest()
     _ensure_limit(name)
-    return lambda: concurrency(name, occupy=1, strict=True)
+    # The slot's lease is renewed while a commit holds it; a run killed while holding it (SIGKILL, a machine
+    # lost) keeps it until the lease expires and the server's repossessor frees it: the shortest lease
+    # Prefect allows, so that the next run waits at most about COMMIT_LEASE_SECONDS + 15 s.
+    return lambda: concurrency(name, occupy=1, strict=True, lease_duration=COMMIT_LEASE_SECONDS)
 
 
 def _ensure_limit(name: str) -> None:

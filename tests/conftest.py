@@ -22,6 +22,39 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # see prefect_settings
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.pop("PREFECT_API_URL", None)
+    # One Prefect server for the session, as a user with `corpus server` running has: each `corpus ingest`
+    # then skips starting Prefect's temporary server (~4 s each). The tests of the default path (no server
+    # configured) ask for it with the `temporary_server` fixture; CORPUS_TEST_TEMPORARY_SERVER=1 runs the
+    # whole suite that way.
+    if not os.environ.get("CORPUS_TEST_TEMPORARY_SERVER"):
+        import tempfile
+
+        from flows.prefect_server import local_server
+
+        home = Path(tempfile.mkdtemp(prefix="corpus-test-prefect-"))
+        server = local_server(home, 0)
+        os.environ["PREFECT_API_URL"] = server.__enter__().api_url
+        config.stash[_SERVER] = (server, home)
+
+
+_SERVER = pytest.StashKey[tuple]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SERVER in config.stash:
+        import shutil
+
+        server, home = config.stash[_SERVER]
+        os.environ.pop("PREFECT_API_URL", None)
+        server.__exit__(None, None, None)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def temporary_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Prefect server configured for the commands this test runs: each starts Prefect's temporary one,
+    the default path of `corpus ingest`."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
 
 @pytest.fixture

@@ -96,7 +96,9 @@ def test_reextract_of_a_files_source_is_one_line(make_config, corpus: Path) -> N
     ]
 
 
-def test_the_temporary_servers_output_goes_to_its_log(make_config, corpus: Path) -> None:
+def test_the_temporary_servers_output_goes_to_its_log(
+    make_config, corpus: Path, temporary_server: None
+) -> None:
     """The CLI sends Prefect's temporary server's output to PREFECT_HOME/temporary-server.log (its
     shutdown tracebacks once followed the run's summary); the method it mirrors is Prefect's own, as
     pinned: a Prefect upgrade that changes it fails here instead of drifting."""

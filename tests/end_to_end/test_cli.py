@@ -73,7 +73,9 @@ def test_warehouse_override_views_and_sources_list(corpus: Path, ingested: Path,
     assert listing.returncode == 0 and "site" in listing.stdout and "files" in listing.stdout
 
 
-def test_cli_ingest_prints_a_summary_and_no_traceback(tmp_path: Path, make_config, corpus: Path) -> None:
+def test_cli_ingest_prints_a_summary_and_no_traceback(
+    tmp_path: Path, make_config, corpus: Path, temporary_server: None
+) -> None:
     write_site(tmp_path / "site", 2)
     config = make_config(
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "site"\nkind = "files"\npath = "site/**/*.html"\n'

@@ -27,7 +27,11 @@ def articles(catalog: str) -> list[tuple]:
         ).fetchall()
 
 
-def test_sigkill_halfway_then_rerun_equals_one_clean_run(tmp_path: Path, make_config, corpus: Path) -> None:
+def test_sigkill_halfway_then_rerun_equals_one_clean_run(
+    tmp_path: Path, make_config, corpus: Path, temporary_server: None
+) -> None:
+    """The default path (no Prefect server configured): the CLI, its extraction workers and its temporary
+    Prefect server killed together."""
     write_site(tmp_path / "site", 160)
     config = make_config(
         '[warehouse]\npath = "wh"\n[runner]\nbatch_size = 10\n'

@@ -153,7 +153,7 @@ def test_a_local_cluster_gives_the_threads_warehouse(corpus_folder: Path) -> Non
 
 
 def test_an_external_cluster_gives_the_threads_warehouse(
-    corpus_folder: Path, external: ExternalCluster
+    corpus_folder: Path, external: ExternalCluster, temporary_server: None
 ) -> None:
     path = config(corpus_folder, "external", f'[runner]\nkind = "dask"\naddress = "{external.address}"')
     done = corpus("ingest", "--config", str(path))
