@@ -26,7 +26,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.config import Config, ExtractConfig, RunnerConfig, SourceBase
 from flows.errors import ConfigError
 from flows.extract.pool import close_shared_pool
-from flows.sources import storage
+from flows.sources import kind, storage
 from flows.warehouse.store import Warehouse
 
 THREADS = 2  # threads runner: one extracting unit while another commits (the pool uses every core)
@@ -104,7 +104,7 @@ def _input_samples(config: Config, sources: list[SourceBase]) -> list[tuple[str,
     samples = []
     for source in sources:
         path = getattr(source, "path", None)
-        if source.kind not in ("files", "warc") or not isinstance(path, str) or storage.is_remote(path):
+        if kind(source.kind).FETCHED or not isinstance(path, str) or storage.is_remote(path):
             continue
         found = next((p for p in glob.iglob(config.resolve(path), recursive=True) if os.path.isfile(p)), None)
         if found is not None:  # none: discovery says so, in its own words
