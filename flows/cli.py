@@ -136,31 +136,28 @@ def reextract(
 def _run_flow(
     name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool, full: bool = True
 ) -> None:
-    from flows import cluster
+    from flows.sources import fetched_sources
     from flows.warehouse.store import Warehouse
 
-    try:  # fail fast, before Prefect starts, on a bad config, warehouse or cluster
-        loaded = _load(config)
-        if not loaded.select(source):
-            fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
-        store = Warehouse.of_config(loaded, warehouse)
-        store.require_writable(f"corpus {name}")
+    # fail fast, before Prefect starts, on a bad config, warehouse or cluster (main() prints the line)
+    loaded = _load(config)
+    if not loaded.select(source):
+        fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
+    store = Warehouse.of_config(loaded, warehouse)
+    store.require_writable(f"corpus {name}")
+    if loaded.runner.kind != "threads":
+        from flows.run import cluster
+
         cluster.check_cluster(loaded, store, loaded.select(source))
-    except CorpusError as exc:
-        failed(exc)
+    if name == "reextract":
+        fetched_sources(loaded, source)
     from flows import prefect_settings
 
     if not verbose:
         prefect_settings.quiet_console()
         prefect_settings.quiet_temporary_server()
     from flows import ingest as flows_module
-    from flows import progress as pipeline_progress
-
-    if name == "reextract":
-        try:  # before the flow starts, as the checks above
-            flows_module.web_sources(loaded, source)
-        except CorpusError as exc:
-            failed(exc)
+    from flows.run.progress import watching
 
     run_flow = getattr(flows_module, name)
     columns = [
@@ -170,14 +167,8 @@ def _run_flow(
         TextColumn("{task.fields[units]}"),
         TimeElapsedColumn(),
     ]
-    with Progress(*columns, console=err, transient=False) as bar:
-        pipeline_progress.listen(_ProgressBar(bar))
-        try:
-            summary = run_flow(str(config), source or None, warehouse, full)
-        except CorpusError as exc:
-            failed(exc)
-        finally:
-            pipeline_progress.listen(None)
+    with Progress(*columns, console=err, transient=False) as bar, watching(_ProgressBar(bar)):
+        summary = run_flow(str(config), source or None, warehouse, full)
     _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(1)

@@ -411,6 +411,14 @@ class Config(StrictModel):
             return relative
         return str((self.base_dir / os.path.expanduser(relative)).resolve())
 
+    def warehouse_location(self, override: str | None = None) -> tuple[str, str | None]:
+        """(root, catalog) of the warehouse: the [warehouse] path and catalog resolved against the config's
+        folder, or the folder `override` (with its own catalog); catalog None: the root's default."""
+        if override:
+            return override, None
+        catalog = self.resolve(self.warehouse.catalog) if self.warehouse.catalog else None
+        return self.resolve(self.warehouse.path), catalog
+
     def select(self, names: list[str] | None) -> list[SourceBase]:
         """The sources to run: the named ones (unknown names are an error), else every enabled one."""
         if not names:

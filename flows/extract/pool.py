@@ -354,35 +354,3 @@ class ExtractPool:
                 worker.inbox.close()
                 worker.results.close()
             self._workers = []
-
-
-# The process's pool: a resource like a connection pool (starting one costs ~1 s), reused by every task of
-# the process while its settings stay the same; it never decides what a task does.
-_shared: ExtractPool | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_pool(
-    processes: int, options: ExtractOptions, timeout: float, preload: Sequence[str] = ()
-) -> ExtractPool:
-    """The process's pool, reused across tasks and runs while its settings stay the same."""
-    global _shared
-    with _shared_lock:
-        wanted = processes or os.cpu_count() or 1
-        settings = (wanted, options, timeout, tuple(preload))
-        if _shared is not None and (_shared.processes, _shared.options, _shared.timeout, _shared.preload) != (
-            settings
-        ):
-            _shared.close()
-            _shared = None
-        if _shared is None:
-            _shared = ExtractPool(wanted, options, timeout, preload)
-        return _shared
-
-
-def close_shared_pool() -> None:
-    global _shared
-    with _shared_lock:
-        if _shared is not None:
-            _shared.close()
-            _shared = None

@@ -29,7 +29,12 @@ if TYPE_CHECKING:
 
 RAW = "raw"
 # Headers that described the bytes on the wire, not the (decoded) body that is stored.
-_WIRE_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
+
+
+def raw_path(warehouse: Warehouse, source: str, name: str = "*.warc.gz") -> str:
+    """A file of a source's raw archive (by default the glob of all of them): the archive's one layout."""
+    return warehouse.path(RAW, f"source={source}", name)
 
 
 @dataclass
@@ -76,7 +81,7 @@ class RawArchive:
         number = len(self.files)
         name = f"{self.prefix}-{number:03d}.warc.gz"
         wh = self.warehouse
-        final = wh.path(RAW, f"source={self.source}", name)
+        final = raw_path(wh, self.source, name)
         if wh.local:
             folder = os.path.dirname(final)
             os.makedirs(folder, exist_ok=True)

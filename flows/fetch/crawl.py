@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows.config import WebSource
+from flows.fetch import Politeness
 from flows.fetch.archive import ArchiveFile, RawArchive
 from flows.fetch.fetcher import Failure, Fetcher, Response
 from flows.records import SCHEMA_VERSION, FetchRow, RejectRow, reject_row
@@ -44,11 +45,12 @@ async def crawl(
     state: dict[str, dict[str, Any]],
     archive: RawArchive,
     origin: str,
+    politeness: Politeness | None = None,
 ) -> CrawlResult:
-    """Fetch every URL (the fetcher keeps the pace), archive what changed; `origin` names the listing for
-    reject rows."""
+    """Fetch every URL (the fetcher keeps the run's pace), archive what changed; `origin` names the listing
+    for reject rows."""
     result = CrawlResult()
-    async with Fetcher(source, run_id) as fetcher:
+    async with Fetcher(source, politeness) as fetcher:
 
         async def one(url: str) -> None:
             previous = state.get(url)

@@ -16,7 +16,7 @@ import httpx
 
 from flows.config import MAX_REDIRECTS, MAX_RETRY_WAIT, MAX_ROBOTS_BYTES, RETRY_BACKOFF_BASE, WebSource
 from flows.errors import Blocked
-from flows.fetch import pacing, robots
+from flows.fetch import Politeness, pacing, robots
 from flows.fetch.safety import check_url, pinned
 from flows.records import HTML_TYPES
 
@@ -60,11 +60,12 @@ class _Redirect:
 
 
 class Fetcher:
-    """An HTTP client for one source's settings; use `async with`."""
+    """An HTTP client for one source's settings, keeping the pace and robots.txt rules of `politeness` (the
+    run's; a fresh one when none is given); use `async with`."""
 
-    def __init__(self, source: WebSource, run_id: str) -> None:
+    def __init__(self, source: WebSource, politeness: Politeness | None = None) -> None:
         self.source = source
-        self.run_id = run_id
+        self.politeness = politeness or Politeness()
         self._global = asyncio.Semaphore(source.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         self._client = httpx.AsyncClient(
@@ -98,7 +99,7 @@ class Fetcher:
                 return Failure(exc.reason, str(exc), redirects=redirects)
             delay = self.source.delay
             if check_robots:
-                rules = await robots.rules_for(self.run_id, current, self._fetch_robots)
+                rules = await self.politeness.robots.rules_for(current, self._fetch_robots)
                 if not rules.allows(current, self.source.user_agent):
                     if rules.unreachable is not None:  # the host, not its robots.txt, is the problem
                         detail = f"{current}: host unreachable ({rules.disallow_all})"
@@ -145,7 +146,7 @@ class Fetcher:
         attempt = 0
         while True:
             async with self._global, host_slots:
-                await pacing.wait_turn(host, delay)
+                await self.politeness.pacer.wait_turn(host, delay)
                 limit = max_bytes or self.source.max_bytes
                 outcome = await self._once(url, address, headers, html_only, limit)
             if not isinstance(outcome, _Retry):

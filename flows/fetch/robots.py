@@ -1,4 +1,5 @@
-"""robots.txt: fetched once per host per run (shared by every task of the process), obeyed for every page.
+"""robots.txt: fetched once per host per run (shared by every task of the run in this process), obeyed for
+every page. The rules live in a `RobotsCache` that the run creates (flows/fetch/__init__.py Politeness).
 
 Following RFC 9309: a 4xx robots.txt (none there) allows everything; a 5xx or an unreachable host disallows
 everything for this run. Crawl-delay raises the source's own delay, capped at MAX_CRAWL_DELAY.
@@ -38,10 +39,6 @@ class Rules:
 
 ALLOW_ALL = Rules(None)
 
-# (run id, scheme://host:port) → the rules, as a future shared by the threads that want them
-_cache: dict[tuple[str, str], concurrent.futures.Future[Rules]] = {}
-_lock = threading.Lock()
-
 
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
@@ -60,23 +57,31 @@ class Unreachable(OSError):
 FetchRobots = Callable[[str], Awaitable[tuple[int, bytes]]]
 
 
-async def rules_for(run_id: str, url: str, fetch: FetchRobots) -> Rules:
-    key = (run_id, origin_of(url))
-    with _lock:
-        future = _cache.get(key)
-        owner = future is None
-        if owner:
-            future = _cache[key] = concurrent.futures.Future()
-    assert future is not None
-    if not owner:
-        return await asyncio.wrap_future(future)
-    try:
-        rules = await _load(key[1], fetch)
-    except BaseException as exc:
-        future.set_exception(exc)
-        raise
-    future.set_result(rules)
-    return rules
+class RobotsCache:
+    """The rules of each origin (scheme://host:port) for one run, as futures shared by the threads (and
+    their event loops) that want them: each robots.txt is fetched once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: dict[str, concurrent.futures.Future[Rules]] = {}
+
+    async def rules_for(self, url: str, fetch: FetchRobots) -> Rules:
+        origin = origin_of(url)
+        with self._lock:
+            future = self._rules.get(origin)
+            owner = future is None
+            if owner:
+                future = self._rules[origin] = concurrent.futures.Future()
+        assert future is not None
+        if not owner:
+            return await asyncio.wrap_future(future)
+        try:
+            rules = await _load(origin, fetch)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        future.set_result(rules)
+        return rules
 
 
 async def _load(origin: str, fetch: FetchRobots) -> Rules:
@@ -92,9 +97,3 @@ async def _load(origin: str, fetch: FetchRobots) -> Rules:
     if status != 200:
         return ALLOW_ALL
     return Rules(Protego.parse(body.decode("utf-8", errors="replace")))
-
-
-def forget_run(run_id: str) -> None:
-    with _lock:
-        for key in [k for k in _cache if k[0] == run_id]:
-            del _cache[key]

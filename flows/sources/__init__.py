@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flows.config import Config, FilterFields, SourceBase
 from flows.errors import ConfigError
+from flows.fetch import Politeness
 from flows.records import FetchRow, RejectRow, WorkItem
 from flows.sources.inputs import InputFile
 
@@ -43,7 +44,7 @@ UNITS_PER_SLOT = 16
 
 @dataclass(frozen=True)
 class Unit:
-    """One task's input: picklable, so that it can travel to a Dask or Ray worker. `inputs` are the local
+    """One task's input: picklable, so that it can travel to a Dask worker. `inputs` are the local
     files it reads, as they were when discovered (none for web kinds); `spec` is the kind's own
     description of the rest (URLs, a URL prefix...)."""
 
@@ -65,13 +66,13 @@ class Unit:
 
 @dataclass(frozen=True)
 class DiscoverContext:
-    """What `discover` may use: the warehouse (what was ingested before; None: nothing is known) and
-    whether to read everything."""
+    """What `discover` may use: the warehouse (what was ingested before; None: nothing is known), whether
+    to read everything, and the run's politeness (web listings are fetched at the run's pace)."""
 
     warehouse: Warehouse | None = None
     full: bool = False
-    run_id: str = "discover"
     slots: int | None = None  # units go to a cluster with this many task slots (None: this machine)
+    politeness: Politeness = field(default_factory=Politeness)
 
     def unit_bytes(self, total: int) -> int | None:
         """How many bytes of a large file one unit should read: on a cluster, a sixteenth of a slot's
@@ -92,10 +93,12 @@ class DiscoverContext:
 
 @dataclass(frozen=True)
 class UnitContext:
-    """What `prepare` may use: the run and the warehouse it writes to."""
+    """What `prepare` may use: the run, the warehouse it writes to, and its politeness (web pages are
+    fetched at the run's pace, with its robots.txt rules)."""
 
     run_id: str
     warehouse: Warehouse
+    politeness: Politeness = field(default_factory=Politeness)
 
 
 @dataclass
@@ -133,6 +136,18 @@ def kind(name: str) -> SourceKind:
 
 def discover(source: SourceBase, config: Config, context: DiscoverContext | None = None) -> list[Unit]:
     return kind(source.kind).discover(source, config, context or DiscoverContext())
+
+
+def fetched_sources(config: Config, names: list[str] | None) -> list[SourceBase]:
+    """The sources whose pages come from the web (what `corpus reextract` reads again from the raw
+    archive): the named ones, each of which must be one, else every enabled one."""
+    selected = [s for s in config.select(names) if kind(s.kind).FETCHED]
+    if names and len(selected) < len(names):
+        other = next(n for n in names if n not in {s.name for s in selected})
+        raise ConfigError(
+            f"source {other!r} is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
+        )
+    return selected
 
 
 def location(source: SourceBase) -> str:

@@ -5,7 +5,6 @@ source made from the result is known to work. Used by `corpus sources add`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
@@ -14,7 +13,6 @@ from protego import Protego
 
 from flows.config import MAX_LISTING_BYTES, FeedSource
 from flows.errors import SourceError
-from flows.fetch import robots
 from flows.fetch.fetcher import Failure, Fetcher, Response
 from flows.sources.listing import parse_feed, parse_sitemap
 
@@ -50,20 +48,16 @@ async def find_listings(
     cannot be fetched."""
     settings = {"allow_private": allow_private, **({"user_agent": user_agent} if user_agent else {})}
     probe = FeedSource(name="discovery", kind="feed", url=url, delay=0.2, retries=1, timeout=20, **settings)
-    run_id = f"discovery-{uuid.uuid4().hex[:8]}"
     found = SiteListings(url)
-    try:
-        async with Fetcher(probe, run_id) as fetcher:
-            page = await _get(fetcher, url)
-            if isinstance(page, Failure):
-                raise SourceError(f"{url}: {page.reason}: {page.detail}", reason=page.reason)
-            if not await _as_listing(page.body, url, found):
-                for feed_url in _feed_links(page, url)[:MAX_FEEDS_CHECKED]:
-                    await _probe(fetcher, feed_url, "feed", found)
-                for sitemap_url in await _sitemap_links(fetcher, url):
-                    await _probe(fetcher, sitemap_url, "sitemap", found)
-    finally:
-        robots.forget_run(run_id)
+    async with Fetcher(probe) as fetcher:  # its own pace and robots.txt rules, gone with it
+        page = await _get(fetcher, url)
+        if isinstance(page, Failure):
+            raise SourceError(f"{url}: {page.reason}: {page.detail}", reason=page.reason)
+        if not await _as_listing(page.body, url, found):
+            for feed_url in _feed_links(page, url)[:MAX_FEEDS_CHECKED]:
+                await _probe(fetcher, feed_url, "feed", found)
+            for sitemap_url in await _sitemap_links(fetcher, url):
+                await _probe(fetcher, sitemap_url, "sitemap", found)
     return found
 
 

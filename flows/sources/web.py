@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from flows.config import Config, FeedSource, SitemapSource, UrlsSource
+from flows.config import Config, FeedSource, SitemapSource, SourceBase, UrlsSource, WarcSource
 from flows.fetch import crawl
 from flows.fetch.aio import run_async
-from flows.fetch.archive import RawArchive
+from flows.fetch.archive import RawArchive, raw_path
 from flows.fetch.fetcher import Fetcher
 from flows.records import RejectRow, WorkItem
 from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, listing
 from flows.sources.warc import WarcSlice
+
+if TYPE_CHECKING:
+    from flows.warehouse.store import Warehouse
 
 FETCHED = True
 PRELOAD = False  # its work items are WarcSlices (sources.warc, preloaded)
@@ -30,7 +34,7 @@ class WebUnit:
 
 def discover(source: WebSourceConfig, config: Config, context: DiscoverContext) -> list[Unit]:
     async def entries() -> listing.Listing:
-        async with Fetcher(source, context.run_id) as fetcher:
+        async with Fetcher(source, context.politeness) as fetcher:
             return await listing.list_entries(source, config, fetcher)
 
     found = run_async(entries())
@@ -57,7 +61,15 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     archive = RawArchive(context.warehouse, unit.source, f"{context.run_id}-{unit.index:05d}")
     try:
         result = run_async(
-            crawl.crawl(list(spec.urls), spec.source, context.run_id, state, archive, listed_in(spec.source))
+            crawl.crawl(
+                list(spec.urls),
+                spec.source,
+                context.run_id,
+                state,
+                archive,
+                listed_in(spec.source),
+                context.politeness,
+            )
         )
     except BaseException:
         archive.abort()
@@ -87,3 +99,15 @@ def listed_in(source: WebSourceConfig) -> str:
     if isinstance(source, UrlsSource):
         return source.file or "urls"
     return source.url
+
+
+def archived(source: SourceBase, warehouse: Warehouse) -> WarcSource:
+    """A web source read again from its raw archive in `warehouse` instead of the web (corpus reextract):
+    a warc source of the same name, priority and filters."""
+    return WarcSource(
+        name=source.name,
+        kind="warc",
+        path=raw_path(warehouse, source.name),
+        priority=source.priority,
+        **source.filters().model_dump(),
+    )

@@ -108,11 +108,7 @@ class Warehouse:
     @classmethod
     def of_config(cls, config: Config, override: str | None = None) -> Warehouse:
         """The warehouse a config names ([warehouse] path and catalog), or the folder `override`."""
-        root = override or config.resolve(config.warehouse.path)
-        catalog = (
-            config.resolve(config.warehouse.catalog) if config.warehouse.catalog and not override else None
-        )
-        return cls(root, catalog)
+        return cls(*config.warehouse_location(override))
 
     # ---- paths
 

@@ -9,12 +9,18 @@ an attribute (a run, a unit, a pool built from the extraction settings...).
 
 - a stop: a distinct function of `flows` reached that way;
 - files: the distinct files of those stops;
-- a climb back up: in the order the stops are first reached (the order a reader meets them), a step from
-  one module to another that sits in a higher layer (the layers of the import-linter contract in
-  pyproject.toml; a package is one module);
-- returns: steps, in that order, back into the flow's own module (flows/ingest.py) from another file;
+- a climb back up: a stop entered from a module in a lower layer than its own (the layers of the
+  import-linter contract in pyproject.toml; a package is one module): called back through a callback, a
+  hook, a property; or, entered from outside `flows` (a Prefect task, a thread), when it sits in a higher
+  layer than the stop reached just before it: the reader has to climb back up to follow the run. Returning
+  to a caller is not a climb;
+- returns: stops in the flow's own module (flows/ingest.py) entered from another file, or from outside
+  `flows` after the flow's first stop (Prefect calling a task defined there);
 - callbacks up: distinct (calling file, called function) where the calling module sits in a lower layer
-  than the called one: control handed up through a callback or a hook instead of down the stack.
+  than the called one (the first kind of climb alone);
+- steps up (a stricter reading): stop to stop in the order they are first reached, each step into a module
+  of a higher layer, returns to a caller included (every time the conductor takes over again after a stage,
+  and every property read of a lower module, counts), and steps back into flows/ingest.py in that order.
 
     .venv/bin/python tests/bench/walk_config.py [--list]
 """
@@ -22,6 +28,7 @@ an attribute (a run, a unit, a pool built from the extraction settings...).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sys
@@ -39,9 +46,7 @@ FLOWS = str(REPO / "flows") + os.sep
 def layers() -> dict[str, int]:
     """Top-level module of flows → its layer (0: the top), from the import-linter contract."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    contract = next(
-        c for c in project["tool"]["importlinter"]["contracts"] if c.get("type") == "layers"
-    )
+    contract = next(c for c in project["tool"]["importlinter"]["contracts"] if c.get("type") == "layers")
     found: dict[str, int] = {}
     for index, layer in enumerate(contract["layers"]):
         for name in layer.split("|"):
@@ -65,9 +70,14 @@ class Walk:
         self.models = tuple(
             value
             for value in vars(config_module).values()
-            if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == config_module.__name__
+            if isinstance(value, type)
+            and issubclass(value, BaseModel)
+            and value.__module__ == config_module.__name__
         )
         self.stops: dict[tuple[str, str], int] = {}  # (file, function) → order of first visit
+        self.entered_from: dict[
+            tuple[str, str], str | None
+        ] = {}  # stop → the flows file that called it first
         self.edges: set[tuple[str, str, str]] = set()  # (caller file, callee file, callee function)
         self.lock = threading.Lock()
         self.carrier_cache: dict[int, bool] = {}
@@ -104,7 +114,9 @@ class Walk:
             caller = caller.f_back
         key = (code.co_filename, code.co_qualname)
         with self.lock:
-            self.stops.setdefault(key, len(self.stops))
+            if key not in self.stops:
+                self.stops[key] = len(self.stops)
+                self.entered_from[key] = caller.f_code.co_filename if caller is not None else None
             if caller is not None:
                 self.edges.add((caller.f_code.co_filename, code.co_filename, code.co_qualname))
 
@@ -114,13 +126,26 @@ class Walk:
         order = [key for key, _ in sorted(self.stops.items(), key=lambda item: item[1])]
         flow_file = FLOWS + "ingest.py"
         climbs = returns = 0
-        for (before, _), (after, name) in zip(order, order[1:]):
-            up = module_of(before) != module_of(after) and layer[module_of(after)] < layer[module_of(before)]
+        for index, (file, name) in enumerate(order):
+            came_from = self.entered_from[(file, name)]
+            before = came_from if came_from is not None else (order[index - 1][0] if index else None)
+            up = (
+                before is not None
+                and module_of(before) != module_of(file)
+                and layer[module_of(file)] < layer[module_of(before)]
+            )
+            back = index > 0 and file == flow_file and came_from != flow_file
             climbs += up
-            returns += after == flow_file and before != flow_file
+            returns += back
             if show:
-                mark = ("↑ " if up else "  ") + ("⟲ " if after == flow_file and before != flow_file else "  ")
-                print(f"  {mark}{after[len(FLOWS):]}:{name}")
+                via = "" if came_from is not None else "  (entered from outside flows)"
+                print(f"  {'↑ ' if up else '  '}{'⟲ ' if back else '  '}{file[len(FLOWS) :]}:{name}{via}")
+        steps_up = steps_back = 0
+        for (before_file, _), (after_file, _) in itertools.pairwise(order):
+            steps_up += module_of(before_file) != module_of(after_file) and (
+                layer[module_of(after_file)] < layer[module_of(before_file)]
+            )
+            steps_back += after_file == flow_file and before_file != flow_file
         callbacks = sorted(
             (caller, callee, name)
             for caller, callee, name in self.edges
@@ -129,13 +154,15 @@ class Walk:
         if show:
             print("callbacks up:")
             for caller, callee, name in callbacks:
-                print(f"  {caller[len(FLOWS):]} → {callee[len(FLOWS):]}:{name}")
+                print(f"  {caller[len(FLOWS) :]} → {callee[len(FLOWS) :]}:{name}")
         return {
             "stops": len(self.stops),
             "files": len(files),
             "climbs": climbs,
             "returns": returns,
             "callbacks": len(callbacks),
+            "steps_up": steps_up,
+            "steps_back": steps_back,
         }
 
 
@@ -170,7 +197,8 @@ def main() -> None:
         print(
             f"walk of config_path from flows.ingest.ingest ({written} documents written): "
             f"{figures['stops']} stops in {figures['files']} files, {figures['climbs']} climbs back up, "
-            f"{figures['returns']} returns to flows/ingest.py, {figures['callbacks']} callbacks up"
+            f"{figures['returns']} returns to flows/ingest.py, {figures['callbacks']} callbacks up; "
+            f"stop to stop: {figures['steps_up']} steps up, {figures['steps_back']} back into flows/ingest.py"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from sites import make_article, syndicated_page, write_site
 
-from flows import pipeline
 from flows.ingest import ingest
+from flows.run import unit as unit_extraction
 
 
 def corpus(root: Path) -> None:
@@ -39,14 +39,14 @@ def corpus(root: Path) -> None:
 
 def run(tmp_path: Path, name: str, slow: str, processes: int, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Ingest the corpus into its own warehouse, units whose first file is under `slow` started late."""
-    original = pipeline._extract_items
+    original = unit_extraction._extract_items
 
     def held_back(items, unit, *args, **kwargs):
         if unit.inputs and f"/{slow}/" in unit.inputs[0].path:
             time.sleep(1.5)
         return original(items, unit, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "_extract_items", held_back)
+    monkeypatch.setattr(unit_extraction, "_extract_items", held_back)
     config = tmp_path / f"{name}.toml"
     config.write_text(
         f'[warehouse]\npath = "{name}"\n[runner]\nbatch_size = 4\n[extract]\nprocesses = {processes}\n'

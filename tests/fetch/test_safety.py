@@ -119,7 +119,7 @@ def test_the_fetcher_connects_to_the_address_it_checked(monkeypatch: pytest.Monk
     async def fetch() -> object:
         loop = asyncio.get_running_loop()
         monkeypatch.setattr(loop, "getaddrinfo", functools.partial(resolve_once))
-        async with Fetcher(source, "pin") as fetcher:
+        async with Fetcher(source) as fetcher:
             return await fetcher.get(url, check_robots=False)
 
     try:

@@ -33,8 +33,8 @@ def web_source(**options) -> UrlsSource:
     return UrlsSource(name="t", kind="urls", urls=["http://127.0.0.1/"], allow_private=True, **options)
 
 
-async def fetch_all(source: UrlsSource, urls: list[str], run_id: str) -> list[Response | Failure]:
-    async with Fetcher(source, run_id) as fetcher:
+async def fetch_all(source: UrlsSource, urls: list[str]) -> list[Response | Failure]:
+    async with Fetcher(source) as fetcher:
         return await asyncio.gather(*(fetcher.get(u) for u in urls))
 
 
@@ -120,7 +120,7 @@ def test_fetch_faults_each_give_their_reason() -> None:
             "/private/secret.html",
         ]
         started = time.monotonic()
-        results = asyncio.run(fetch_all(source, [site.base + p for p in paths], "faults"))
+        results = asyncio.run(fetch_all(source, [site.base + p for p in paths]))
         elapsed = time.monotonic() - started
     outcome = dict(zip(paths, results, strict=True))
     assert isinstance(outcome["/flaky.html"], Response) and site.hits["/flaky.html"] == 2  # 500, then retried
@@ -142,11 +142,11 @@ def test_fetch_faults_each_give_their_reason() -> None:
 def test_private_addresses_are_refused_unless_allowed() -> None:
     source = UrlsSource(name="t", kind="urls", urls=["http://127.0.0.1/"], retries=0)
     with SiteServer() as site:
-        [result] = asyncio.run(fetch_all(source, [site.article_url(0)], "private"))
+        [result] = asyncio.run(fetch_all(source, [site.article_url(0)]))
     assert isinstance(result, Failure) and result.reason == "blocked_address"
     assert "allow_private" in result.detail
     assert not site.requests  # nothing was sent
-    [scheme] = asyncio.run(fetch_all(web_source(), ["ftp://127.0.0.1/x"], "scheme"))
+    [scheme] = asyncio.run(fetch_all(web_source(), ["ftp://127.0.0.1/x"]))
     assert scheme.reason == "bad_url"
 
 
@@ -158,7 +158,7 @@ def test_pacing_per_host_and_hosts_in_parallel() -> None:
         other = [f"http://localhost:{port}/news/a{i}.html" for i in range(4)]
         source = web_source(delay=delay, concurrency=8, host_concurrency=2)
         started = time.monotonic()
-        results = asyncio.run(fetch_all(source, urls + other, "pacing"))
+        results = asyncio.run(fetch_all(source, urls + other))
         elapsed = time.monotonic() - started
     assert all(isinstance(r, Response) for r in results)
     for host in ("127.0.0.1", "localhost"):
@@ -307,6 +307,6 @@ def test_an_unreachable_host_is_a_connect_error_not_a_robots_reject() -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    [result] = asyncio.run(fetch_all(web_source(retries=0), [f"http://127.0.0.1:{port}/a.html"], "down"))
+    [result] = asyncio.run(fetch_all(web_source(retries=0), [f"http://127.0.0.1:{port}/a.html"]))
     assert isinstance(result, Failure) and result.reason == "connect_error", result
     assert "robots.txt unreachable" in result.detail

@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from sites import make_article, syndicated_page, write_site
 
-from flows import runs
 from flows.analyst import search
 from flows.config import load_config
 from flows.ingest import ingest
+from flows.run import Run
 from flows.warehouse import Warehouse
 from flows.warehouse import compact as compaction
 from flows.warehouse.tables import DOCUMENTS, SIGNATURES
@@ -117,13 +117,9 @@ def test_search_index_follows_the_merged_files(fed: tuple[Path, Warehouse]) -> N
 
 def test_a_running_ingest_blocks_compaction(fed: tuple[Path, Warehouse]) -> None:
     config, store = fed
-    cfg = load_config(config)
-    run = runs.begin_run(store, cfg.sources)
-    try:
-        with pytest.raises(compaction.CompactError, match=f"run {run.ref.run_id} is still going"):
-            compaction.compact(store)
-    finally:
-        runs.finish_run(run, {})
+    run = Run.begin(config, None, store.root)
+    with run, pytest.raises(compaction.CompactError, match=f"run {run.ref.run_id} is still going"):
+        compaction.compact(store)
     assert sum(t.partitions for t in compaction.compact(store).tables) > 0
 
 

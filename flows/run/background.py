@@ -1,4 +1,4 @@
-"""Work an ingest keeps up to date in a thread of its own while the workers extract: the search index
+"""Work a run keeps up to date in a thread of its own while the workers extract: the search index
 (each commit's documents indexed while the next pages are extracted; SQLite works without Python's lock)
 and the DuckDB catalog (built once the run's first files exist, rather than after its last page)."""
 

@@ -7,8 +7,12 @@ worker runs as a daemonic process by default, which may not. A LocalCluster star
 with `distributed.worker.daemon = False`; the workers of an external scheduler are checked before the
 run and refused in one line unless started so (DASK_DISTRIBUTED__WORKER__DAEMON=False, or `--no-nanny`).
 Before a run on an external cluster the workers are also checked to see a local warehouse and the local
-input files (one of each source, at the same path with the same size); after the run
-their extraction pools are closed, so nothing of the run is left on them.
+input files (one of each source, at the same path with the same size).
+
+What a worker uses for a run's units (its extraction pool, its fetchers' politeness: run/unit.py
+UnitResources) lives on the worker, in a Dask worker plugin registered for the run (`RunOnWorkers`) and
+unregistered after it, which closes the pool: nothing of a run is left on the workers, and two runs
+sharing a cluster never share a pool.
 """
 
 from __future__ import annotations
@@ -21,22 +25,23 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+from distributed import WorkerPlugin
+from prefect.task_runners import TaskRunner
 
-from flows.config import Config, ExtractConfig, RunnerConfig, SourceBase
+from flows.config import Config, DedupConfig, ExtractConfig, RunnerConfig, SourceBase
 from flows.errors import ConfigError
-from flows.extract.pool import close_shared_pool
+from flows.run.unit import RunRef, UnitResources, worker_plugin_name
 from flows.sources import kind, storage
 from flows.warehouse.store import Warehouse
 
-THREADS = 2  # threads runner: one extracting unit while another commits (the pool uses every core)
 WORKER_DAEMON = "distributed.worker.daemon"
-CONNECT_SECONDS = 30  # waiting for an external scheduler to answer, and for its first worker
+# Waiting for an external scheduler to answer, and for its first worker: a scheduler that has just been
+# started (a job script starting it, then the workers, then the ingest) needs a few seconds.
+CONNECT_SECONDS = 30
 
 
 def make_task_runner(runner: RunnerConfig) -> TaskRunner[Any]:
-    if runner.kind == "threads":
-        return ThreadPoolTaskRunner(max_workers=THREADS)
+    """The Dask task runner of the config (kind "dask"); kind "ray" is refused with the reason."""
     if runner.kind == "ray":
         raise ConfigError(
             'runner.kind = "ray" is not supported: its workers cannot start the extraction processes that '
@@ -64,9 +69,39 @@ def make_task_runner(runner: RunnerConfig) -> TaskRunner[Any]:
     return local
 
 
-def remote(runner: TaskRunner[Any]) -> bool:
-    """Tasks run in other processes (their results come back through staged files)."""
-    return not isinstance(runner, ThreadPoolTaskRunner)
+@contextlib.contextmanager
+def running(config: Config, run: RunRef, store: Warehouse) -> Iterator[tuple[TaskRunner[Any], int]]:
+    """The cluster's task runner for a run, and its task slots: the workers checked, the run's resources
+    registered on them (RunOnWorkers), tasks reporting to this run's Prefect server; afterwards the
+    resources are closed on every worker."""
+    with make_task_runner(config.runner) as runner, reporting_here():
+        client = _client(runner)
+        slots = _check_workers(client, store, [])
+        plugin = RunOnWorkers(run.run_id, config.extract, config.dedup)
+        client.register_plugin(plugin, name=plugin.name)
+        try:
+            yield runner, slots
+        finally:
+            with contextlib.suppress(Exception):
+                client.unregister_worker_plugin(plugin.name)
+
+
+class RunOnWorkers(WorkerPlugin):
+    """A Dask worker plugin: a run's UnitResources on each worker (one extraction process per worker
+    thread, unless the config names a number), created when the run starts and closed when it ends."""
+
+    def __init__(self, run_id: str, extract: ExtractConfig, dedup: DedupConfig) -> None:
+        self.name = worker_plugin_name(run_id)
+        self.extract = extract
+        self.dedup = dedup
+        self.resources: UnitResources | None = None
+
+    def setup(self, worker: Any) -> None:
+        self.resources = UnitResources(self.extract, self.dedup, processes=int(worker.state.nthreads))
+
+    def teardown(self, worker: Any) -> None:
+        if self.resources is not None:
+            self.resources.close()
 
 
 def _client(runner: TaskRunner[Any]) -> Any:
@@ -91,11 +126,6 @@ def check_cluster(config: Config, store: Warehouse, sources: list[SourceBase] | 
         ) from None
     with client:
         _check_workers(client, store, _input_samples(config, sources or []))
-
-
-def prepare_cluster(runner: TaskRunner[Any], store: Warehouse) -> int:
-    """Check the cluster's workers before a run; returns their task slots (threads)."""
-    return _check_workers(_client(runner), store, [])
 
 
 def _input_samples(config: Config, sources: list[SourceBase]) -> list[tuple[str, str, int]]:
@@ -169,34 +199,8 @@ def _same_size(path: str, size: int) -> bool:
         return False
 
 
-def clean_up(runner: TaskRunner[Any]) -> None:
-    """Close the extraction pools the run started on the workers."""
-    with contextlib.suppress(Exception):
-        _client(runner).run(close_shared_pool)
-
-
-def worker_extract_options(options: ExtractConfig) -> ExtractConfig:
-    """Inside a task: on a Dask worker, one extraction process per worker thread (unless the config
-    names a number)."""
-    if options.processes:
-        return options
-    threads = _worker_threads()
-    return options if threads is None else options.model_copy(update={"processes": threads})
-
-
-def _worker_threads() -> int | None:
-    try:
-        from distributed import get_worker
-    except ImportError:
-        return None
-    try:
-        return int(get_worker().state.nthreads)
-    except ValueError:  # not in a worker
-        return None
-
-
 @contextlib.contextmanager
-def reporting_here(runner: TaskRunner[Any]) -> Iterator[None]:
+def reporting_here() -> Iterator[None]:
     """Tasks sent to a cluster carry the flow's settings; with no Prefect server configured, the flow
     reports to Prefect's temporary server, which the settings do not name, and each worker would start a
     temporary server of its own (~25 s and ~200 MB each, its task runs never seen by the flow's). So the
@@ -204,7 +208,7 @@ def reporting_here(runner: TaskRunner[Any]) -> Iterator[None]:
     need a Prefect server, PREFECT_API_URL)."""
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
-    if not remote(runner) or get_current_settings().api.url:
+    if get_current_settings().api.url:
         yield
         return
     from prefect.server.api.server import SubprocessASGIServer
@@ -215,20 +219,3 @@ def reporting_here(runner: TaskRunner[Any]) -> Iterator[None]:
         return
     with temporary_settings(updates={PREFECT_API_URL: running[0].api_url}):
         yield
-
-
-@contextlib.contextmanager
-def cancelling(futures: list[Any]) -> Iterator[None]:
-    """Cancel the tasks still queued or running when the caller fails (a failed or cancelled flow leaves
-    nothing running on the cluster)."""
-    try:
-        yield
-    except BaseException:
-        for future in futures:
-            wrapped = getattr(future, "wrapped_future", None)
-            with contextlib.suppress(Exception):
-                if wrapped is not None:
-                    wrapped.cancel()
-                else:
-                    future.cancel()
-        raise

@@ -3,9 +3,9 @@
 When extraction runs in the process that commits (the default, threads task runner) and every unit before
 this one is committed, each chunk is handed to a committer thread as soon as it is full, so committing
 overlaps extracting and the loop that feeds the extraction workers never waits for a commit (one takes
-~0.5 s). Otherwise (a unit whose predecessors are still extracting; a Dask or Ray worker), chunks are
-written as small Parquet files under _staging/<run_id>/ and the serialised commit step reads them back one
-at a time, unit after unit in discovery order. Either way no side holds more than a few chunks in memory,
+~0.5 s). Otherwise (a unit whose predecessors are still extracting; a Dask worker), chunks are written as
+small Parquet files under _staging/<run_id>/ and the serialised commit step reads them back one at a time,
+unit after unit in discovery order (Run.commit). Either way no side holds more than a few chunks in memory,
 and documents reach de-duplication in one order whatever finishes first.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,13 +31,23 @@ STAGED_DOCUMENT_SCHEMA = DOCUMENT_SCHEMA.append(pa.field("bands", pa.list_(pa.ui
 )
 
 
+class FilePart(NamedTuple):
+    """An input file read in parts (byte ranges of one WARC file, each a unit on a cluster): which part a
+    unit read, of how many, and whether its reading broke off. The commit sums the parts' `inputs` rows
+    into the file's row (Run.commit_after)."""
+
+    part: int
+    parts: int
+    broken: bool
+
+
 class StagedChunk(BaseModel):
     documents: str | None = None
     rejects: str | None = None
     after: dict[str, str] = Field(default_factory=dict)  # table → rows committed after the unit's documents
-    # input files this unit read a part of: path → (part, parts, broken off); the rows' "part" (see
-    # runs.ActiveRun.commit_after), kept beside them because a staged file holds the table's columns only
-    parts: dict[str, tuple[int, int, bool]] = Field(default_factory=dict)
+    # input files this unit read a part of, kept beside the staged rows because a staged file holds the
+    # table's columns only
+    parts: dict[str, FilePart] = Field(default_factory=dict)
 
 
 class StagedUnit(Counts):
@@ -51,7 +61,7 @@ class StagedUnit(Counts):
 
 
 # Commits rows that must follow a unit's documents (fetch state, input files): (source, table, rows).
-CommitAfter = Callable[[str, str, list[dict[str, Any]]], None]
+CommitAfter = Callable[[str, str, Sequence[Mapping[str, Any]]], None]
 # Commits one chunk (documents, rejects) and returns (duplicates, written).
 CommitChunk = Callable[[str, list[DocumentRow], list[RejectRow]], tuple[int, int]]
 
@@ -202,7 +212,7 @@ class StagingWriter:
             self._committer = None
         self.unit.error = error
         staged: dict[str, str] = {}
-        parts: dict[str, tuple[int, int, bool]] = {}
+        parts: dict[str, FilePart] = {}
         for table_name, table_rows in (after or {}).items():
             if not table_rows:
                 continue
@@ -210,7 +220,7 @@ class StagingWriter:
             if self.commit_after is not None and self._direct():
                 self.commit_after(self.unit.source, table_name, rows)
             else:
-                parts.update((row["path"], tuple(row.pop("part"))) for row in rows if "part" in row)
+                parts.update((row["path"], row.pop("part")) for row in rows if "part" in row)
                 path = self._write(f"{self.name}-{table_name}", rows, BY_NAME[table_name].schema)
                 staged[table_name] = str(path)
         if staged:
