@@ -13,8 +13,10 @@ import difflib
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -62,7 +64,7 @@ def default_config_path() -> Path:
 
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_AGE_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_AGE_UNITS = MappingProxyType({"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"})
 
 
 def parse_age(text: str) -> timedelta:
@@ -364,13 +366,15 @@ class UrlsSource(WebSource):
 
 # Every kind of source: its `kind` value → its config class. A new kind is one line here (and one in
 # flows/sources/__init__.py KINDS for the module that reads it).
-SOURCE_CONFIGS: dict[str, type[SourceBase]] = {
-    "files": FilesSource,
-    "warc": WarcSource,
-    "feed": FeedSource,
-    "sitemap": SitemapSource,
-    "urls": UrlsSource,
-}
+SOURCE_CONFIGS: Mapping[str, type[SourceBase]] = MappingProxyType(
+    {
+        "files": FilesSource,
+        "warc": WarcSource,
+        "feed": FeedSource,
+        "sitemap": SitemapSource,
+        "urls": UrlsSource,
+    }
+)
 
 
 class Config(StrictModel):

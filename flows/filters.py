@@ -23,7 +23,7 @@ _LISTING_PATH = re.compile(
 _LISTING_QUERY = re.compile(r"(^|&)(s|q|query|search|page|tag|cat)=", re.IGNORECASE)
 # Words of a listing path that also head single articles' addresses (/archive/63076, /section/world/...):
 # with a byline and a date, or an article's id after them, such a path is an article.
-_AMBIGUOUS_LISTING = {"archive", "archives", "section", "sections"}
+_AMBIGUOUS_LISTING = frozenset({"archive", "archives", "section", "sections"})
 # An article's id in the URL: a query parameter naming one item (news_view.html?idx=8576&page=1: the
 # paging parameter is where the reader came from), or a last path segment with a number of 5+ digits
 # (/archives/2024/10/16/2003825481, /archive/63076) or, after archive/section, a long slug.
@@ -35,25 +35,27 @@ _ITEM_QUERY = re.compile(
 _ITEM_NUMBER = re.compile(r"^[^/]*\d{5,}[^/]*$")  # an id of 5+ digits, after any listing word
 _ITEM_SLUG = re.compile(r"^([^\W_]+[-_]){3,}[^\W_]+(\.\w{2,5})?$")  # 4+ words, after archive/section only
 # Page types (og:type, schema.org @type, as trafilatura reads them) that are never a single article...
-_LISTING_TYPES = {"profile", "collectionpage", "searchresultspage", "profilepage", "itemlist"}
+_LISTING_TYPES = frozenset({"profile", "collectionpage", "searchresultspage", "profilepage", "itemlist"})
 # ...and those that are one (Open Graph's article, schema.org's Article and its news kinds).
-_ARTICLE_TYPES = {
-    "article",
-    "newsarticle",
-    "reportagenewsarticle",
-    "analysisnewsarticle",
-    "opinionnewsarticle",
-    "backgroundnewsarticle",
-    "reviewnewsarticle",
-    "askpublicnewsarticle",
-    "advertisercontentarticle",
-    "satiricalarticle",
-    "scholarlyarticle",
-    "techarticle",
-    "report",
-    "blogposting",
-    "liveblogposting",
-}
+_ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "reviewnewsarticle",
+        "askpublicnewsarticle",
+        "advertisercontentarticle",
+        "satiricalarticle",
+        "scholarlyarticle",
+        "techarticle",
+        "report",
+        "blogposting",
+        "liveblogposting",
+    }
+)
 
 Failure = tuple[str, str]  # (reason, detail)
 Filter = Callable[[DocumentRow, FilterFields], Failure | None]
@@ -115,7 +117,7 @@ def languages(document: DocumentRow, settings: FilterFields) -> Failure | None:
     return None
 
 
-FILTERS: list[Filter] = [articles_only, min_words, languages]
+FILTERS: tuple[Filter, ...] = (articles_only, min_words, languages)
 
 
 def check(document: DocumentRow, settings: FilterFields) -> Failure | None:

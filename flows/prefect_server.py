@@ -24,7 +24,7 @@ import httpx
 
 from flows.errors import ServerError
 
-DEFAULT_PORT = 4200
+DEFAULT_PORT = 4200  # Prefect's own default, which its CLI and docs assume
 HEALTH_TIMEOUT = 90.0  # seconds; a first start (database migrations, UI files) takes ~10 s here
 
 

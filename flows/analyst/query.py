@@ -26,7 +26,7 @@ from rich.table import Table
 
 from flows.errors import QueryError
 
-ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
 
 

@@ -21,7 +21,7 @@ from flows.warehouse.tables import DOCUMENTS
 
 __all__ = ["SearchUnavailable", "search", "snippet"]
 
-SNIPPET_CHARS = 240
+SNIPPET_CHARS = 240  # a snippet: about two lines of a terminal, three sentences of news
 _WORD = re.compile(r"\w+")
 STOPWORDS = frozenset(
     [

@@ -26,7 +26,7 @@ _KEYWORD_LINES = (
     "null like ilike between distinct count sum avg min max case when then else end union all describe",
     "summarize date_trunc list string_agg regexp_matches contains lower upper desc asc",
 )
-KEYWORDS = [word for line in _KEYWORD_LINES for word in line.split()]
+KEYWORDS = tuple(word for line in _KEYWORD_LINES for word in line.split())
 HELP = """\
 SQL statements end with ';' and may span several lines. Read-only: queries only.
   .views             the views, with what each holds

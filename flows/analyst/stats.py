@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import duckdb
 import pyarrow as pa
@@ -11,19 +12,21 @@ from flows.analyst import query
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import TABLES
 
-QUERIES = {
-    "per source": """
-        select source, documents, articles, duplicates,
-               round(100.0 * duplicates / nullif(documents, 0), 1) as "duplicates %",
-               rejects, runs, last_status
-        from sources order by source""",
-    "per day (latest 14 days with articles)": """
-        select day, sum(articles) as articles, sum(words) as words, string_agg(source, ', ') as sources
-        from daily_counts group by day order by day desc limit 14""",
-    "rejects by reason": """
-        select reason, count(*) as pages, count(distinct source) as sources
-        from rejects group by reason order by pages desc""",
-}
+QUERIES = MappingProxyType(
+    {
+        "per source": """
+            select source, documents, articles, duplicates,
+                   round(100.0 * duplicates / nullif(documents, 0), 1) as "duplicates %",
+                   rejects, runs, last_status
+            from sources order by source""",
+        "per day (latest 14 days with articles)": """
+            select day, sum(articles) as articles, sum(words) as words, string_agg(source, ', ') as sources
+            from daily_counts group by day order by day desc limit 14""",
+        "rejects by reason": """
+            select reason, count(*) as pages, count(distinct source) as sources
+            from rejects group by reason order by pages desc""",
+    }
+)
 
 
 @dataclass(frozen=True)

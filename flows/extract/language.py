@@ -16,14 +16,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-_SNIFF_BYTES = 4096
+# Bytes of a page's head searched for what it declares (<html lang>, <meta charset>): the HTML standard
+# wants a charset declaration within the first 1024 bytes; heads with long <script> or <style> run further.
+SNIFF_BYTES = 4096
 _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([a-zA-Z]{2,3})(?![a-zA-Z])", re.IGNORECASE)
 
 
 def declared_language(html: bytes) -> str | None:
     """The page's own <html lang="..">, as an ISO 639-1 code ('en-GB' → 'en'). Read from the raw bytes:
     parsing here would cost more than the whole rest of extraction's own work (trafilatura parses again)."""
-    match = _HTML_LANG.search(html[:_SNIFF_BYTES])
+    match = _HTML_LANG.search(html[:SNIFF_BYTES])
     return match.group(1).lower().decode() if match else None
 
 

@@ -17,18 +17,17 @@ from typing import Any
 from flows.config import DedupConfig, ExtractConfig
 from flows.dedup.near import signature
 from flows.extract.fields import extract_fields
-from flows.extract.language import declared_language, detect_language
+from flows.extract.language import SNIFF_BYTES, declared_language, detect_language
 from flows.extract.urls import choose_canonical
 from flows.extract.words import count_words
 from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
 
 _SPACES = re.compile(r"[^\S\n]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
-_SNIFF_BYTES = 4096
 # <meta property="article:published_time">: the page declares itself an article (Open Graph article tags)
 _PUBLISHED_META = re.compile(rb"<meta\b[^>]*[\"']article:published_time[\"']", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-zA-Z0-9_:.-]+)", re.IGNORECASE)
-_UTF8 = {"utf-8", "utf8", "us-ascii", "ascii"}
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 
 _DEFAULTS = ExtractConfig()
@@ -135,7 +134,7 @@ def decode_html(html: bytes, declared: str | None) -> bytes | str:
     otherwise the bytes, which trafilatura decodes as UTF-8 or by detection."""
     charset = declared
     if charset is None:
-        match = _META_CHARSET.search(html[:_SNIFF_BYTES])
+        match = _META_CHARSET.search(html[:SNIFF_BYTES])
         charset = match.group(1).decode("ascii").lower() if match else None
     if charset is None or charset in _UTF8:
         return html
@@ -158,7 +157,7 @@ def warm_up() -> None:
 
 def looks_binary(html: bytes) -> bool:
     """Control bytes in the first 4 KB mean this is not text (images, archives, PDFs served as HTML)."""
-    head = html[:_SNIFF_BYTES]
+    head = html[:SNIFF_BYTES]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM: text despite its NUL bytes
         return False
     return _CONTROL.search(head) is not None and len(_CONTROL.findall(head)) > 8

@@ -20,7 +20,7 @@ from flows.fetch import Politeness, pacing, robots
 from flows.fetch.safety import check_url, pinned
 from flows.records import HTML_TYPES
 
-REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)  # the statuses HTTP defines as redirects with a Location
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 

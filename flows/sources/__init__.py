@@ -15,8 +15,9 @@ line). An item streams its pages, so memory stays flat however large a unit is (
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flows.config import Config, FilterFields, SourceBase
@@ -29,17 +30,19 @@ if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
 
 # Every kind of source: its `kind` value → the module that reads it (imported when first used).
-KINDS: dict[str, str] = {
-    "files": "flows.sources.files",
-    "warc": "flows.sources.warc",
-    "feed": "flows.sources.web",
-    "sitemap": "flows.sources.web",
-    "urls": "flows.sources.web",
-}
+KINDS: Mapping[str, str] = MappingProxyType(
+    {
+        "files": "flows.sources.files",
+        "warc": "flows.sources.warc",
+        "feed": "flows.sources.web",
+        "sitemap": "flows.sources.web",
+        "urls": "flows.sources.web",
+    }
+)
 
 
 UNIT_BYTES = (1 << 20, 64 << 20)  # on a cluster, a unit reads 1-64 MB of a large file (DiscoverContext)
-UNITS_PER_SLOT = 16
+UNITS_PER_SLOT = 16  # units per cluster slot: enough that the slots finish together (DiscoverContext)
 
 
 @dataclass(frozen=True)

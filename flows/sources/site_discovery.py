@@ -16,6 +16,7 @@ from flows.errors import SourceError
 from flows.fetch.fetcher import Failure, Fetcher, Response
 from flows.sources.listing import parse_feed, parse_sitemap
 
+# Feeds a home page links to that are fetched and compared: sites link a few (all news, one per section).
 MAX_FEEDS_CHECKED = 6
 
 

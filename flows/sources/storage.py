@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 from flows.errors import SourceError
 from flows.warehouse.remote import endpoint, s3_filesystem
 
-BUFFER_BYTES = 4 << 20
+BUFFER_BYTES = 4 << 20  # the largest ranged GET: S3 answers in ~20-50 ms whatever the size up to a few MB
 
 
 @dataclass(frozen=True)

@@ -95,8 +95,8 @@ class WarcUnit:
 # left (at most MAX_SLICE_BYTES, at least SLICE_BYTES), so the ranges are large while much is left, which
 # keeps neighbouring records (a page and its copies, often next to each other) with one worker and its
 # memory of identical pages, and small at the end, so that every core stays busy to the last page.
-SLICE_BYTES = 1 << 16
-MAX_SLICE_BYTES = 1 << 22
+SLICE_BYTES = 1 << 16  # the smallest range: a few records
+MAX_SLICE_BYTES = 1 << 22  # the largest: a few hundred records, a second or two of one core's work
 SLICES_PER_WORKER = 8  # a range is at most 1/(8 × workers) of what is left
 
 
@@ -220,7 +220,7 @@ def slice_ranges(size: int, workers: int | None = None) -> list[tuple[int, int]]
             return ranges
 
 
-_WINDOW = 1 << 18
+_WINDOW = 1 << 18  # bytes searched for a record boundary per read: larger than most records
 _HEAD = 4096  # compressed bytes enough to inflate a record's first bytes
 
 

@@ -3,7 +3,6 @@
 tables.py            the stored tables: schemas and partitioning
 store.py             Warehouse: where tables live, publishing files atomically, what runs leave behind
 ids.py               run ids; doc ids and text hashes as 64-bit keys, in bulk
-staging.py           extraction outcomes on their way to the commit, a chunk at a time
 views.py             the DuckDB catalog (sql/*.sql over the tables)
 search_index.py      the full-text index (search.sqlite)
 compact.py           merging each partition's small files, atomically

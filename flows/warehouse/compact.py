@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import duckdb
 import pyarrow.dataset as ds
@@ -41,15 +42,19 @@ from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import DOCUMENTS, FETCHES, REJECTS, SIGNATURES, Table
 
 WORK = "_compact"
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = (
+    32 * 1024 * 1024
+)  # a merged file's row groups: large enough to scan fast, small enough to skip
 MAX_ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
-MIN_ROW_GROUP_ROWS = 1_024
-ORDER = {
-    DOCUMENTS.name: "published_at NULLS LAST, fetched_at, doc_id",
-    SIGNATURES.name: "doc_id",
-    REJECTS.name: "fetched_at NULLS LAST, url",
-    FETCHES.name: "fetched_at, url",
-}
+MIN_ROW_GROUP_ROWS = 1_024  # long texts: never a row group per few rows
+ORDER = MappingProxyType(
+    {
+        DOCUMENTS.name: "published_at NULLS LAST, fetched_at, doc_id",
+        SIGNATURES.name: "doc_id",
+        REJECTS.name: "fetched_at NULLS LAST, url",
+        FETCHES.name: "fetched_at, url",
+    }
+)
 COMPACTED = (
     DOCUMENTS,
     SIGNATURES,
@@ -274,8 +279,8 @@ def _signatures_select(con: duckdb.DuckDBPyConnection, store: Warehouse, partiti
 
 # ---- swapping folders
 
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # renameat2(2)'s flag, from Linux's headers
+_AT_FDCWD = -100  # the directory argument meaning the working directory, likewise
 
 
 def exchange(new: str, old: str) -> None:

@@ -25,6 +25,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -51,7 +52,7 @@ from flows.warehouse.tables import (
 if TYPE_CHECKING:
     from flows.config import Config
 
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 50_000}
+PARQUET_OPTIONS = MappingProxyType({"compression": "zstd", "compression_level": 3, "row_group_size": 50_000})
 STAGING = "_staging"
 
 

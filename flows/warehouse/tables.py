@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import pyarrow as pa
@@ -142,7 +143,7 @@ FETCHES = Table("fetches", FETCH_SCHEMA, ("source",), "*/*.parquet")
 SIGNATURES = Table("signatures", SIGNATURE_SCHEMA, ("source",), "*/*.parquet")
 INPUTS = Table("inputs", INPUT_SCHEMA, ("source",), "*/*.parquet")
 TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES, SIGNATURES, INPUTS)
-BY_NAME = {table.name: table for table in TABLES}
+BY_NAME = MappingProxyType({table.name: table for table in TABLES})
 
 
 def month_of(row: Mapping[str, Any]) -> str:

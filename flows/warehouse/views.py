@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from pathlib import Path
+from types import MappingProxyType
 
 import duckdb
 import pyarrow as pa
@@ -23,17 +24,19 @@ from flows.warehouse.tables import TABLES, Table
 SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql"
 
 
-_SCALAR_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE",
-    pa.float32(): "FLOAT",
-    pa.uint32(): "UINTEGER",
-    pa.bool_(): "BOOLEAN",
-    pa.date32(): "DATE",
-}
+_SCALAR_TYPES = MappingProxyType(
+    {
+        pa.string(): "VARCHAR",
+        pa.int16(): "SMALLINT",
+        pa.int32(): "INTEGER",
+        pa.int64(): "BIGINT",
+        pa.float64(): "DOUBLE",
+        pa.float32(): "FLOAT",
+        pa.uint32(): "UINTEGER",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+    }
+)
 
 
 def duckdb_type(data_type: pa.DataType) -> str:

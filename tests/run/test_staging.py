@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from flows.records import Extracted
-from flows.warehouse import Warehouse, staging
+from flows.run import staging
+from flows.warehouse import Warehouse
 
 
 def _writer(tmp_path: Path, commit) -> staging.StagingWriter:
