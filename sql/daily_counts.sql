@@ -5,7 +5,7 @@
 --   words      BIGINT   their word_count summed
 CREATE OR REPLACE VIEW daily_counts AS
 SELECT coalesce(published_at, CAST(fetched_at AS DATE)) AS day, source, count(*) AS articles,
-       sum(word_count) AS words
+       CAST(sum(word_count) AS BIGINT) AS words
 FROM articles
 GROUP BY ALL
 ORDER BY day, source;

@@ -5,9 +5,10 @@
 --   url             VARCHAR      where the page was read from (file URL, or the URL recorded in the WARC)
 --   canonical_url   VARCHAR      normalised URL; the page's own <link rel=canonical>/og:url when on the same site
 --   source          VARCHAR      config source name
---   title, author, sitename, description   VARCHAR   page metadata (trafilatura)
+--   title, author   VARCHAR      page metadata (trafilatura)
 --   published_at    DATE         the article's own publication date, when the page states one
 --   language        VARCHAR      ISO 639-1 code detected from the text (py3langid)
+--   sitename, description   VARCHAR   page metadata (trafilatura)
 --   tags            VARCHAR[]    keywords/tags declared by the page
 --   text            VARCHAR      main text: no menus, ads or comments; NFC; one paragraph per line
 --   word_count      INTEGER      words in text: white-space separated pieces; pieces in scripts written without

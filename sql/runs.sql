@@ -17,9 +17,10 @@ SELECT run_id,
        max(ended_at) AS ended_at,
        round(epoch(max(ended_at) - min(started_at)), 3) AS seconds,
        list(source ORDER BY source) AS sources,
-       sum(seen) AS seen, sum(extracted) AS extracted, sum(duplicates) AS duplicates,
-       sum(rejected) AS rejected, sum(written) AS written, sum(unchanged) AS unchanged,
-       sum(skipped) AS skipped,
+       CAST(sum(seen) AS BIGINT) AS seen, CAST(sum(extracted) AS BIGINT) AS extracted,
+       CAST(sum(duplicates) AS BIGINT) AS duplicates, CAST(sum(rejected) AS BIGINT) AS rejected,
+       CAST(sum(written) AS BIGINT) AS written, CAST(sum(unchanged) AS BIGINT) AS unchanged,
+       CAST(sum(skipped) AS BIGINT) AS skipped,
        string_agg(source || ': ' || error, '; ' ORDER BY source) FILTER (WHERE error IS NOT NULL) AS errors
 FROM run_sources
 GROUP BY run_id;

@@ -45,6 +45,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         import shutil
 
         server, home = config.stash[_SERVER]
+        from prefect.logging.handlers import APILogHandler
+
+        APILogHandler().flush()  # the last flow runs' logs, while their server still listens
         os.environ.pop("PREFECT_API_URL", None)
         server.__exit__(None, None, None)
         shutil.rmtree(home, ignore_errors=True)

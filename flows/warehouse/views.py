@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
@@ -85,6 +88,73 @@ def view_summary(sql: str) -> str:
     return summary.split(". ")[0].rstrip(".")[:200]
 
 
+@dataclass(frozen=True)
+class Column:
+    """A column of a view as its file's header documents it."""
+
+    name: str
+    type: str  # DuckDB's type name (VARCHAR, BIGINT, TIMESTAMPTZ, VARCHAR[]...)
+    doc: str
+
+
+_COLUMN_LINE = re.compile(
+    r"^--\s{2,5}(?P<names>[a-z_]\w*(?:,\s*[a-z_]\w*)*)\s+"
+    r"(?:(?P<type>[A-Z][A-Z0-9_]*(?:\[\])?)|as in (?P<like>\w+))(?:\s+(?P<doc>\S.*))?$"
+)
+_CONTINUATION = re.compile(r"^--\s{6,}(?P<doc>\S.*)$")
+_INHERITED = re.compile(r"^--\s*Columns as in (?P<view>\w+), plus:")
+
+
+def documented_columns(sql_dir: Path = SQL_DIR) -> dict[str, list[Column]]:
+    """Every view's columns as the header comment of its file lists them, in order: the one written
+    definition of what a view's column holds (docs/views.md and the catalog's column comments are made
+    from it; tests/warehouse/test_columns.py checks it against the views DuckDB builds)."""
+    texts = {path.stem: path.read_text(encoding="utf-8") for path in view_files(sql_dir)}
+    parsed: dict[str, list[Column]] = {}
+
+    def columns_of(view: str) -> list[Column]:
+        if view not in parsed:
+            parsed[view] = _parse_header(texts[view], columns_of)
+        return parsed[view]
+
+    for view in texts:
+        columns_of(view)
+    return parsed
+
+
+def _parse_header(sql: str, columns_of: Callable[[str], list[Column]]) -> list[Column]:
+    columns: list[Column] = []
+    pending: list[dict[str, str]] = []  # the columns of the line being read (continuations add to them)
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        inherited = _INHERITED.match(line)
+        if inherited:
+            columns.extend(columns_of(inherited["view"]))
+            continue
+        match = _COLUMN_LINE.match(line)
+        if match:
+            like = {c.name: c for c in columns_of(match["like"])} if match["like"] else {}
+            pending = []
+            for name in re.split(r",\s*", match["names"]):
+                if like:
+                    entry = {"name": name, "type": like[name].type, "doc": like[name].doc}
+                else:
+                    entry = {"name": name, "type": match["type"] or "", "doc": match["doc"] or ""}
+                columns.append(Column(**entry))
+                pending.append(entry)
+            continue
+        more = _CONTINUATION.match(line)
+        if more and pending:
+            for entry in pending:
+                entry["doc"] = f"{entry['doc']} {more['doc']}".strip()
+                index = next(i for i, c in enumerate(columns) if c.name == entry["name"])
+                columns[index] = Column(**entry)
+            continue
+        pending = []
+    return columns
+
+
 def view_files(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted(sql_dir.glob("*.sql"))
 
@@ -125,6 +195,7 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
                 if len(failed) == len(pending):
                     con.execute(failed[0][1])  # raises with DuckDB's message
                 pending = failed
+            _comment_columns(con, sql_dir)
             con.execute(f"CREATE VIEW {FINGERPRINT_VIEW} AS SELECT {_quote(fingerprint)} AS fingerprint")
             con.execute("CHECKPOINT")
         os.replace(temp, catalog)
@@ -132,6 +203,20 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
         temp.unlink(missing_ok=True)
         Path(f"{temp}.wal").unlink(missing_ok=True)
     return created
+
+
+def _comment_columns(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
+    """Each view's columns carry their documentation (duckdb_columns().comment, DESCRIBE in DuckDB's CLI)."""
+    present = set(
+        con.execute(
+            "SELECT view_name || '.' || column_name FROM duckdb_columns() c "
+            "JOIN duckdb_views() v ON c.table_name = v.view_name"
+        ).fetchall()
+    )
+    for view, columns in documented_columns(sql_dir).items():
+        for column in columns:
+            if (f"{view}.{column.name}",) in present and column.doc:
+                con.execute(f'COMMENT ON COLUMN "{view}"."{column.name}" IS {_quote(column.doc)}')
 
 
 FINGERPRINT_VIEW = "_catalog_fingerprint"
