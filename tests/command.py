@@ -1,8 +1,10 @@
-"""The `corpus` command of this checkout's .venv, run as a user runs it."""
+"""The one way tests run the `corpus` command: this checkout's .venv, as a user runs it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -14,5 +16,45 @@ SAMPLE_SOURCE = (
 )
 
 
-def corpus(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CORPUS), *args], input=stdin, capture_output=True, text=True, timeout=120)
+def environment(env: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """This process's environment with `env` laid over it (a None value removes the variable)."""
+    merged = dict(os.environ)
+    for name, value in (env or {}).items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
+
+
+def corpus(
+    *args: str | os.PathLike[str],
+    stdin: str | None = None,
+    env: Mapping[str, str | None] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `corpus ARGS...` to its end; its output is captured as text."""
+    return subprocess.run(
+        [str(CORPUS), *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment(env),
+        cwd=cwd,
+    )
+
+
+def start_corpus(
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str | None] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    **popen: object,
+) -> subprocess.Popen[str]:
+    """Start `corpus ARGS...` (a server, `serve`) and return at once; stdout and stderr are piped unless
+    given."""
+    options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
+    return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+        [str(CORPUS), *map(str, args)], text=True, env=environment(env), cwd=cwd, **options
+    )

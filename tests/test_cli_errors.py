@@ -3,16 +3,15 @@ and before any work starts."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
+import pytest
+from command import corpus
 
-def run(corpus: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(corpus), *args], capture_output=True, text=True, timeout=120)
 
-
-def test_a_misspelt_key_anywhere_gets_a_suggestion(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_a_misspelt_key_anywhere_gets_a_suggestion(make_config) -> None:
     cases = {
         "sorces = 1\n": "key 'sorces': unknown key (did you mean 'sources'?)",
         "[dedup]\nthreshhold = 0.5\n": "key 'dedup.threshhold': unknown key (did you mean 'threshold'?)",
@@ -23,15 +22,16 @@ def test_a_misspelt_key_anywhere_gets_a_suggestion(make_config, corpus: Path) ->
     }
     for body, message in cases.items():
         config = make_config(body)
-        done = run(corpus, "sources", "validate", "--config", str(config))
+        done = corpus("sources", "validate", "--config", str(config))
         assert done.returncode == 2, body
         assert done.stderr.strip().splitlines() == [f"error: {config}: {message}"], done.stderr
 
 
-def test_an_ingest_with_no_enabled_source_says_so_at_once(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_an_ingest_with_no_enabled_source_says_so_at_once(make_config) -> None:
     config = make_config('[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\nenabled = false\n')
     started = time.monotonic()
-    done = run(corpus, "ingest", "--config", str(config))
+    done = corpus("ingest", "--config", str(config))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"error: {config}: no enabled source (set enabled = true on one, or name one with --source)"
@@ -39,11 +39,12 @@ def test_an_ingest_with_no_enabled_source_says_so_at_once(make_config, corpus: P
     assert time.monotonic() - started < 15  # no Prefect server was started for nothing
 
 
-def test_a_source_that_cannot_be_discovered_is_one_line_not_a_traceback(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_a_source_that_cannot_be_discovered_is_one_line_not_a_traceback(make_config) -> None:
     config = make_config(
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "nothing/*.html"\n'
     )
-    done = run(corpus, "ingest", "--config", str(config))
+    done = corpus("ingest", "--config", str(config))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -52,7 +53,9 @@ def test_a_source_that_cannot_be_discovered_is_one_line_not_a_traceback(make_con
     ], done.stderr
 
 
-def test_a_feed_that_is_html_or_unreachable_is_one_line(make_config, corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.flow
+@pytest.mark.parametrize("case", ["html", "unreachable"])
+def test_a_feed_that_is_html_or_unreachable_is_one_line(make_config, tmp_path: Path, case: str) -> None:
     """Seen: 263 lines with a chained `RuntimeError: no running event loop` for each of these."""
     import functools
     import http.server
@@ -66,39 +69,39 @@ def test_a_feed_that_is_html_or_unreachable_is_one_line(make_config, corpus: Pat
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
+    url, expected = {
+        "html": (f"http://127.0.0.1:{server.server_port}/feed.xml", "not a valid feed"),
+        "unreachable": (f"http://127.0.0.1:{closed}/feed.xml", "connect_error"),
+    }[case]
     try:
-        for url, expected in (
-            (f"http://127.0.0.1:{server.server_port}/feed.xml", "not a valid feed"),
-            (f"http://127.0.0.1:{closed}/feed.xml", "connect_error"),
-        ):
-            config = make_config(
-                f'[warehouse]\npath = "wh"\n[[sources]]\nname = "f"\nkind = "feed"\nurl = "{url}"\n'
-                "allow_private = true\n"
-            )
-            done = run(corpus, "ingest", "--config", str(config))
-            assert done.returncode == 1
-            assert "Traceback" not in done.stderr + done.stdout
-            errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-            assert len(errors) == 1 and errors[0].startswith(f"error: source 'f': feed {url}: "), done.stderr
-            assert expected in errors[0]
+        config = make_config(
+            f'[warehouse]\npath = "wh"\n[[sources]]\nname = "f"\nkind = "feed"\nurl = "{url}"\n'
+            "allow_private = true\n"
+        )
+        done = corpus("ingest", "--config", str(config))
+        assert done.returncode == 1
+        assert "Traceback" not in done.stderr + done.stdout
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"error: source 'f': feed {url}: "), done.stderr
+        assert expected in errors[0]
     finally:
         server.shutdown()
 
 
-def test_reextract_of_a_files_source_is_one_line(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_reextract_of_a_files_source_is_one_line(make_config) -> None:
     config = make_config(
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\n'
     )
-    done = run(corpus, "reextract", "--config", str(config), "--source", "a")
+    done = corpus("reextract", "--config", str(config), "--source", "a")
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: source 'a' is not a web source (feed, sitemap, urls): run `corpus ingest` for it"
     ]
 
 
-def test_the_temporary_servers_output_goes_to_its_log(
-    make_config, corpus: Path, temporary_server: None
-) -> None:
+@pytest.mark.e2e
+def test_the_temporary_servers_output_goes_to_its_log(make_config, temporary_server: None) -> None:
     """The CLI sends Prefect's temporary server's output to PREFECT_HOME/temporary-server.log (its
     shutdown tracebacks once followed the run's summary); the method it mirrors is Prefect's own, as
     pinned: a Prefect upgrade that changes it fails here instead of drifting."""
@@ -119,16 +122,14 @@ def test_the_temporary_servers_output_goes_to_its_log(
         f'path = "{Path(__file__).resolve().parents[1] / "seeds" / "sample" / "**" / "*.html"}"\n'
         'url_prefix = "https://"\n'
     )
-    done = run(corpus, "ingest", "--config", str(config))
+    done = corpus("ingest", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert log.exists()  # the server was started with its output there
 
 
-def test_deploy_without_a_prefect_server_or_to_an_unreachable_one_is_one_line(
-    make_config, corpus: Path
-) -> None:
-    import os
+@pytest.mark.flow
+def test_deploy_without_a_prefect_server_or_to_an_unreachable_one_is_one_line(make_config) -> None:
 
     from flows.prefect_server import free_port
 
@@ -136,13 +137,11 @@ def test_deploy_without_a_prefect_server_or_to_an_unreachable_one_is_one_line(
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\n'
         'interval = "1h"\n'
     )
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    args = [str(corpus), "deploy", "--pool", "p", "-c", str(config)]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    args = ["deploy", "--pool", "p", "-c", str(config)]
+    done = corpus(*args, env={"PREFECT_API_URL": None})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "PREFECT_API_URL" in done.stderr and "corpus server" in done.stderr
     nobody = f"http://127.0.0.1:{free_port(0)}/api"
-    env["PREFECT_API_URL"] = nobody
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    done = corpus(*args, env={"PREFECT_API_URL": nobody})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert f"Prefect server {nobody}" in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from command import corpus
 
 from flows.config import ConfigError, load_config
 
@@ -24,6 +24,7 @@ path = "crawls/*.warc.gz"
 """
 
 
+@pytest.mark.unit
 def test_good_config_resolves_paths_against_its_folder(make_config) -> None:
     path = make_config(GOOD)
     config = load_config(path)
@@ -35,6 +36,7 @@ def test_good_config_resolves_paths_against_its_folder(make_config) -> None:
         config.select(["nope"])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -65,14 +67,16 @@ def test_bad_config_names_file_source_and_key(make_config, body: str, expected: 
     assert "\n" not in message
 
 
+@pytest.mark.unit
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.toml")
 
 
-def test_cli_rejects_bad_config_with_one_line(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_cli_rejects_bad_config_with_one_line(make_config) -> None:
     path = make_config(GOOD.replace('kind = "warc"', 'kind = "rss"'))
-    result = subprocess.run([corpus, "ingest", "--config", str(path)], capture_output=True, text=True)
+    result = corpus("ingest", "--config", str(path))
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr

@@ -11,6 +11,8 @@ from flows import filters
 from flows.config import FilterFields, load_config
 from flows.records import DocumentRow, Extracted, rejected
 
+pytestmark = pytest.mark.unit
+
 
 def document(url: str = "https://news.test/2025/07/story.html", **changes: object) -> DocumentRow:
     row: DocumentRow = {

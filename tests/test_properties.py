@@ -22,6 +22,8 @@ from flows.fetch.safety import is_public
 from flows.sources.decoding import DecodeError, decode_body
 from flows.sources.listing import parse_feed, parse_sitemap
 
+pytestmark = pytest.mark.unit
+
 settings.register_profile(
     "default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -24,7 +24,9 @@ from flows.warehouse import remote
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import TABLES, Table
 
-SQL_DIR = Path(__file__).resolve().parent.parent.parent / "sql"
+# The view definitions, one file per view: the project's sql/ folder, shipped inside the package (flows/sql
+# links to it in a checkout; a built wheel holds the files themselves).
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 
 _SCALAR_TYPES = MappingProxyType(

@@ -10,26 +10,21 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from command import SAMPLE_SOURCE, corpus
+from command import corpus
+from conftest import Sample
 
 from flows.analyst import query
-from flows.ingest import ingest
 from flows.warehouse import connect
+
+pytestmark = pytest.mark.flow
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The offline sample of seeds/ ingested into a fresh warehouse; returns its config."""
-    folder = tmp_path_factory.mktemp("analyst")
-    config = folder / "sources.toml"
-    config.write_text(
-        f'[warehouse]\npath = "wh"\n{SAMPLE_SOURCE}'
-        f'[[sources]]\nname = "sample-archive"\nkind = "warc"\npath = "{REPO}/seeds/archive/*.warc.gz"\n'
-    )
-    assert ingest(str(config)).ok
-    return config
+def sample(sample_warehouse: Sample) -> Path:
+    """The session's sample warehouse (its config)."""
+    return sample_warehouse.config
 
 
 def test_example_queries_in_the_docs_run_as_written(sample: Path) -> None:

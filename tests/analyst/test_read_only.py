@@ -13,25 +13,23 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from command import SAMPLE_SOURCE, corpus
+from command import CORPUS, corpus
+from conftest import Sample
 
 from flows.analyst import query
 from flows.errors import QueryError
-from flows.ingest import ingest
 from flows.warehouse import connect
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("read-only")
-    config = folder / "sources.toml"
-    config.write_text(f'[warehouse]\npath = "wh"\n{SAMPLE_SOURCE}interval = "1h"\n')
-    assert ingest(str(config)).ok
-    (folder / "outside").mkdir()
-    (folder / "outside" / "notes.csv").write_text("a,b\n1,2\n")
-    return config
+def sample(sample_warehouse: Sample) -> Path:
+    """The session's sample warehouse, and a file beside it that queries must not read."""
+    outside = sample_warehouse.folder / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "notes.csv").write_text("a,b\n1,2\n")
+    return sample_warehouse.config
 
 
 def targets(folder: Path) -> dict[str, str]:
@@ -112,6 +110,7 @@ def hostile(folder: Path) -> list[str]:
     return [s.format(**paths) for s in statements] + [r.format(**paths) for r in READS]
 
 
+@pytest.mark.flow
 def test_hostile_statements_through_the_python_api_change_nothing(sample: Path) -> None:
     folder = sample.parent
     statements = hostile(folder)
@@ -144,6 +143,7 @@ def test_hostile_statements_through_the_python_api_change_nothing(sample: Path) 
     assert tree(folder) == before
 
 
+@pytest.mark.flow
 def test_allow_read_lets_a_named_file_be_joined(sample: Path) -> None:
     notes = sample.parent / "outside" / "notes.csv"
     with connect(sample, allow_read=[str(notes)]) as con:
@@ -155,15 +155,29 @@ def test_allow_read_lets_a_named_file_be_joined(sample: Path) -> None:
     assert notes.read_text() == "a,b\n1,2\n"
 
 
-def test_hostile_statements_through_the_cli_and_the_shell_change_nothing(sample: Path) -> None:
+# Through the CLI, each COPY form bare and under EXPLAIN ANALYZE, and some reads: one `corpus sql` each
+# (the shell below takes every statement in one process).
+STATEMENTS = [wrapper.format(form) for form in COPY_FORMS for wrapper in WRAPPERS] + READS
+CLI_CASES = STATEMENTS[:: len(WRAPPERS)] + STATEMENTS[1 :: len(WRAPPERS)]
+
+
+@pytest.mark.flow
+@pytest.mark.parametrize("template", CLI_CASES, ids=range(len(CLI_CASES)))
+def test_a_hostile_statement_through_the_cli_changes_nothing(sample: Path, template: str) -> None:
+    folder = sample.parent
+    statement = template.format(**targets(folder))
+    before = tree(folder)
+    done = corpus("sql", "--config", str(sample), statement)
+    assert done.returncode != 0, statement
+    assert len(done.stderr.strip().splitlines()) == 1, (statement, done.stderr)
+    assert tree(folder) == before
+
+
+@pytest.mark.flow
+def test_hostile_statements_through_the_shell_change_nothing(sample: Path) -> None:
     folder = sample.parent
     statements = hostile(folder)
     before = tree(folder)
-    bare_and_explain_analyze = statements[:: len(WRAPPERS)] + statements[1 :: len(WRAPPERS)]
-    for statement in bare_and_explain_analyze:
-        done = corpus("sql", "--config", str(sample), statement)
-        assert done.returncode != 0, statement
-        assert len(done.stderr.strip().splitlines()) == 1, (statement, done.stderr)
     script = "".join(s.replace("\n", " ") + ";\n" for s in statements)
     shell = corpus("sql", "--config", str(sample), stdin=script + "SELECT 42 AS answer;\n")
     assert shell.returncode == 1  # some statement failed
@@ -171,6 +185,7 @@ def test_hostile_statements_through_the_cli_and_the_shell_change_nothing(sample:
     assert tree(folder) == before
 
 
+@pytest.mark.flow
 def test_messages_keep_their_brackets(sample: Path, tmp_path: Path) -> None:
     """Errors are printed as text, never as rich markup: brackets in a query or a config survive, and a
     `[/]` does not crash the printer."""
@@ -185,6 +200,7 @@ def test_messages_keep_their_brackets(sample: Path, tmp_path: Path) -> None:
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+@pytest.mark.flow
 def test_a_copied_warehouse_reads_its_own_files(sample: Path) -> None:
     """The catalog names the files of the place it was built for: a copy (or a moved warehouse) rebuilds
     its views on connecting, so it never reads the original's data."""
@@ -205,6 +221,7 @@ def test_a_copied_warehouse_reads_its_own_files(sample: Path) -> None:
         shutil.rmtree(copy)
 
 
+@pytest.mark.e2e
 def test_every_command_on_a_copied_warehouse_works_on_the_copy(sample: Path) -> None:
     """A copy of a warehouse (its documents then deleted) is a warehouse of its own for every command:
     reads see the copy's (empty) documents, search its own index, writes land in the copy, a server keeps
@@ -257,7 +274,7 @@ def read_only(folder: Path, *args: str) -> subprocess.CompletedProcess:
     """The corpus command with `folder` mounted read-only for it (a private mount namespace: read-only
     even for root, as a read-only volume is)."""
     script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && shift && exec "$@"'
-    command = ["unshare", "-m", "sh", "-c", script, str(folder), "-", str(REPO / ".venv" / "bin" / "corpus")]
+    command = ["unshare", "-m", "sh", "-c", script, str(folder), "-", str(CORPUS)]
     return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
 
 
@@ -275,6 +292,7 @@ READING = [["sql", "select count(*) as n from documents"], ["stats"], ["search",
 WRITING = [["ingest"], ["reextract"], ["views"], ["compact"], ["server"], ["serve"]]
 
 
+@pytest.mark.e2e
 def test_a_read_only_warehouse_serves_reads_and_refuses_writes_in_one_line(sample: Path) -> None:
     folder = sample.parent / "wh"
     if not _can_mount_read_only(folder):
@@ -296,6 +314,7 @@ def test_a_read_only_warehouse_serves_reads_and_refuses_writes_in_one_line(sampl
     assert tree(folder) == before
 
 
+@pytest.mark.flow
 def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> None:
     """JSON keeps numbers as numbers (sums come back from DuckDB as decimals), CSV ends lines with LF,
     --format parquet without --output is a bad argument (exit 2), and a config value of the wrong type
@@ -320,6 +339,7 @@ def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> Non
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.flow
 @pytest.mark.parametrize(
     "command",
     [

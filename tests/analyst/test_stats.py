@@ -3,20 +3,21 @@ as copies (duplicate_of set), whichever page represents their article; rejects a
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+import pytest
+from command import corpus
 from sites import make_article, news_page, syndicated_page
 
 from flows.ingest import ingest
 from flows.warehouse import connect
 
+pytestmark = pytest.mark.flow
+
 ORIGINAL = "https://news.test/world/original.html"
 
 
-def test_a_copy_that_represents_its_article_still_counts_as_a_duplicate(
-    tmp_path: Path, make_config, corpus: Path
-) -> None:
+def test_a_copy_that_represents_its_article_still_counts_as_a_duplicate(tmp_path: Path, make_config) -> None:
     article = make_article(5, paragraphs=8)
     first = tmp_path / "a" / "news.test" / "world" / "original.html"
     first.parent.mkdir(parents=True)
@@ -35,9 +36,7 @@ def test_a_copy_that_represents_its_article_still_counts_as_a_duplicate(
         sql = "select source, documents, articles, duplicates from sources order by 1"
         rows = con.execute(sql).fetchall()
     assert rows == [("a", 1, 0, 0), ("b", 1, 1, 1)]
-    done = subprocess.run(
-        [str(corpus), "stats", "--config", str(config)], capture_output=True, text=True, timeout=120
-    )
+    done = corpus("stats", "--config", config)
     assert done.returncode == 0, done.stderr
     line = next(line.split() for line in done.stdout.splitlines() if line.split()[:1] == ["b"])
     assert line[1:5] == ["1", "1", "1", "100.0"], done.stdout

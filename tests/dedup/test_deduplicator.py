@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sites import make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
@@ -14,6 +15,8 @@ from flows.extract.page import ExtractOptions, extract_page
 from flows.records import DocumentRow, Page
 from flows.warehouse import Warehouse
 from flows.warehouse.tables import DOCUMENTS, SIGNATURES
+
+pytestmark = pytest.mark.unit
 
 OPTIONS = ExtractOptions(signature=DedupConfig())
 

@@ -14,6 +14,8 @@ from sites import make_article, syndicated_page, write_site
 from flows.ingest import ingest
 from flows.run import unit as unit_extraction
 
+pytestmark = pytest.mark.flow
+
 
 def corpus(root: Path) -> None:
     """12 articles; a syndicated copy of each (another template, a note added), and an edited copy of

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from dup_cases import CASES, evaluate, families
 
 from flows.config import DedupConfig
 from flows.warehouse import Warehouse
+
+pytestmark = pytest.mark.unit
 
 
 def test_copies_join_their_original_and_quoting_briefs_stay_apart(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from command import corpus, start_corpus
 from sites import make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
@@ -131,6 +132,7 @@ def clusters(catalog: str) -> dict[str, str]:
     return dict(query(catalog, "select url, cluster_id from documents"))
 
 
+@pytest.mark.flow
 def test_copies_join_one_cluster_and_others_stay_apart(variants: Path) -> None:
     summary = ingest(str(variants), sources=["first"])
     catalog = summary.catalog
@@ -173,12 +175,14 @@ def test_copies_join_one_cluster_and_others_stay_apart(variants: Path) -> None:
     ) == [(6, ["first", "later"])]
 
 
+@pytest.mark.flow
 def test_cluster_ids_are_the_same_in_a_fresh_warehouse(variants: Path, tmp_path: Path) -> None:
     one = ingest(str(variants), warehouse=str(tmp_path / "one"))
     two = ingest(str(variants), warehouse=str(tmp_path / "two"))
     assert clusters(one.catalog) == clusters(two.catalog)
 
 
+@pytest.mark.flow
 def test_representative_priority(variants: Path, make_config, tmp_path: Path) -> None:
     text = variants.read_text().replace('name = "later"\n', 'name = "later"\npriority = 10\n')
     config = make_config(text, name="priority.toml")
@@ -190,6 +194,7 @@ def test_representative_priority(variants: Path, make_config, tmp_path: Path) ->
     assert url == "https://mirror.test/m/1.html"  # the priority source wins over the earliest published
 
 
+@pytest.mark.flow
 def test_signatures_stored_before_lead_bands_still_find_their_copies(variants: Path) -> None:
     """A warehouse written before lead signatures existed holds 32 band hashes per document: a later run
     with the default (whole + lead) signatures reads them and still joins a new copy to their cluster."""
@@ -208,6 +213,7 @@ def test_signatures_stored_before_lead_bands_still_find_their_copies(variants: P
     assert clusters(first.catalog)["https://mirror.test/m/1.html"] == article
 
 
+@pytest.mark.unit
 def test_similarity_measures() -> None:
     article = make_article(7, paragraphs=8)
     text = "\n".join(article.paragraphs)
@@ -224,6 +230,7 @@ def test_similarity_measures() -> None:
     assert np.array_equal(shingle_set(text.upper(), 5), shingle_set(text, 5))  # case, punctuation ignored
 
 
+@pytest.mark.unit
 def test_paragraph_spread_joins_an_edited_copy_and_keeps_a_quote_apart() -> None:
     """A copy whose paragraphs each carry a few edits shares too few whole shingles for containment,
     yet most of its paragraphs are mostly found in the original; a brief quoting one paragraph is not."""
@@ -245,6 +252,7 @@ def test_paragraph_spread_joins_an_edited_copy_and_keeps_a_quote_apart() -> None
     assert brief.paragraphs <= 1 and not brief.same_article(options)
 
 
+@pytest.mark.unit
 def test_worker_signature_matches_the_commit_steps_own_hashes() -> None:
     """The workers hash bands and paragraphs in one pass; the commit step and stored signatures rely on
     both being exactly what band_hashes and paragraph_hashes give for the text."""
@@ -267,6 +275,7 @@ def test_worker_signature_matches_the_commit_steps_own_hashes() -> None:
     assert signature("", options).bands == [] and signature("one", options).paragraphs
 
 
+@pytest.mark.flow
 def test_quality_filters(tmp_path: Path, make_config) -> None:
     root = tmp_path / "site"
     article = make_article(11)
@@ -295,7 +304,8 @@ def test_quality_filters(tmp_path: Path, make_config) -> None:
     }
 
 
-def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_config, corpus: Path) -> None:
+@pytest.mark.e2e  # two ingest processes at once
+def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_config) -> None:
     """Two ingest processes at once, on sources that share articles: the commit step is serialised across
     processes, so each article is one cluster, as when the runs go one after the other."""
     import subprocess
@@ -313,21 +323,16 @@ def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_conf
         "[runner]\nbatch_size = 2\n"  # many small commits, so that the two runs interleave
     )
     runs = [
-        subprocess.Popen([str(corpus), "ingest", "-c", str(config), "-s", name], stdout=subprocess.DEVNULL)
-        for name in ("a", "b")
+        start_corpus("ingest", "-c", config, "-s", name, stdout=subprocess.DEVNULL) for name in ("a", "b")
     ]
     assert [run.wait(timeout=240) for run in runs] == [0, 0]
     catalog = str(tmp_path / "wh" / "corpus.duckdb")
-    subprocess.run([str(corpus), "views", "-c", str(config)], check=True, stdout=subprocess.DEVNULL)
+    assert corpus("views", "-c", config).returncode == 0
     assert query(catalog, "select count(*), min(copies), max(copies) from articles") == [(12, 2, 2)]
     assert query(catalog, "select count(distinct cluster_id) from documents") == [(12,)]
     # the same as one run after the other (in another warehouse): same articles, same groups of pages
     for name in ("a", "b"):
-        subprocess.run(
-            [str(corpus), "ingest", "-c", str(config), "-s", name, "-w", str(tmp_path / "wh2")],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        assert corpus("ingest", "-c", config, "-s", name, "-w", tmp_path / "wh2").returncode == 0
     sequential = str(tmp_path / "wh2" / "corpus.duckdb")
     groups = "select list(url order by url) from documents group by cluster_id order by 1"
     assert query(catalog, groups) == query(sequential, groups)
@@ -335,6 +340,7 @@ def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_conf
     assert query(catalog, titles) == query(sequential, titles)
 
 
+@pytest.mark.unit
 def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
     """Members move from the dict into sorted segments every SEAL and segments merge past MAX_SEGMENTS;
     each member stays findable by any of its bands, and a member without its file yet stays in the dict."""
@@ -361,6 +367,7 @@ def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
             assert found[member.doc_id].doc_file == member.doc_file
 
 
+@pytest.mark.unit
 def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(monkeypatch) -> None:
     """With few distinct band values (many members share each), bulk-loaded, sealed and merged members:
     candidates are exactly the members sharing a band with the query, each once, in band order (by
@@ -388,6 +395,7 @@ def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(mon
     assert len(index._segments) >= 2  # the loaded segment, and sealed ones merged
 
 
+@pytest.mark.unit
 def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
     """A profile's ids are made from word hashes, not shingle strings: equal shingles get equal ids, and
     two texts share as many ids as they share shingles (a shingle never spans a line break)."""
@@ -420,6 +428,7 @@ def test_shingle_ids_stand_for_the_shingles_of_each_line() -> None:
             assert len(ids) == len(shared), (a, b)
 
 
+@pytest.mark.unit
 def test_band_hashes_are_the_stored_format() -> None:
     """Stored signatures are compared with new ones across runs and versions: the band hashes of a text
     must never change (shingle spelling, MinHash seed, band folding)."""

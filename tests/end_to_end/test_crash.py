@@ -11,9 +11,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
+from command import start_corpus
 from sites import write_site
 
 from flows.ingest import ingest
+
+pytestmark = pytest.mark.e2e
 
 
 def committed_rows(folder: Path) -> int:
@@ -28,7 +32,7 @@ def articles(catalog: str) -> list[tuple]:
 
 
 def test_sigkill_halfway_then_rerun_equals_one_clean_run(
-    tmp_path: Path, make_config, corpus: Path, temporary_server: None
+    tmp_path: Path, make_config, temporary_server: None
 ) -> None:
     """The default path (no Prefect server configured): the CLI, its extraction workers and its temporary
     Prefect server killed together."""
@@ -38,12 +42,7 @@ def test_sigkill_halfway_then_rerun_equals_one_clean_run(
         '[[sources]]\nname = "site"\nkind = "files"\npath = "site/**/*.html"\nurl_prefix = "https://"\n'
     )
     documents = tmp_path / "wh" / "documents"
-    process = subprocess.Popen(
-        [corpus, "ingest", "--config", str(config)],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    process = start_corpus("ingest", "--config", config, start_new_session=True, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list(documents.rglob("*.parquet")):
         assert process.poll() is None, f"ingest ended before it could be killed: {process.stderr.read()}"

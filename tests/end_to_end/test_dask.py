@@ -17,13 +17,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from command import corpus
+from command import corpus, start_corpus
 from sites import write_warc_corpus
 
 from flows.prefect_server import free_port
 
 pytest.importorskip("prefect_dask")
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 BIN = Path(sys.executable).parent
 
 
@@ -223,12 +223,7 @@ def test_a_worker_killed_mid_run_costs_nothing(corpus_folder: Path, external: Ex
     """Once the first unit is staged (extraction under way on the workers), one worker is killed with its
     nanny: its tasks run again on the other, and the warehouse equals the threads runner's."""
     path = config(corpus_folder, "killed", f'[runner]\nkind = "dask"\naddress = "{external.address}"')
-    run = subprocess.Popen(
-        [str(BIN / "corpus"), "ingest", "--config", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    run = start_corpus("ingest", "--config", path, stderr=subprocess.STDOUT)
     staging = corpus_folder / "killed" / "_staging"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list(staging.rglob("*.parquet")):

@@ -40,6 +40,7 @@ def query(catalog: str, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
+@pytest.mark.flow
 def test_ingest_dedups_and_a_second_run_adds_nothing(site_config: Path, tmp_path: Path, monkeypatch) -> None:
     summary = ingest(str(site_config))
     stats = summary.sources["site"]
@@ -76,6 +77,7 @@ def test_ingest_dedups_and_a_second_run_adds_nothing(site_config: Path, tmp_path
         assert con.execute("select sum(articles) from daily_counts").fetchone() == (6,)
 
 
+@pytest.mark.flow
 def test_an_analyst_holding_the_catalog_open_does_not_block_an_ingest(site_config: Path) -> None:
     catalog = ingest(str(site_config)).catalog
     analyst = duckdb.connect(catalog, read_only=True)
@@ -88,6 +90,7 @@ def test_an_analyst_holding_the_catalog_open_does_not_block_an_ingest(site_confi
     assert query(catalog, "select count(*) from runs") == [(2,)]
 
 
+@pytest.mark.flow
 def test_one_failing_source_does_not_fail_another(tmp_path: Path, make_config) -> None:
     write_site(tmp_path / "site", 2)
     config = make_config(
@@ -104,6 +107,7 @@ def test_one_failing_source_does_not_fail_another(tmp_path: Path, make_config) -
     ]
 
 
+@pytest.mark.unit
 def test_views_read_files_written_with_fewer_columns(tmp_path: Path) -> None:
     warehouse = Warehouse(str(tmp_path / "wh"))
     old = pa.table(
@@ -126,6 +130,7 @@ def test_views_read_files_written_with_fewer_columns(tmp_path: Path) -> None:
     assert query(warehouse.catalog, "select count(*) from articles") == [(1,)]
 
 
+@pytest.mark.unit
 def test_empty_warehouse_has_working_views(tmp_path: Path) -> None:
     warehouse = Warehouse(str(tmp_path / "wh"))
     created = build_views(warehouse)
@@ -134,6 +139,7 @@ def test_empty_warehouse_has_working_views(tmp_path: Path) -> None:
         assert query(warehouse.catalog, f"select count(*) from {view}") == [(0,)]
 
 
+@pytest.mark.unit
 def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Path) -> None:
     """An ingest checks the catalog instead of rebuilding it when its statements are the same: the same SQL
     files, the same tables with files. A new table with files, an edited view file, or a catalog from
@@ -172,6 +178,7 @@ def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Pa
     assert not rebuilt()
 
 
+@pytest.mark.flow
 def test_default_sample(tmp_path: Path) -> None:
     """The shipped sample: the seed article once, its copies found, comment and menus gone."""
     summary = ingest(str(REPO / "seeds" / "sources.toml"), warehouse=str(tmp_path / "wh"))

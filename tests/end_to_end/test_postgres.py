@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from command import SAMPLE_SOURCE
+from command import SAMPLE_SOURCE, corpus, start_corpus
 
 from flows.prefect_server import free_port
 
 BIN = Path(sys.executable).parent
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
 def as_postgres(command: list[str]) -> list[str]:
@@ -72,27 +72,20 @@ def test_corpus_server_on_postgresql_with_a_work_pool_worker(postgres: str, tmp_
     scheduled = SAMPLE_SOURCE + 'interval = "1h"\n'
     other = scheduled.replace('name = "sample"', 'name = "other"')
     config.write_text('[warehouse]\npath = "wh"\n' + scheduled + other)
-    env = {**os.environ, "PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres}
-    env.pop("PREFECT_API_URL", None)
-    server = subprocess.Popen(
-        [str(BIN / "corpus"), "server", "-c", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    server = start_corpus(
+        "server",
+        "-c",
+        config,
+        "--port",
+        "0",
+        env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": postgres, "PREFECT_API_URL": None},
     )
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
         assert f"database {postgres}" in first, first + (server.stderr.read() if server.poll() else "")
         api = first.split()[2] + "/api"
-        done = subprocess.run(
-            [str(BIN / "corpus"), "ingest", "-c", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            env={**os.environ, "PREFECT_API_URL": api},
-        )
+        done = corpus("ingest", "-c", config, env={"PREFECT_API_URL": api}, timeout=240)
         assert done.returncode == 0, done.stderr
         deploy_and_run_on_a_worker(config, api, tmp_path)
         # `other` no longer scheduled: deploying again pauses its deployment, `sample` stays active
@@ -120,13 +113,7 @@ def test_corpus_server_on_postgresql_with_a_work_pool_worker(postgres: str, tmp_
 
 
 def deploy(config: Path, api: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "corpus"), "deploy", "--pool", "corpus-pool", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PREFECT_API_URL": api},
-    )
+    return corpus("deploy", "--pool", "corpus-pool", "-c", config, env={"PREFECT_API_URL": api})
 
 
 def deploy_and_run_on_a_worker(config: Path, api: str, folder: Path) -> None:

@@ -4,7 +4,6 @@ site on 127.0.0.1, `sources validate`, and runs of one source that must not doub
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import duckdb
 import httpx
 import psutil
 import pytest
+from command import corpus, start_corpus
 from filelock import FileLock
 from sites import write_site
 from web_site import SiteServer
@@ -35,6 +35,7 @@ def parquet_count(folder: Path) -> int:
 # ---- config
 
 
+@pytest.mark.unit
 def test_schedules_from_sources_and_defaults(make_config) -> None:
     config = load_config(
         make_config(
@@ -71,27 +72,25 @@ BAD_CONFIGS = {
 }
 
 
+@pytest.mark.flow
 @pytest.mark.parametrize("case", BAD_CONFIGS, ids=list(BAD_CONFIGS))
-def test_sources_validate_names_the_key(case: str, make_config, corpus: Path) -> None:
+def test_sources_validate_names_the_key(case: str, make_config) -> None:
     body, expected = BAD_CONFIGS[case]
     config = make_config(f'[[sources]]\nname = "s"\n{body}\n')
-    result = subprocess.run(
-        [str(corpus), "sources", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
-    )
+    result = corpus("sources", "validate", "-c", str(config))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert str(config) in lines[0] and expected in lines[0], lines[0]
 
 
-def test_sources_validate_accepts_a_good_config(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_sources_validate_accepts_a_good_config(make_config) -> None:
     config = make_config(
         '[defaults]\nschedule = "0 6 * * 1-5"\n[[sources]]\nname = "s"\nkind = "feed"\n'
         'url = "https://example.org/feed.xml"\n'
     )
-    result = subprocess.run(
-        [str(corpus), "sources", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
-    )
+    result = corpus("sources", "validate", "-c", str(config))
     assert result.returncode == 0, result.stderr
     assert "ok, 1 source" in result.stdout and "0 6 * * 1-5" in result.stdout
 
@@ -99,7 +98,8 @@ def test_sources_validate_accepts_a_good_config(make_config, corpus: Path) -> No
 # ---- sources add
 
 
-def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config) -> None:
     original = (
         "# my corpus: hand-written comments must survive\n"
         '[warehouse]\npath = "wh"   # beside this file\n\n'
@@ -108,11 +108,11 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corp
     )
     config = make_config(original)
     with SiteServer() as site:
-        add = [str(corpus), "sources", "add", site.base + "/", "-c", str(config), "--interval", "15m"]
-        refused = subprocess.run(add, capture_output=True, text=True, timeout=120)
+        add = ["sources", "add", site.base + "/", "-c", str(config), "--interval", "15m"]
+        refused = corpus(*add)
         assert refused.returncode == 2 and "--allow-private" in refused.stderr
         assert config.read_text() == original  # nothing written on failure
-        result = subprocess.run([*add, "--allow-private"], capture_output=True, text=True, timeout=120)
+        result = corpus(*add, "--allow-private")
         assert result.returncode == 0, result.stderr
         text = config.read_text()
         assert text.startswith(original.split("[dedup]")[0])  # comments, order and spacing kept
@@ -122,29 +122,23 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corp
         assert added.name == f"127-0-0-1-{site.base.rsplit(':', 1)[1]}"
         assert "also found: sitemap" in result.stdout
 
-        again = subprocess.run(
-            [
-                str(corpus),
-                "sources",
-                "add",
-                site.base + "/",
-                "-c",
-                str(config),
-                "--allow-private",
-                "--kind",
-                "sitemap",
-                "--name",
-                "site-map",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        again = corpus(
+            "sources",
+            "add",
+            site.base + "/",
+            "-c",
+            config,
+            "--allow-private",
+            "--kind",
+            "sitemap",
+            "--name",
+            "site-map",
         )
         assert again.returncode == 0, again.stderr
         assert load_config(config).sources[-1].url == f"{site.base}/sitemap.xml"
 
         before = config.read_text()  # the same feed again: refused, naming the source that reads it
-        twice = subprocess.run([*add, "--allow-private"], capture_output=True, text=True, timeout=120)
+        twice = corpus(*add, "--allow-private")
         assert twice.returncode == 2, twice.stderr
         assert f"source '{added.name}' already reads {site.base}/feed.xml" in twice.stderr
         errors = [line for line in twice.stderr.splitlines() if not line.startswith("looking for")]
@@ -154,24 +148,12 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config, corp
         assert summary.sources[added.name].written == 4, summary.sources[added.name]
 
 
-def test_sources_add_with_nothing_to_find_fails_cleanly(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_sources_add_with_nothing_to_find_fails_cleanly(make_config) -> None:
     config = make_config('[[sources]]\nname = "s"\nkind = "files"\npath = "x"\n')
     with SiteServer() as site:
-        result = subprocess.run(
-            [
-                str(corpus),
-                "sources",
-                "add",
-                site.base + "/news/a0.html",
-                "-c",
-                str(config),
-                "--allow-private",
-                "--kind",
-                "feed",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = corpus(
+            "sources", "add", site.base + "/news/a0.html", "-c", config, "--allow-private", "--kind", "feed"
         )
     assert result.returncode == 2
     assert "no working feed found" in result.stderr.strip().splitlines()[-1]
@@ -180,6 +162,7 @@ def test_sources_add_with_nothing_to_find_fails_cleanly(make_config, corpus: Pat
 # ---- one run per source at a time
 
 
+@pytest.mark.flow
 def test_a_source_already_running_is_skipped_not_doubled(tmp_path: Path, make_config) -> None:
     write_site(tmp_path / "pages", 3)
     config = make_config(
@@ -203,16 +186,16 @@ def test_a_source_already_running_is_skipped_not_doubled(tmp_path: Path, make_co
 # ---- corpus serve on a real Prefect server
 
 
-def start_serve(corpus: Path, config: Path, grace: str = "20") -> tuple[subprocess.Popen, Output]:
+def start_serve(config: Path, grace: str = "20") -> tuple[subprocess.Popen, Output]:
     """`corpus serve` on a free port with its own local Prefect server; its output collected."""
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env["CORPUS_SERVE_STOP_GRACE"] = grace
-    serve = subprocess.Popen(
-        [str(corpus), "serve", "-c", str(config), "--port", "0"],
-        stdout=subprocess.PIPE,
+    serve = start_corpus(
+        "serve",
+        "-c",
+        config,
+        "--port",
+        "0",
+        env={"PREFECT_API_URL": None, "CORPUS_SERVE_STOP_GRACE": grace},
         stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
     )
     output = Output(serve.stdout)
     output.start()
@@ -234,10 +217,9 @@ class Output(threading.Thread):
         return "".join(self.lines)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("grace", ["20", "0"], ids=["graceful", "last-resort"])
-def test_serve_runs_a_scheduled_source_then_stops_cleanly(
-    tmp_path: Path, make_config, corpus: Path, grace: str
-) -> None:
+def test_serve_runs_a_scheduled_source_then_stops_cleanly(tmp_path: Path, make_config, grace: str) -> None:
     """Also with no grace at all: the last-resort stop (used when the runner's own shutdown hangs) pauses
     the schedules, stops the server and exits 0 too."""
     write_site(tmp_path / "pages", 4)
@@ -247,7 +229,7 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(
         'interval = "3s"\n'
         '[[sources]]\nname = "manual"\nkind = "files"\npath = "pages/**/*.html"\nurl_prefix = "https://"\n'
     )
-    serve, output = start_serve(corpus, config, grace)
+    serve, output = start_serve(config, grace)
     documents = tmp_path / "wh" / "documents"
     try:
         deadline = time.monotonic() + 180
@@ -294,7 +276,8 @@ def test_serve_runs_a_scheduled_source_then_stops_cleanly(
     assert sources == {"news"}  # only the scheduled source ran
 
 
-def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config, corpus: Path) -> None:
+@pytest.mark.e2e
+def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config) -> None:
     """SIGKILL (the OOM killer, a hung stop killed by a service manager) gives serve no chance to stop its
     server: the kernel does (PR_SET_PDEATHSIG)."""
     write_site(tmp_path / "pages", 1)
@@ -302,7 +285,7 @@ def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config, co
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "news"\nkind = "files"\npath = "pages/**/*.html"\n'
         'url_prefix = "https://"\nschedule = "0 3 * * *"\n'
     )
-    serve, output = start_serve(corpus, config)
+    serve, output = start_serve(config)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "serving on" not in output.text():
@@ -321,7 +304,8 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for `corpus serve &`
 
 
-def test_idle_serve_stops_on_sigterm_within_5_s_ten_times(tmp_path: Path, make_config, corpus: Path) -> None:
+@pytest.mark.e2e
+def test_idle_serve_stops_on_sigterm_within_5_s_ten_times(tmp_path: Path, make_config) -> None:
     """The normal stop, not the last resort (grace 60 s): SIGTERM while idle ends serve with status 0 within
     5 s, ten times in a row, half of them started the way a shell starts a background job (SIGINT ignored:
     the case that used to wait for the last resort every time). One Prefect server for all ten, through
@@ -334,14 +318,14 @@ def test_idle_serve_stops_on_sigterm_within_5_s_ten_times(tmp_path: Path, make_c
         'url_prefix = "https://"\ninterval = "1h"\n'
     )
     with local_server(tmp_path / "prefect", 0) as server:
-        env = {**os.environ, "PREFECT_API_URL": server.api_url, "CORPUS_SERVE_STOP_GRACE": "60"}
+        env = {"PREFECT_API_URL": server.api_url, "CORPUS_SERVE_STOP_GRACE": "60"}
         for attempt in range(10):
-            serve = subprocess.Popen(
-                [str(corpus), "serve", "-c", str(config)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
+            serve = start_corpus(
+                "serve",
+                "-c",
+                config,
                 env=env,
+                stderr=subprocess.STDOUT,
                 preexec_fn=_ignore_sigint if attempt % 2 else None,
             )
             output = Output(serve.stdout)
@@ -371,7 +355,8 @@ def test_idle_serve_stops_on_sigterm_within_5_s_ten_times(tmp_path: Path, make_c
             assert [d["name"] for d in found if not d["paused"]] == [], found
 
 
-def test_serve_stops_right_after_the_run_in_progress(tmp_path: Path, make_config, corpus: Path) -> None:
+@pytest.mark.e2e
+def test_serve_stops_right_after_the_run_in_progress(tmp_path: Path, make_config) -> None:
     """SIGTERM during a run (a page that takes 6 s to arrive): the run completes and is recorded, then serve
     exits 0 by itself, without the last resort (grace 60 s) and without waiting for the next schedule."""
     with SiteServer() as site:
@@ -380,7 +365,7 @@ def test_serve_stops_right_after_the_run_in_progress(tmp_path: Path, make_config
             '[warehouse]\npath = "wh"\n[[sources]]\nname = "slow"\nkind = "urls"\n'
             f'urls = ["{site.base}/slow.html"]\nallow_private = true\ntimeout = 30\ninterval = "5s"\n'
         )
-        serve, output = start_serve(corpus, config, grace="60")
+        serve, output = start_serve(config, grace="60")
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not site.requests_for("/slow.html"):
@@ -402,15 +387,15 @@ def test_serve_stops_right_after_the_run_in_progress(tmp_path: Path, make_config
         assert con.sql("select status, written from runs").fetchall() == [("completed", 1)]
 
 
-def test_serve_without_schedules_says_so(make_config, corpus: Path) -> None:
+@pytest.mark.flow
+def test_serve_without_schedules_says_so(make_config) -> None:
     config = make_config('[[sources]]\nname = "s"\nkind = "files"\npath = "x"\n')
-    result = subprocess.run(
-        [str(corpus), "serve", "-c", str(config)], capture_output=True, text=True, timeout=60
-    )
+    result = corpus("serve", "-c", str(config))
     assert result.returncode == 2
     assert "no enabled source has a schedule" in result.stderr
 
 
+@pytest.mark.unit
 def test_config_error_type_is_one_line(make_config) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(make_config('[defaults]\nschedule = "every day"\n'))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sites import COMMENT, MENU_ITEMS, make_article, news_page, syndicated_page
 
 from flows.extract.page import ExtractOptions, IdenticalPages, content_hash, extract_page, normalize_text
 from flows.extract.urls import canonical_url, choose_canonical
 from flows.records import Page
+
+pytestmark = pytest.mark.unit
 
 NOW = datetime(2025, 7, 20, tzinfo=UTC)
 OPTIONS = ExtractOptions()

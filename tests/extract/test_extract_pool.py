@@ -18,6 +18,8 @@ from flows.extract.page import ExtractOptions
 from flows.extract.pool import ExtractPool
 from flows.sources.files import FilesItem
 
+pytestmark = pytest.mark.unit
+
 MAX = 50_000_000
 
 
@@ -105,13 +107,23 @@ def test_dead_worker_is_replaced(folder: Path) -> None:
     paths = [slow_file(folder), *page_files(folder, 3)]
     pool = ExtractPool(1, ExtractOptions(max_bytes=MAX), timeout=30)
     pool.start()
-    victim = pool._workers[0].process
-    timer = threading.Timer(0.3, lambda: os.kill(victim.pid, signal.SIGKILL))
+    worker = pool._workers[0]
+
+    def kill_once_on_the_slow_page() -> None:  # not after a fixed time: a loaded machine starts it later
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            page = worker.slot.page()
+            if page is not None and page.url.endswith("slow.html"):
+                os.kill(worker.process.pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_once_on_the_slow_page, daemon=True)
     try:
-        timer.start()
+        killer.start()
         results = list(pool.map(items(paths, per_item=2)))
     finally:
-        timer.cancel()
+        killer.join(5)
         pool.close()
     assert [(r.reject["url"].rsplit("/", 1)[1], r.reject["reason"]) for r in results if r.reject] == [
         ("slow.html", "extract_crash")

@@ -9,6 +9,8 @@ from py3langid import langid
 
 from flows.extract.language import declared_language, detect_language, load_model, model_cache
 
+pytestmark = pytest.mark.unit
+
 TEXTS = {
     "fr": "Le gouvernement a présenté mardi un projet de loi sur la réforme des retraites.",
     "de": "Die Regierung hat am Dienstag einen Gesetzentwurf zur Rentenreform vorgestellt.",

@@ -20,6 +20,7 @@ from flows.ingest import ingest
 from flows.records import Page
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("page", PAGES, ids=[p.language for p in PAGES])
 def test_article_is_kept_with_a_readers_word_count(page: Foreign) -> None:
     fetched = Page(page.url, foreign_page(page).encode(), datetime(2025, 10, 16, tzinfo=UTC), "test")
@@ -41,6 +42,7 @@ def test_article_is_kept_with_a_readers_word_count(page: Foreign) -> None:
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -57,6 +59,7 @@ def test_count_words(text: str, words: int) -> None:
     assert abs(count_words(text) - words) <= 1
 
 
+@pytest.mark.flow
 def test_ingest_keeps_every_language_it_is_told_to(tmp_path: Path, make_config) -> None:
     root = tmp_path / "site"
     for page in PAGES:

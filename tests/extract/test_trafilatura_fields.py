@@ -14,6 +14,8 @@ from sites import make_article, news_page, syndicated_page
 from flows.extract.fields import extract_fields
 from flows.extract.page import decode_html
 
+pytestmark = pytest.mark.unit
+
 SAMPLE = Path(__file__).resolve().parents[2] / "seeds" / "sample"
 # Every field bare_extraction fills except categories and licence, which no column stores.
 FIELDS = [

@@ -9,6 +9,8 @@ import pytest
 
 from flows.extract.urls import choose_canonical, site_of
 
+pytestmark = pytest.mark.unit
+
 URLS = [
     "https://news.example.co.uk/a/b?c=1",
     "http://www.bbc.co.uk/",

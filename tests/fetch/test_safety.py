@@ -9,6 +9,8 @@ import pytest
 
 from flows.fetch.safety import is_public
 
+pytestmark = pytest.mark.unit
+
 
 def teredo(server: str, client: str) -> str:
     value = (0x20010000 << 96) | (int(ipaddress.IPv4Address(server)) << 64)

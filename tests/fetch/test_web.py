@@ -41,6 +41,7 @@ async def fetch_all(source: UrlsSource, urls: list[str]) -> list[Response | Fail
 # ---- listings (no network)
 
 
+@pytest.mark.unit
 def test_feeds_rss_atom_json_and_a_malformed_one() -> None:
     rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>
       <item><link>/a</link><pubDate>Fri, 20 Nov 2026 08:00:00 GMT</pubDate></item>
@@ -70,6 +71,7 @@ def test_feeds_rss_atom_json_and_a_malformed_one() -> None:
         parse_feed(b"{broken", "https://ex.org/bad.json")
 
 
+@pytest.mark.unit
 def test_sitemaps_index_news_gzip_and_bad_xml() -> None:
     index = b"""<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
       <sitemap><loc>https://ex.org/s1.xml</loc></sitemap></sitemapindex>"""
@@ -86,6 +88,7 @@ def test_sitemaps_index_news_gzip_and_bad_xml() -> None:
         parse_sitemap(b"<html/>", "https://ex.org/x.xml")
 
 
+@pytest.mark.unit
 def test_selection_include_exclude_since_and_max_items() -> None:
     now = datetime.now(UTC)
     entries = [
@@ -104,6 +107,7 @@ def test_selection_include_exclude_since_and_max_items() -> None:
 # ---- the fetcher against the test server
 
 
+@pytest.mark.unit
 def test_fetch_faults_each_give_their_reason() -> None:
     with SiteServer() as site:
         site.slow_seconds = 2.5
@@ -139,6 +143,7 @@ def test_fetch_faults_each_give_their_reason() -> None:
     assert elapsed < 15
 
 
+@pytest.mark.unit
 def test_private_addresses_are_refused_unless_allowed() -> None:
     source = UrlsSource(name="t", kind="urls", urls=["http://127.0.0.1/"], retries=0)
     with SiteServer() as site:
@@ -150,6 +155,7 @@ def test_private_addresses_are_refused_unless_allowed() -> None:
     assert scheme.reason == "bad_url"
 
 
+@pytest.mark.unit
 def test_pacing_per_host_and_hosts_in_parallel() -> None:
     delay = 0.3
     with SiteServer() as site:
@@ -201,6 +207,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.flow
 def test_web_sources_land_and_rerun_is_conditional(site, make_config, tmp_path: Path) -> None:
     site.slow_seconds = 2.5
     (tmp_path / "urls.txt").write_text("# watchlist\n" + "\n".join(site.base + p for p in FAULTS) + "\n")
@@ -272,6 +279,7 @@ def test_web_sources_land_and_rerun_is_conditional(site, make_config, tmp_path: 
     ) == [(3, 1)]
 
 
+@pytest.mark.flow
 def test_reextract_rebuilds_documents_without_the_network(make_config, tmp_path: Path) -> None:
     with SiteServer() as site:
         config = make_config(
@@ -287,6 +295,7 @@ def test_reextract_rebuilds_documents_without_the_network(make_config, tmp_path:
     assert query(summary.catalog, "select url, text from articles order by url") == before
 
 
+@pytest.mark.flow
 def test_malformed_feed_fails_its_source_only(site, make_config) -> None:
     config = make_config(
         '[warehouse]\npath = "wh"\n'
@@ -299,6 +308,7 @@ def test_malformed_feed_fails_its_source_only(site, make_config) -> None:
     assert good.status == "completed" and good.written == 1
 
 
+@pytest.mark.unit
 def test_an_unreachable_host_is_a_connect_error_not_a_robots_reject() -> None:
     """The robots.txt fetch is the first to meet a host that cannot be reached: the page's reject names
     what happened to the host, as it would without robots checks."""

@@ -12,6 +12,8 @@ from flows.records import Extracted
 from flows.run import staging
 from flows.warehouse import Warehouse
 
+pytestmark = pytest.mark.unit
+
 
 def _writer(tmp_path: Path, commit) -> staging.StagingWriter:
     return staging.StagingWriter(Warehouse(str(tmp_path / "wh")), "run1", "src", "unit#0", commit)

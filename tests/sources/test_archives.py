@@ -75,6 +75,7 @@ def read(path: Path, max_bytes: int = 10_000_000) -> tuple[list[Page], list[dict
     return pages, rejects, skipped
 
 
+@pytest.mark.unit
 def test_encoded_and_chunked_bodies_are_decoded(tmp_path: Path) -> None:
     body = html(1)
     ok = ("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -134,6 +135,7 @@ def test_encoded_and_chunked_bodies_are_decoded(tmp_path: Path) -> None:
     assert pages[0].charset == "utf-8"
 
 
+@pytest.mark.unit
 def test_revisits_non_responses_statuses_and_damaged_bodies(tmp_path: Path) -> None:
     body = html(2)
     records = [
@@ -165,6 +167,7 @@ def test_revisits_non_responses_statuses_and_damaged_bodies(tmp_path: Path) -> N
     assert skipped == 4  # warcinfo, request, metadata, resource
 
 
+@pytest.mark.unit
 def test_decompression_bombs_are_too_large() -> None:
     bomb = gzip.compress(b"<html>" + b" " * 5_000_000)
     with pytest.raises(TooLarge):
@@ -176,6 +179,7 @@ def test_decompression_bombs_are_too_large() -> None:
     assert dechunk(b"not chunked at all", 100) is None
 
 
+@pytest.mark.flow
 def test_a_warc_compressed_as_one_gzip_member_is_read_whole(tmp_path: Path, make_config) -> None:
     records = [
         ("response", f"https://arch.test/{i}", ("200 OK", [("Content-Type", "text/html")]), html(10 + i))
@@ -202,6 +206,7 @@ def test_a_warc_compressed_as_one_gzip_member_is_read_whole(tmp_path: Path, make
     assert summary.ok and summary.sources["w"].written == 5 and summary.sources["w"].skipped == 1
 
 
+@pytest.mark.unit
 def test_arc_gz_member_by_member_and_as_one_member(tmp_path: Path, make_config) -> None:
     def arc_record(url: str, body: bytes) -> bytes:
         http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body) + body
@@ -218,6 +223,7 @@ def test_arc_gz_member_by_member_and_as_one_member(tmp_path: Path, make_config) 
         assert not rejects and skipped == 1, name
 
 
+@pytest.mark.flow
 def test_a_damaged_file_keeps_what_was_read_and_names_file_and_offset(tmp_path: Path, make_config) -> None:
     good = [
         ("response", f"https://arch.test/{i}", ("200 OK", [("Content-Type", "text/html")]), html(30 + i))
@@ -259,6 +265,7 @@ def test_a_damaged_file_keeps_what_was_read_and_names_file_and_offset(tmp_path: 
         assert con.sql("select path from inputs").fetchall() == [(str(tmp_path / "fine.warc"),)]
 
 
+@pytest.mark.unit
 def test_warcio_warnings_go_to_the_log_not_the_console(tmp_path: Path, capfd) -> None:
     body = html(40)
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(body) + body
@@ -279,6 +286,7 @@ def test_warcio_warnings_go_to_the_log_not_the_console(tmp_path: Path, capfd) ->
     assert captured.err == "" and captured.out == ""
 
 
+@pytest.mark.unit
 def test_remote_reads_grow_while_sequential_and_return_the_bytes_asked(tmp_path: Path) -> None:
     """storage.RemoteFile over a real pyarrow random-access file: the bytes of every read and seek are the
     file's; a reader going on sequentially costs few ranged reads, a short range after a seek one small."""

@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 from sites import make_article, news_page, warc_bytes, write_site
 
 from flows.ingest import ingest
+
+pytestmark = pytest.mark.flow
 
 
 def records(first: int, count: int) -> list[tuple[str, str, str, bytes]]:

@@ -5,16 +5,19 @@ example.com pages stored with their text, and only the damaged files named in th
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
+from command import corpus
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "bench" / "real-warcs"
 DAMAGED = {"example-trunc.warc", "bad.arc"}  # the README's damaged files that our readers find damaged
 
-pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/bench/real-warcs is not beside the repo")
+pytestmark = [
+    pytest.mark.flow,
+    pytest.mark.skipif(not REAL.is_dir(), reason="../shared/bench/real-warcs is not beside the repo"),
+]
 
 
 def warcio_html_responses() -> set[tuple[str, str]]:
@@ -39,13 +42,13 @@ def warcio_html_responses() -> set[tuple[str, str]]:
     return found
 
 
-def test_real_archives_through_the_cli(tmp_path: Path, corpus: Path) -> None:
+def test_real_archives_through_the_cli(tmp_path: Path) -> None:
     config = tmp_path / "sources.toml"
     config.write_text(
         f'[warehouse]\npath = "{tmp_path / "wh"}"\n[[sources]]\nname = "real"\nkind = "warc"\n'
         f'path = "{REAL}/*"\narticles_only = false\nmin_words = 0\n'
     )
-    result = subprocess.run([corpus, "ingest", "-c", str(config)], capture_output=True, text=True)
+    result = corpus("ingest", "-c", config)
     assert result.returncode == 1  # the damaged files fail the source
     assert "Traceback" not in result.stderr + result.stdout
     assert "WARNING" not in result.stderr and "Replacing spaces" not in result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 import duckdb
@@ -70,11 +71,14 @@ def location(source: ListfileSource) -> str:
 # (3) the registry lines
 @pytest.fixture
 def listfile_kind(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(config_module.SOURCE_CONFIGS, "listfile", ListfileSource)
-    monkeypatch.setitem(sources.KINDS, "listfile", __name__)
+    # the two registrations a new kind takes (read-only mappings: the test lays a copy over each)
+    configs = MappingProxyType({**config_module.SOURCE_CONFIGS, "listfile": ListfileSource})
+    monkeypatch.setattr(config_module, "SOURCE_CONFIGS", configs)
+    monkeypatch.setattr(sources, "KINDS", MappingProxyType({**sources.KINDS, "listfile": __name__}))
 
 
 # (4) the test: a real ingest flow over the new kind
+@pytest.mark.flow
 def test_a_new_kind_is_ingested_end_to_end(listfile_kind: None, tmp_path: Path, make_config) -> None:
     saved = tmp_path / "saved"
     saved.mkdir()
@@ -97,6 +101,7 @@ def test_a_new_kind_is_ingested_end_to_end(listfile_kind: None, tmp_path: Path, 
         assert con.sql("select kind, location from run_sources").fetchall() == [("listfile", "pages.txt")]
 
 
+@pytest.mark.unit
 def test_an_unknown_kind_fails_loudly(tmp_path: Path, make_config) -> None:
     with pytest.raises(ConfigError, match="unknown source kind 'listfile'"):
         sources.kind("listfile")  # not registered outside the fixture: never a silent default

@@ -13,6 +13,8 @@ from flows.errors import SourceError
 from flows.records import Extracted, Page, Skipped
 from flows.sources import UnitContext, discover, kind
 
+pytestmark = pytest.mark.unit
+
 LOCAL = UnitContext(run_id="test", warehouse=None)  # type: ignore[arg-type]  # local kinds write nothing
 
 

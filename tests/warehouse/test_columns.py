@@ -18,10 +18,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from conftest import Sample
 from sites import make_article, news_page
 
 from flows.extract.page import ExtractOptions, extract_page
-from flows.ingest import ingest
 from flows.records import DocumentRow, Page, RejectRow
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import DOCUMENT_SCHEMA, DOCUMENTS, REJECT_SCHEMA
@@ -123,35 +123,28 @@ def _a_document() -> dict[str, object]:
 # ---- the project as it is
 
 
+@pytest.mark.unit
 def test_stored_tables_and_record_types_agree() -> None:
     problems = stored_disagreements(DOCUMENT_SCHEMA, DocumentRow, TRANSIENT)
     problems += stored_disagreements(REJECT_SCHEMA, RejectRow)
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.unit
 def test_extraction_produces_the_record_type() -> None:
     problems = produced_disagreements(_a_document(), DocumentRow, TRANSIENT)
     assert not problems, "\n".join(problems)
 
 
 @pytest.fixture(scope="module")
-def warehouses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Catalogs of an empty warehouse and of one with the sample ingested."""
+def warehouses(tmp_path_factory: pytest.TempPathFactory, sample_warehouse: Sample) -> dict[str, str]:
+    """Catalogs of an empty warehouse and of the session's sample warehouse."""
     empty = Warehouse(str(tmp_path_factory.mktemp("empty") / "wh"))
     build_views(empty)
-    folder = tmp_path_factory.mktemp("sample")
-    config = folder / "sources.toml"
-    repo = Path(__file__).resolve().parents[2]
-    config.write_text(
-        f'[warehouse]\npath = "{folder}/wh"\n[[sources]]\nname = "sample"\nkind = "files"\n'
-        f'path = "{repo}/seeds/sample/**/*.html"\nurl_prefix = "https://"\n'
-        f'[[sources]]\nname = "archive"\nkind = "warc"\npath = "{repo}/seeds/archive/*.warc.gz"\n'
-    )
-    summary = ingest(str(config))
-    assert summary.ok
-    return {"empty": empty.catalog, "sample": summary.catalog}
+    return {"empty": empty.catalog, "sample": sample_warehouse.catalog}
 
 
+@pytest.mark.flow
 @pytest.mark.parametrize("which", ["empty", "sample"])
 def test_every_view_has_the_columns_its_header_documents(warehouses: dict[str, str], which: str) -> None:
     documented = documented_columns()
@@ -161,12 +154,14 @@ def test_every_view_has_the_columns_its_header_documents(warehouses: dict[str, s
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.flow
 def test_every_stored_documents_column_reaches_the_documents_view(warehouses: dict[str, str]) -> None:
     view = {name for name, _ in built_columns(warehouses["empty"])["documents"]}
     missing = set(DOCUMENT_SCHEMA.names) | set(DOCUMENTS.partitions)
     assert not missing - view, f"stored but not in the documents view: {sorted(missing - view)}"
 
 
+@pytest.mark.flow
 def test_the_catalog_carries_each_columns_documentation(warehouses: dict[str, str]) -> None:
     with duckdb.connect(warehouses["empty"], read_only=True) as con:
         comment = con.execute(
@@ -178,6 +173,7 @@ def test_the_catalog_carries_each_columns_documentation(warehouses: dict[str, st
 # ---- the checks fail when a column is added in one place only
 
 
+@pytest.mark.unit
 def test_a_column_added_to_the_parquet_schema_only_is_found() -> None:
     schema = DOCUMENT_SCHEMA.append(pa.field("sentiment", pa.float32()))
     assert stored_disagreements(schema, DocumentRow, TRANSIENT) == [
@@ -185,6 +181,7 @@ def test_a_column_added_to_the_parquet_schema_only_is_found() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_column_added_to_the_record_only_is_found() -> None:
     record = typing.TypedDict("DocumentRow", {**typing.get_type_hints(DocumentRow), "sentiment": float})  # type: ignore[misc]
     assert stored_disagreements(DOCUMENT_SCHEMA, record, TRANSIENT) == [
@@ -192,6 +189,7 @@ def test_a_column_added_to_the_record_only_is_found() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_column_stored_with_another_type_is_found() -> None:
     index = DOCUMENT_SCHEMA.get_field_index("word_count")
     schema = DOCUMENT_SCHEMA.set(index, pa.field("word_count", pa.string()))
@@ -200,6 +198,7 @@ def test_a_column_stored_with_another_type_is_found() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_column_added_to_extraction_only_is_found() -> None:
     row = {**_a_document(), "sentiment": 0.5}
     assert produced_disagreements(row, DocumentRow, TRANSIENT) == [
@@ -207,6 +206,7 @@ def test_a_column_added_to_extraction_only_is_found() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_column_added_to_a_view_or_its_header_only_is_found() -> None:
     documented = documented_columns()["daily_counts"]
     built = [(c.name, c.type) for c in documented]
@@ -219,6 +219,7 @@ def test_a_column_added_to_a_view_or_its_header_only_is_found() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_header_that_documents_another_type_is_found(tmp_path: Path) -> None:
     sql = tmp_path / "sql"
     sql.mkdir()

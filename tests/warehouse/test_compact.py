@@ -5,12 +5,12 @@ warehouse that the next one completes."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from command import corpus
 from sites import make_article, syndicated_page, write_site
 
 from flows.analyst import search
@@ -20,6 +20,8 @@ from flows.run import Run
 from flows.warehouse import Warehouse
 from flows.warehouse import compact as compaction
 from flows.warehouse.tables import DOCUMENTS, SIGNATURES
+
+pytestmark = pytest.mark.flow
 
 SNAPSHOT = {
     "documents": "select * exclude (tags), list_sort(tags) as tags from documents order by doc_id",
@@ -174,17 +176,13 @@ def test_stale_signature_pointers_are_repaired(fed: tuple[Path, Warehouse], monk
     assert all(Path(path).exists() for path in signatures)
 
 
-def test_cli_reports_before_and_after(fed: tuple[Path, Warehouse], corpus: Path) -> None:
+def test_cli_reports_before_and_after(fed: tuple[Path, Warehouse]) -> None:
     config, _ = fed
-    result = subprocess.run(
-        [str(corpus), "compact", "-c", str(config)], capture_output=True, text=True, timeout=120
-    )
+    result = corpus("compact", "-c", str(config))
     assert result.returncode == 0, result.stderr
     assert "files before" in result.stdout and "documents" in result.stdout
     assert "partitions merged in" in result.stdout
-    unknown = subprocess.run(
-        [str(corpus), "compact", "-c", str(config), "--source", "nope"], capture_output=True, text=True
-    )
+    unknown = corpus("compact", "-c", str(config), "--source", "nope")
     assert unknown.returncode == 1
     assert "no stored data for source 'nope'" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1

@@ -6,7 +6,6 @@ rows are those of the same files ingested from a local folder."""
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
 import sys
@@ -17,10 +16,12 @@ from pathlib import Path
 import httpx
 import pyarrow.fs as pafs
 import pytest
-from command import REPO, SAMPLE_SOURCE
+from command import REPO, SAMPLE_SOURCE, corpus
 from sites import warc_bytes, write_warc_corpus
 
 from flows.prefect_server import free_port
+
+pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 
@@ -58,13 +59,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "corpus"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **env},
-    )
+    return corpus(*args, env=env, timeout=300)
 
 
 def test_an_s3_warehouse_works_end_to_end_with_the_aws_variables(s3: dict[str, str], tmp_path: Path) -> None:
