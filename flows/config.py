@@ -76,7 +76,7 @@ def parse_age(text: str) -> timedelta:
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class WarehouseConfig(StrictModel):
@@ -119,12 +119,15 @@ class DedupConfig(StrictModel):
     other, and those are at least `spread_paragraphs` paragraphs: a brief quoting one paragraph stays
     apart."""
     spread_paragraphs: int = Field(3, ge=1)
+    """How many paragraphs the `spread` rule needs (a quoted paragraph is one: it stays apart)."""
     shingle_words: int = Field(5, ge=1, le=20)
+    """Words per shingle, the unit texts are compared in."""
     frequent_paragraph: int = Field(5, ge=2)
     """A paragraph found in this many different texts is page furniture, left out when comparing texts."""
     bands: int = Field(32, ge=1)
     """LSH bands; rows per band = num_perm / bands. More bands find lower similarities (more candidates)."""
     num_perm: int = Field(128, ge=8)
+    """MinHash permutations per signature."""
     lead_words: int = Field(150, ge=10)
     """Also a signature of the text's first this many words, so that a copy cut short and edited (whose
     whole-text similarity can be too low for the bands above to find it) is found by its lead."""
@@ -234,8 +237,11 @@ class SourceBase(ScheduleFields, FilterFields):
     """What every source has, whatever its kind: a name, a schedule, filters, a priority."""
 
     kind: str
+    """What the source is: files, warc, feed, sitemap or urls (SOURCE_CONFIGS)."""
     name: Annotated[str, Field(pattern=SOURCE_NAME_PATTERN, max_length=64)]
+    """Unique in the config: lower-case letters, digits and dashes; the partition name in the warehouse."""
     enabled: StrictBool = True
+    """false: left out of `corpus ingest` and `corpus serve` unless named with --source."""
     priority: int = 0
     """A cluster's representative (its row in `articles`) comes from the source with the highest priority;
     among equals, the earliest published, then the first seen."""
@@ -379,10 +385,15 @@ SOURCE_CONFIGS: Mapping[str, type[SourceBase]] = MappingProxyType(
 
 class Config(StrictModel):
     warehouse: WarehouseConfig = WarehouseConfig()
+    """Where the Parquet tables and the views are."""
     defaults: Defaults = Defaults()
+    """The schedule of the sources that set none."""
     extract: ExtractConfig = ExtractConfig()
+    """Extraction: time limit, processes, size limit."""
     runner: RunnerConfig = RunnerConfig()
+    """Where the tasks run: threads here, or a Dask cluster."""
     dedup: DedupConfig = DedupConfig()
+    """Exact and near-duplicate detection."""
     sources: list[SourceBase] = Field(default_factory=list)
     """Each validated by its kind's class (SOURCE_CONFIGS) in parse_config."""
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -8,7 +8,7 @@
 --                             http_<status> (non-200 responses) | too_short (fewer words than min_words:
 --                             see word_count in documents.sql) | language | not_article (articles_only:
 --                             a listing page, by its own page type or, when it declares none, its URL:
---                             README "Quality filters") | robots | timeout | connect_error | redirect_loop |
+--                             docs/configuration.md "Quality filters") | robots | timeout | connect_error | redirect_loop |
 --                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset

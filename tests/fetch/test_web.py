@@ -171,7 +171,9 @@ def test_pacing_per_host_and_hosts_in_parallel() -> None:
         times = sorted(r.at for r in site.requests if r.host.startswith(host) and r.path != "/robots.txt")
         assert len(times) == 4
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert min(gaps) >= delay - 0.02, gaps  # the server never sees two requests closer than delay
+        # the server never sees two requests much closer than delay (unpaced, they come at once); its clock
+        # reads when a request is handled, which a loaded machine delays by some tens of milliseconds
+        assert min(gaps) >= delay * 0.8, gaps
     # robots.txt + 4 pages per host, the two hosts side by side: ~4 delays, not ~9
     assert elapsed < 7 * delay
 
