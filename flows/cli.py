@@ -1,4 +1,7 @@
-"""The `corpus` command: parse arguments, call the pipeline, render results. No business logic here."""
+"""The `corpus` command: parse arguments, call the pipeline, render results. No business logic here.
+
+An expected failure (a CorpusError: a bad config, a source that cannot be read, a refused query) is not
+caught by the commands: main() prints it as one line and exits with the code its kind says."""
 
 from __future__ import annotations
 
@@ -56,26 +59,10 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def failed(exc: CorpusError) -> NoReturn:
-    """One line for an expected failure; its kind says the exit code (2: config or arguments, 1: work)."""
-    fail(str(exc), exc.exit_code)
-
-
-def _load(config: Path) -> Config:
-    """The config, or one line and exit 2."""
-    try:
-        return load_config(config)
-    except CorpusError as exc:
-        failed(exc)
-
-
 def _warehouse(config_path: Path, override: str | None) -> Warehouse:
     from flows.warehouse.store import Warehouse
 
-    try:
-        return Warehouse.of_config(_load(config_path), override)
-    except CorpusError as exc:
-        failed(exc)
+    return Warehouse.of_config(load_config(config_path), override)
 
 
 class _ProgressBar:
@@ -140,7 +127,7 @@ def _run_flow(
     from flows.warehouse.store import Warehouse
 
     # fail fast, before Prefect starts, on a bad config, warehouse or cluster (main() prints the line)
-    loaded = _load(config)
+    loaded = load_config(config)
     if not loaded.select(source):
         fail(f"{config}: no enabled source (set enabled = true on one, or name one with --source)", 2)
     store = Warehouse.of_config(loaded, warehouse)
@@ -214,10 +201,7 @@ def views(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
     from flows.warehouse.views import build_views
 
     store = _warehouse(config, warehouse)
-    try:
-        store.require_writable("corpus views")
-    except CorpusError as exc:
-        failed(exc)
+    store.require_writable("corpus views")
     created = build_views(store)
     out.print(f"{len(created)} views in {store.catalog}: {', '.join(sorted(created))}", highlight=False)
 
@@ -247,18 +231,12 @@ def sql(
 
     if output_format is Format.parquet and output is None:
         fail("--format parquet needs --output FILE", 2)
-    try:
-        con = connect(config, warehouse, allow_read)
-    except CorpusError as exc:
-        failed(exc)
+    con = connect(config, warehouse, allow_read)
     with con:
         if statement is None:
             raise typer.Exit(run_shell(con, out))
-        try:
-            result = query.run(con, statement)
-            query.write(result, output_format, output, out)
-        except CorpusError as exc:
-            failed(exc)
+        result = query.run(con, statement)
+        query.write(result, output_format, output, out)
     if output is not None:
         err.print(f"{result.num_rows} rows written to {output}", highlight=False)
 
@@ -285,8 +263,6 @@ def search(
     store = _warehouse(config, warehouse)
     try:
         result = searching.search(store, words, source, _since(since), limit)
-    except CorpusError as exc:
-        failed(exc)
     except duckdb.Error as exc:
         fail(query.one_line(exc), code=1)
     if output_format is Format.table and output is None:
@@ -346,20 +322,14 @@ def compact(
     from flows.warehouse.compact import compact as compact_warehouse
 
     store = _warehouse(config, warehouse)
-    try:
-        store.require_writable("corpus compact")
-    except CorpusError as exc:
-        failed(exc)
+    store.require_writable("corpus compact")
     with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("compacting")
 
         def show(table: str, partition: str) -> None:
             bar.update(task, description=f"compacting {table}/{partition}")
 
-        try:
-            report = compact_warehouse(store, source, show)
-        except CorpusError as exc:
-            failed(exc)
+        report = compact_warehouse(store, source, show)
     table = Table(
         "table",
         "partitions merged",
@@ -420,11 +390,8 @@ def _server_home(cfg: Config, warehouse: str | None, command: str) -> Path:
     from flows.prefect_server import server_home
     from flows.warehouse.store import Warehouse
 
-    try:
-        store = Warehouse.of_config(cfg, warehouse)
-        store.require_writable(f"corpus {command}")
-    except CorpusError as exc:
-        failed(exc)
+    store = Warehouse.of_config(cfg, warehouse)
+    store.require_writable(f"corpus {command}")
     return server_home(store.catalog if store.local else None)
 
 
@@ -436,7 +403,7 @@ def server(
     Point `corpus serve` (and the prefect CLI) at it with PREFECT_API_URL."""
     from flows.prefect_server import local_server
 
-    cfg = _load(config)
+    cfg = load_config(config)
     _stop_on_sigterm()
     try:
         with local_server(_server_home(cfg, warehouse, "server"), port) as running:
@@ -449,8 +416,6 @@ def server(
             while running.process.poll() is None:
                 time.sleep(0.5)
             fail(f"the Prefect server stopped with status {running.process.returncode} (log: {running.log})")
-    except CorpusError as exc:
-        failed(exc)
     except KeyboardInterrupt:
         err.print("stopping the Prefect server")
 
@@ -463,7 +428,7 @@ def serve(
     Uses the Prefect server at PREFECT_API_URL, or starts a local one for as long as it runs."""
     from flows.prefect_server import local_server, stop
 
-    cfg = _load(config)
+    cfg = load_config(config)
     if not any(s.enabled and cfg.schedule_of(s) for s in cfg.sources):
         fail(
             f'{config}: no enabled source has a schedule: add schedule = "*/30 * * * *" or '
@@ -488,8 +453,6 @@ def serve(
                     lambda: stop(running.process),
                     running.process.pid,
                 )
-    except CorpusError as exc:
-        failed(exc)
     except KeyboardInterrupt:
         pass
     err.print("stopped")
@@ -511,7 +474,7 @@ def deploy(
     from flows import serve as serving
     from flows.warehouse.store import Warehouse
 
-    cfg = _load(config)
+    cfg = load_config(config)
     api_url = os.environ.get("PREFECT_API_URL")
     if not api_url:
         fail(
@@ -521,8 +484,6 @@ def deploy(
     try:
         Warehouse.of_config(cfg, warehouse).require_writable("corpus deploy")  # runs will write there
         done = serving.deploy(cfg, config, pool, warehouse)
-    except CorpusError as exc:
-        failed(exc)
     except (OSError, RuntimeError, httpx.HTTPError) as exc:
         fail(f"Prefect server {api_url}: {type(exc).__name__}: {' '.join(str(exc).split())}")
     table = Table("deployment", "runs", "", box=box.SIMPLE_HEAD)
@@ -556,16 +517,13 @@ def _serve(
     out.print(f"serving on {api_url}; Ctrl-C to stop", highlight=False)
     with temporary_settings(updates={PREFECT_API_URL: api_url}):
         say = lambda message: out.print(message, markup=False, highlight=False)  # noqa: E731
-        try:
-            serving.serve(cfg, config, warehouse, before_exit, server_pid, say)
-        except CorpusError as exc:
-            failed(exc)
+        serving.serve(cfg, config, warehouse, before_exit, server_pid, say)
 
 
 @sources_app.command("validate")
 def sources_validate(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """Check a config without running anything: every key, source and schedule."""
-    cfg = _load(config)
+    cfg = load_config(config)
     table = Table("name", "kind", "location", "schedule", "enabled", box=box.SIMPLE_HEAD)
     for source in cfg.sources:
         fields = cfg.schedule_of(source)
@@ -604,7 +562,7 @@ def sources_add(
     from flows.fetch.aio import run_async
     from flows.sources.site_discovery import find_listings
 
-    cfg = _load(config)
+    cfg = load_config(config)
     if not url.lower().startswith(("http://", "https://")):
         fail(f"{url!r}: not an http(s) URL")
     taken = {s.name for s in cfg.sources}
@@ -616,7 +574,7 @@ def sources_add(
     except SourceError as exc:
         if exc.reason == "blocked_address":
             fail(f"{url}: the host has a private or loopback address; add --allow-private to allow it")
-        failed(exc)
+        raise
     best = found.best(kind.value if kind else None)
     if best is None:
         tried = "; ".join(found.problems) or "nothing advertised"
@@ -631,10 +589,7 @@ def sources_add(
     }
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d")
     comment = f"added by `corpus sources add {url}` on {stamp}: {best.entries} entries"
-    try:
-        append_source(config, source, comment)
-    except CorpusError as exc:
-        failed(exc)
+    append_source(config, source, comment)
     out.print(
         f"added source {source['name']!r}: {best.kind} {best.url} ({best.entries} entries"
         f"{', ' + best.note if best.note else ''}) to {config}",
@@ -648,7 +603,7 @@ def sources_add(
 @sources_app.command("list")
 def sources_list(config: ConfigOption = DEFAULT_CONFIG) -> None:
     """List the config's sources."""
-    cfg = _load(config)
+    cfg = load_config(config)
     table = Table("name", "kind", "location", "enabled")
     for source in cfg.sources:
         where = location(source)
