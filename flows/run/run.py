@@ -165,13 +165,19 @@ class Run:
             sources = [archived(source, warehouse) for source in fetched_sources(config, names)]
         recover_interrupted_runs(warehouse)
         run = cls(config, sources, warehouse, full, guard(warehouse) if guard is not None else None)
-        run.lock.acquire()
-        warehouse.fs.create_dir(warehouse.staging_dir(run.ref.run_id), recursive=True)
-        warehouse.write_run_rows(
-            run.ref.run_id, "start", [_run_row(s, "running", run.started_at) for s in run.sources]
-        )
         if run.in_process:
-            run.resources.start_pool()  # overlaps Prefect's set-up and the first discovery
+            run.resources.start_pool()  # overlaps the run's set-up, Prefect's and the first discovery
+        try:
+            run.lock.acquire()
+            warehouse.fs.create_dir(warehouse.staging_dir(run.ref.run_id), recursive=True)
+            warehouse.write_run_rows(
+                run.ref.run_id, "start", [_run_row(s, "running", run.started_at) for s in run.sources]
+            )
+        except BaseException:  # not begun: nothing to record, but what was created is closed
+            run._close_resources()
+            if run.lock.is_locked:
+                run.lock.release()
+            raise
         return run
 
     def __enter__(self) -> Run:
@@ -393,14 +399,19 @@ class Run:
             self.warehouse.remove_staging(self.ref.run_id)
             self.lock.release()
         finally:
-            self.resources.close()
-            try:
-                self.cataloguing.close()
-                if completed:  # while the last commit is indexed for search in the background
-                    build_views(self.warehouse, only_if_changed=True)
-            finally:
-                self.indexing.close()
+            self._close_resources(build_catalog=completed)
         return ended
+
+    def _close_resources(self, build_catalog: bool = False) -> None:
+        """Close the pool and the refreshers; with `build_catalog`, bring the catalog up to date while the
+        last commit is indexed for search in the background."""
+        self.resources.close()
+        try:
+            self.cataloguing.close()
+            if build_catalog:
+                build_views(self.warehouse, only_if_changed=True)
+        finally:
+            self.indexing.close()
 
 
 def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:
