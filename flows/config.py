@@ -45,6 +45,7 @@ REPO_CONFIG = Path(__file__).resolve().parent.parent / DEFAULT_CONFIG  # this ch
 COMMIT_CHUNK_DOCUMENTS = 500  # documents committed at a time: memory stays at a few chunks per unit
 SERVE_STOP_GRACE_SECONDS = 20.0  # `corpus serve`: wait this long for a clean stop ($CORPUS_SERVE_STOP_GRACE)
 MAX_REDIRECTS = 5  # redirects followed by hand, each hop checked (safety, robots)
+MAX_URL_CHARS = 8192  # a longer URL is bad_url (servers refuse far shorter ones: 8 KB is nginx's default)
 MAX_RETRY_WAIT = 60.0  # a server asking for a longer pause is not waited for: the page is retried next run
 RETRY_BACKOFF_BASE = 0.5  # seconds before the first retry; doubled per attempt (at most 30 s), with jitter
 MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped

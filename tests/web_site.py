@@ -4,6 +4,7 @@ pages that misbehave on purpose. Every request is logged with its arrival time."
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import threading
@@ -43,6 +44,9 @@ class NewsSite:
     hits: dict[str, int] = field(default_factory=dict)
     slow_seconds: float = 3.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    redirects: dict[str, str] = field(default_factory=dict)  # path → Location, sent as it is with a 302
+    # path → (status, headers, body): sent byte for byte, whatever the headers say of the body
+    raw: dict[str, tuple[int, list[tuple[str, str]], bytes]] = field(default_factory=dict)
 
     def article_url(self, i: int) -> str:
         return f"{self.base}/news/a{i}.html"
@@ -153,6 +157,17 @@ def make_handler(site: NewsSite) -> type[BaseHTTPRequestHandler]:
                 self.send(200, b"<html><body>this is not a feed <<<", "text/html")
             elif path in _sitemaps(site):
                 self.send(200, _sitemaps(site)[path], "application/xml")
+            elif path in site.redirects:
+                self.send(302, headers={"Location": site.redirects[path]})
+            elif path in site.raw:
+                status, headers, body = site.raw[path]
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+                self.close_connection = True
             elif path in site.pages:
                 page = site.pages[path]
                 headers = {}

@@ -54,7 +54,10 @@ async def crawl(
 
         async def one(url: str) -> None:
             previous = state.get(url)
-            outcome = await fetcher.get(url, conditional_headers(previous) or None)
+            try:
+                outcome: Response | Failure = await fetcher.get(url, conditional_headers(previous) or None)
+            except Exception as exc:  # whatever one URL does costs its own row, never the batch
+                outcome = Failure("fetch_error", f"{url[:300]}: {type(exc).__name__}: {exc}"[:500])
             _record(url, outcome, previous, archive, origin, run_id, result)
 
         await asyncio.gather(*(one(url) for url in urls))

@@ -73,6 +73,7 @@ class Fetcher:
             follow_redirects=False,
             headers={"User-Agent": source.user_agent, "Accept": ACCEPT},
             limits=httpx.Limits(max_connections=source.concurrency),
+            event_hooks={"response": [_set_location_aside]},
         )
 
     async def __aenter__(self) -> Fetcher:
@@ -96,6 +97,9 @@ class Fetcher:
             try:
                 address = await check_url(current, self.source.allow_private)
             except Blocked as exc:
+                if redirects and exc.reason == "bad_url":  # the page is fine; where it sends us is not
+                    detail = f"{redirects[-1][:300]}: redirects to a bad URL: {exc}"
+                    return Failure("bad_redirect", detail, redirects=redirects)
                 return Failure(exc.reason, str(exc), redirects=redirects)
             delay = self.source.delay
             if check_robots:
@@ -109,8 +113,12 @@ class Fetcher:
                 delay = max(delay, rules.crawl_delay(self.source.user_agent))
             outcome = await self._with_retries(current, address, headers, delay, html_only, max_bytes)
             if isinstance(outcome, _Redirect):
-                target = urljoin(current, outcome.location)
                 redirects.append(current)
+                try:
+                    target = urljoin(current, outcome.location)
+                except ValueError as exc:
+                    detail = f"{current[:300]}: redirects to {outcome.location[:300]!r}: {exc}"
+                    return Failure("bad_redirect", detail, redirects=redirects)
                 if target in redirects or target == url:
                     return Failure("redirect_loop", f"{url}: redirect loop at {target}", redirects=redirects)
                 current = target
@@ -182,6 +190,9 @@ class Fetcher:
             return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
         except httpx.TooManyRedirects:  # pragma: no cover (redirects are followed by hand)
             return Failure("too_many_redirects", url)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:  # what url_problem missed
+            return Failure("bad_url", f"{url[:300]}: {type(exc).__name__}: {exc}")
+
         except (httpx.TransportError, httpx.DecodingError) as exc:
             return _Retry("connect_error", f"{url}: {type(exc).__name__}: {exc or 'connection failed'}")
 
@@ -189,8 +200,9 @@ class Fetcher:
         self, url: str, response: httpx.Response, html_only: bool, max_bytes: int
     ) -> Response | Failure | _Redirect | _Retry:
         status = response.status_code
-        if status in REDIRECT_STATUSES and response.headers.get("location"):
-            return _Redirect(response.headers["location"], status)
+        location = response.extensions.get(_LOCATION)
+        if status in REDIRECT_STATUSES and location:
+            return _Redirect(location, status)
         if status == 304:
             return Response(url, status, list(response.headers.multi_items()), b"")
         if status == 429 or status >= 500:
@@ -214,6 +226,19 @@ class Fetcher:
             if len(body) > max_bytes:
                 return Failure("too_large", f"{url}: more than max_bytes {max_bytes} bytes", status)
         return Response(url, status, list(response.headers.multi_items()), bytes(body))
+
+
+_LOCATION = "corpus_location"
+
+
+async def _set_location_aside(response: httpx.Response) -> None:
+    """Move a response's Location header aside, before httpx reads it: httpx builds the next request from
+    it even when it is not to follow redirects, and raises on a Location it cannot parse, in the middle of
+    the response. Redirects are followed by hand (Fetcher.get), each target checked like any URL."""
+    location = response.headers.get("location")
+    if location is not None:
+        response.extensions[_LOCATION] = location
+        del response.headers["location"]
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,16 +1,21 @@
-"""Which URLs the fetcher may request: http(s) only, and no private, loopback or link-local hosts unless
-a source allows them (a feed must not be able to make the pipeline probe the network it runs in)."""
+"""Which URLs the fetcher may request: well-formed http(s) URLs only (url_problem: the one check, for listed
+URLs and every redirect target alike), and no private, loopback or link-local hosts unless a source
+allows them (a feed must not be able to make the pipeline probe the network it runs in)."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
+from flows.config import MAX_URL_CHARS
 from flows.errors import Blocked
 
-__all__ = ["Blocked", "check_url", "pinned"]
+__all__ = ["Blocked", "check_url", "pinned", "url_problem"]
 
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
@@ -44,17 +49,90 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
+def url_problem(url: str) -> str | None:
+    """What makes a URL one the fetcher cannot request (None: nothing). Checked before anything parses it
+    further (robots.txt's origin, pacing's host, the HTTP client), so a malformed URL is a `bad_url` reject
+    of its own, never an exception in the middle of a batch: a scheme other than http(s), no host, a port
+    out of range, a host name with an empty or over-long label (IDNA: 63 characters a label, 253 in all),
+    white space or control characters, a URL longer than MAX_URL_CHARS, anything the HTTP client refuses."""
+    if len(url) > MAX_URL_CHARS:
+        return f"longer than {MAX_URL_CHARS} characters"
+    if any(ord(c) < 33 or c == "\x7f" for c in url):
+        return "white space or control characters in the URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URL: {exc}"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "only http:// and https:// URLs are fetched"
+    host = parts.hostname
+    if not host:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    if not host.startswith("[") and ":" not in host and not _is_address(host):
+        problem = _host_name_problem(host)
+        if problem:
+            return problem
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+        return f"not a URL: {exc}"
+    return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+_HOST_CHARACTERS = re.compile(rb"[A-Za-z0-9._-]+")  # once IDNA-encoded (underscores: seen in real names)
+
+
+def _host_name_problem(host: str) -> str | None:
+    name = host[:-1] if host.endswith(".") else host  # a trailing dot: the root, a fully qualified name
+    try:
+        ascii_name = name.encode("idna")
+    except UnicodeError as exc:
+        return f"bad host name {host[:80]!r}: {exc}"
+    if len(ascii_name) > 253:
+        return f"host name longer than 253 characters: {host[:80]!r}..."
+    if not _HOST_CHARACTERS.fullmatch(ascii_name):
+        return f"bad host name {host[:80]!r}: characters a host name cannot have"
+    labels = ascii_name.split(b".")
+    if any(not label or len(label) > 63 for label in labels):
+        return f"bad host name {host[:80]!r}: an empty label, or one longer than 63 characters"
+    if any(label.startswith(b"xn--") and not _punycode(label) for label in labels):
+        return f"bad host name {host[:80]!r}: a label that is not valid punycode"
+    return None
+
+
+def _punycode(label: bytes) -> bool:
+    try:
+        label.decode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 async def check_url(url: str, allow_private: bool) -> str | None:
-    """Raise Blocked unless the URL is http(s) and (unless allowed) its host resolves to public addresses
-    only; returns the address the request must connect to (None where private addresses are allowed:
-    then the connection resolves the name itself). The fetcher connects to exactly that address (see
-    pinned), so a rebinding DNS server cannot answer the connection differently from the check."""
+    """Raise Blocked unless the URL is well formed (url_problem), http(s), and (unless allowed) its host
+    resolves to public addresses only; returns the address the request must connect to (None where
+    private addresses are allowed: then the connection resolves the name itself). The fetcher connects to
+    exactly that address (see pinned), so a rebinding DNS server cannot answer the connection differently
+    from the check."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise Blocked("bad_url", f"{url[:300]}: {problem}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Blocked("bad_url", f"{url}: only http:// and https:// URLs are fetched")
     if allow_private:
         return None
     host = parts.hostname
+    assert host is not None  # url_problem: no host is a problem
     try:
         addresses = [str(ipaddress.ip_address(host))]  # an address already: nothing to resolve
     except ValueError:

@@ -1,12 +1,14 @@
 """What a web source lists: the entries (page URL, date when known) of a feed, a sitemap or a URL list,
 filtered by the source's include/exclude/since/max_items. A listing that cannot be read at all is a
-SourceError; one bad child sitemap of an index is a reject and the rest of the index still counts."""
+SourceError; one bad child sitemap of an index is a reject and the rest of the index still counts; an
+entry whose URL cannot be fetched (fetch/safety.py url_problem: a malformed link, another scheme, a feed
+item without a link) is a `bad_url` reject of its own and the other entries go on."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urljoin
@@ -17,6 +19,7 @@ from flows.config import (
     MAX_LISTING_BYTES,
     MAX_SITEMAP_DEPTH,
     MAX_SITEMAPS,
+    MAX_URL_CHARS,
     Config,
     FeedSource,
     SitemapSource,
@@ -25,6 +28,7 @@ from flows.config import (
 )
 from flows.errors import SourceError
 from flows.fetch.fetcher import Failure, Fetcher
+from flows.fetch.safety import url_problem
 from flows.records import RejectRow, reject_row
 from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
@@ -35,6 +39,8 @@ _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree
 class Entry:
     url: str
     date: datetime | None = None
+    problem: str | None = None  # why it cannot be fetched, found while reading the listing (a bad_url)
+    origin: str | None = field(default=None, compare=False)  # where it was listed: listing URL, file:line
 
 
 @dataclass
@@ -50,11 +56,36 @@ async def list_entries(source: WebSource, config: Config, fetcher: Fetcher) -> L
         listing = Listing([], [])
         await _sitemap(source.url, fetcher, listing, depth=0, budget=[MAX_SITEMAPS])
     elif isinstance(source, UrlsSource):
-        listing = Listing([Entry(u) for u in _url_list(source, config)], [])
+        listing = Listing(_url_list(source, config), [])
     else:  # pragma: no cover
         raise TypeError(source)
-    listing.entries = select(listing.entries, source)
+    good = []
+    for entry in listing.entries:
+        problem = entry.problem or url_problem(entry.url)
+        if problem is None:
+            good.append(entry)
+        else:
+            where = entry.origin or listed_in(source)
+            listing.rejects.append(reject_row(entry.url[:MAX_URL_CHARS], "bad_url", problem, where))
+    listing.entries = select(good, source)
     return listing
+
+
+def listed_in(source: WebSource) -> str:
+    """The listing that named a source's pages: the `origin` of a page that could not be fetched."""
+    if isinstance(source, UrlsSource):
+        return source.file or "urls"
+    assert isinstance(source, FeedSource | SitemapSource)
+    return source.url
+
+
+def _join(base: str, link: str, date: datetime | None = None) -> Entry:
+    """A link of a listing made absolute against the listing's URL; a link that cannot be joined is an
+    entry with its problem (a bad_url reject), not an exception."""
+    try:
+        return Entry(urljoin(base, link.strip()), date, origin=base)
+    except ValueError as exc:
+        return Entry(link.strip(), date, f"not a URL: {exc}", base)
 
 
 def select(entries: list[Entry], source: WebSource) -> list[Entry]:
@@ -85,24 +116,23 @@ def select(entries: list[Entry], source: WebSource) -> list[Entry]:
 # ---- URL lists
 
 
-def _url_list(source: UrlsSource, config: Config) -> list[str]:
+def _url_list(source: UrlsSource, config: Config) -> list[Entry]:
+    """The source's URLs; from a file, each line's (a line that is no URL is a bad_url reject naming the
+    file and line, and the other lines go on)."""
     if source.urls:
-        return list(source.urls)
+        return [Entry(url) for url in source.urls]
     assert source.file is not None
     path = Path(config.resolve(source.file))
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
         raise SourceError(f"source {source.name!r}: cannot read URL file {path}: {exc.strerror}") from None
-    urls = []
+    entries = []
     for number, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        if not line.lower().startswith(("http://", "https://")):
-            raise SourceError(f"{path}:{number}: {line!r} is not an http(s) URL")
-        urls.append(line)
-    return urls
+        if line:
+            entries.append(Entry(line, origin=f"{path}:{number}"))
+    return entries
 
 
 # ---- feeds
@@ -134,15 +164,18 @@ def parse_feed(body: bytes, url: str) -> list[Entry]:
         problem = parsed.get("bozo_exception") or "no RSS/Atom/JSON feed structure"
         raise SourceError(f"feed {url}: not a valid feed: {str(problem).strip()[:200]}")
     entries = []
-    for item in parsed.entries:
+    for number, item in enumerate(parsed.entries, 1):
         link = item.get("link") or next(
             (lk.get("href") for lk in item.get("links", []) if lk.get("rel") == "alternate"), None
         )
-        if not link:
-            continue
         stamp = item.get("published_parsed") or item.get("updated_parsed")
         date = datetime(*stamp[:6]).replace(tzinfo=UTC) if stamp else None
-        entries.append(Entry(urljoin(url, link.strip()), date))
+        if not link:  # none, or one the feed parser could not join (feedparser blanks it): a row says so
+            name = item.get("id") or f"{url}#item-{number}"
+            title = " ".join(str(item.get("title") or "").split())[:120]
+            entries.append(Entry(str(name), date, f"feed item {number} ({title!r}) has no usable link", url))
+            continue
+        entries.append(_join(url, link, date))
     return entries
 
 
@@ -158,9 +191,13 @@ def _json_feed(body: bytes, url: str) -> list[Entry]:
         if not isinstance(item, dict):
             continue
         link = item.get("url") or item.get("external_url")
+        date = _iso_date(item.get("date_published") or item.get("date_modified"))
         if isinstance(link, str) and link:
+            entries.append(_join(url, link, date))
+        else:
+            name = item.get("id") if isinstance(item.get("id"), str) else None
             entries.append(
-                Entry(urljoin(url, link), _iso_date(item.get("date_published") or item.get("date_modified")))
+                Entry(name or f"{url}#item-{len(entries) + 1}", date, "JSON feed item without url", url)
             )
     return entries
 
@@ -235,5 +272,5 @@ def parse_sitemap(body: bytes, url: str) -> tuple[str, list[Entry]]:
             elif name == "lastmod" and text and date is None:
                 date = _iso_date(text)
         if loc:
-            entries.append(Entry(urljoin(url, loc), date))
+            entries.append(_join(url, loc, date))
     return kind, entries

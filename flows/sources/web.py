@@ -14,6 +14,7 @@ from flows.fetch.archive import RawArchive, raw_path
 from flows.fetch.fetcher import Fetcher
 from flows.records import RejectRow, WorkItem
 from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, listing
+from flows.sources.listing import listed_in
 from flows.sources.warc import WarcSlice
 
 if TYPE_CHECKING:
@@ -91,13 +92,6 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
 def location(source: WebSourceConfig) -> str:
     if isinstance(source, UrlsSource):
         return source.file or f"{len(source.urls)} URL{'s' if len(source.urls) != 1 else ''}"
-    return source.url
-
-
-def listed_in(source: WebSourceConfig) -> str:
-    """The listing that named a source's pages: the `origin` of a page that could not be fetched."""
-    if isinstance(source, UrlsSource):
-        return source.file or "urls"
     return source.url
 
 
