@@ -18,8 +18,8 @@ from flows.config import parse_config
 from flows.errors import CorpusError, QueryError, SourceError
 from flows.extract.page import decode_html
 from flows.extract.urls import canonical_url, site_of
+from flows.fetch.decoding import DecodeError, decode_body
 from flows.fetch.safety import is_public
-from flows.sources.decoding import DecodeError, decode_body
 from flows.sources.listing import parse_feed, parse_sitemap
 
 pytestmark = pytest.mark.unit

@@ -9,6 +9,7 @@ import gzip
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -45,8 +46,11 @@ class NewsSite:
     slow_seconds: float = 3.0
     lock: threading.Lock = field(default_factory=threading.Lock)
     redirects: dict[str, str] = field(default_factory=dict)  # path → Location, sent as it is with a 302
-    # path → (status, headers, body): sent byte for byte, whatever the headers say of the body
-    raw: dict[str, tuple[int, list[tuple[str, str]], bytes]] = field(default_factory=dict)
+    # path → (status, headers, body): sent byte for byte, whatever the headers say of the body; a body that
+    # is a callable is called for the pieces to send (a stream that need not fit in memory)
+    raw: dict[str, tuple[int, list[tuple[str, str]], bytes | Callable[[], Iterable[bytes]]]] = field(
+        default_factory=dict
+    )
 
     def article_url(self, i: int) -> str:
         return f"{self.base}/news/a{i}.html"
@@ -166,7 +170,8 @@ def make_handler(site: NewsSite) -> type[BaseHTTPRequestHandler]:
                     self.send_header(name, value)
                 self.end_headers()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(body)
+                    for piece in [body] if isinstance(body, bytes) else body():
+                        self.wfile.write(piece)
                 self.close_connection = True
             elif path in site.pages:
                 page = site.pages[path]

@@ -1,6 +1,7 @@
 """One URL → a response or a reject reason: safety and robots checks on every hop, redirects (≤ 5)
 followed by hand and recorded, per-host pacing and concurrency caps, retries with exponential backoff and
-jitter (connection errors, timeouts, 429, 5xx; Retry-After honoured), body size capped while streaming.
+jitter (connection errors, timeouts, 429, 5xx; Retry-After honoured), the body decoded as it streams
+(fetch/decoding.py BodyDecoder) and capped at max_bytes of decoded bytes while it does.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 from flows.config import MAX_REDIRECTS, MAX_RETRY_WAIT, MAX_ROBOTS_BYTES, RETRY_BACKOFF_BASE, WebSource
 from flows.errors import Blocked
 from flows.fetch import Politeness, pacing, robots
+from flows.fetch.decoding import BadEncoding, BodyDecoder, TooLarge
 from flows.fetch.safety import check_url, pinned
 from flows.records import HTML_TYPES
 
@@ -220,12 +222,18 @@ class Fetcher:
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             return Failure("too_large", f"{url}: {declared} bytes > max_bytes {max_bytes}", status)
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > max_bytes:
-                return Failure("too_large", f"{url}: more than max_bytes {max_bytes} bytes", status)
-        return Response(url, status, list(response.headers.multi_items()), bytes(body))
+        # Decoded here, as it comes, not by httpx: its decoders undo a whole network chunk at once (a 32 KB
+        # zstd chunk can be a gigabyte), before a size check could run.
+        decoder = BodyDecoder(response.headers.get("content-encoding"), max_bytes)
+        try:
+            async for chunk in response.aiter_raw():
+                decoder.feed(chunk)
+            body = decoder.finish()
+        except TooLarge:
+            return Failure("too_large", f"{url}: more than max_bytes {max_bytes} bytes", status)
+        except BadEncoding as exc:
+            return Failure("bad_encoding", f"{url}: {exc}", status)
+        return Response(url, status, list(response.headers.multi_items()), body)
 
 
 _LOCATION = "corpus_location"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from flows.config import Config, FilesSource
 from flows.errors import SourceError
+from flows.fetch.decoding import BadEncoding, TooLarge, inflate
 from flows.records import Extracted, Page, rejected
 from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs, storage
-from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
 FETCHED = False
 PRELOAD = True

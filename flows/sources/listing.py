@@ -27,10 +27,10 @@ from flows.config import (
     WebSource,
 )
 from flows.errors import SourceError
+from flows.fetch.decoding import BadEncoding, TooLarge, inflate
 from flows.fetch.fetcher import Failure, Fetcher
 from flows.fetch.safety import url_problem
 from flows.records import RejectRow, reject_row
-from flows.sources.decoding import BadEncoding, TooLarge, inflate
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False)
 

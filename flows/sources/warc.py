@@ -31,9 +31,9 @@ from fastwarc.warc import WarcRecordType
 
 from flows.config import Config, WarcSource
 from flows.errors import SourceError
+from flows.fetch.decoding import BadEncoding, TooLarge, decode_body
 from flows.records import HTML_TYPES, Extracted, Page, Skipped, WorkItem, rejected
 from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs, storage
-from flows.sources.decoding import BadEncoding, TooLarge, decode_body
 
 LOGGER = logging.getLogger(__name__)
 # Content types that say nothing of the body: it is HTML when it looks like HTML.

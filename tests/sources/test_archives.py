@@ -21,10 +21,10 @@ from warcio.warcwriter import WARCWriter
 
 from flows.config import load_config
 from flows.errors import SourceError
+from flows.fetch.decoding import TooLarge, dechunk, decode_body
 from flows.ingest import ingest
 from flows.records import Extracted, Page, Skipped
 from flows.sources import discover, kind
-from flows.sources.decoding import TooLarge, dechunk, decode_body
 from flows.sources.warc import WarcStream, archive_items
 
 DATE = {"WARC-Date": "2025-07-12T06:30:00Z"}
