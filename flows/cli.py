@@ -5,6 +5,7 @@ caught by the commands: main() prints it as one line and exits with the code its
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -223,19 +224,39 @@ def sql(
             help="Also let queries read this file or folder (repeatable); only the warehouse otherwise.",
         ),
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout", min=0.001, help="Stop a statement after this many seconds ([query] timeout)."
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit", help="Memory for the query: 4GB, 500MB or 50% ([query] memory_limit)."
+        ),
+    ] = None,
 ) -> None:
-    """Run one SQL query against the warehouse views, or open an interactive SQL shell without one."""
+    """Run one SQL query against the warehouse views, or open an interactive SQL shell without one.
+    Ctrl-C stops the statement running (the shell goes on)."""
     from flows.analyst import query
     from flows.analyst.shell import run_shell
+    from flows.config import check_memory_limit
     from flows.warehouse import connect
 
     if output_format is Format.parquet and output is None:
         fail("--format parquet needs --output FILE", 2)
-    con = connect(config, warehouse, allow_read)
+    if memory_limit is not None:
+        try:
+            check_memory_limit(memory_limit)
+        except ValueError as exc:
+            fail(f"--memory-limit: {exc}")
+    limit = timeout or load_config(config).query.timeout
+    con = connect(config, warehouse, allow_read, memory_limit)
     with con:
         if statement is None:
-            raise typer.Exit(run_shell(con, out))
-        result = query.run(con, statement)
+            raise typer.Exit(run_shell(con, out, err, limit))
+        result = query.run(con, statement, limit)
         query.write(result, output_format, output, out)
     if output is not None:
         err.print(f"{result.num_rows} rows written to {output}", highlight=False)
@@ -305,8 +326,14 @@ def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
     for size in statistics.sizes(store):
         sizes.add_row(size.table, str(size.files), _human(size.bytes))
     out.print(sizes)
+    foreign = statistics.ignored(store)
+    if foreign:
+        table = Table("table", "file", "why", box=box.SIMPLE_HEAD, title="ignored: not written by corpus")
+        for row in foreign:
+            table.add_row(*row)
+        out.print(table, soft_wrap=True)
     with connect(config, warehouse) as con:
-        for title, result in statistics.reports(con).items():
+        for title, result in statistics.reports(con, load_config(config).query.timeout).items():
             out.print(f"[bold]{title}[/]")
             query.write(result, Format.table, console=out)
 
@@ -617,12 +644,17 @@ def main() -> None:
     """The `corpus` command. Whatever escapes a command ends as one line on stderr (the exit code its
     kind says: 2 for config and arguments, 1 for failed work); CORPUS_DEBUG=1 shows the traceback."""
     debug = os.environ.get("CORPUS_DEBUG", "") not in {"", "0"}
+    _warnings_to_stderr()
     try:
         app()
     except CorpusError as exc:
         if debug:
             raise
         _last_words(str(exc), exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C outside a statement (which stops itself: query.run)
+        if debug:
+            raise
+        _last_words("interrupted (Ctrl-C)", 130)
     except OSError as exc:  # a read-only warehouse, a full disk
         if debug:
             raise
@@ -633,6 +665,21 @@ def main() -> None:
             raise
         detail = " ".join(str(exc).split())
         _last_words(f"{type(exc).__name__}: {detail} (CORPUS_DEBUG=1 for the traceback)", 1)
+
+
+class _WarningLine(logging.Handler):
+    """The product's own warnings (the "corpus" loggers: a file in the warehouse that it did not write...)
+    as one `warning:` line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(f"[yellow]warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True)
+
+
+def _warnings_to_stderr() -> None:
+    logger = logging.getLogger("corpus.warehouse")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        logger.addHandler(_WarningLine(logging.WARNING))
+        logger.propagate = False
 
 
 def _last_words(message: str, code: int) -> NoReturn:

@@ -147,6 +147,31 @@ class DedupConfig(StrictModel):
         return self
 
 
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def check_memory_limit(value: str) -> str:
+    if not _MEMORY.match(value):
+        raise ValueError(f"{value!r} is not a size like '4GB', '500MB' or a share of the memory like '50%'")
+    return value.strip()
+
+
+class QueryConfig(StrictModel):
+    """`[query]`: the limits of analysts' queries (`corpus sql` and its shell, `corpus stats`, connect())."""
+
+    timeout: float = Field(600.0, gt=0)
+    """Seconds one statement of `corpus sql` or `corpus stats` may run; a longer one is stopped
+    (--timeout)."""
+    memory_limit: str = "50%"
+    """Memory DuckDB may use for a query: a size ('4GB') or a share of this machine's memory ('50%'); past
+    it, DuckDB spills to a private temporary folder or stops the statement (DuckDB's own default: 80 %)."""
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        return check_memory_limit(value)
+
+
 class RunnerConfig(StrictModel):
     kind: Literal["threads", "dask", "ray"] = "threads"
     """Prefect task runner: threads (this machine) or dask (a Dask cluster: a LocalCluster started for
@@ -395,6 +420,8 @@ class Config(StrictModel):
     """Where the tasks run: threads here, or a Dask cluster."""
     dedup: DedupConfig = DedupConfig()
     """Exact and near-duplicate detection."""
+    query: QueryConfig = QueryConfig()
+    """Limits of analysts' queries: statement time, memory."""
     sources: list[SourceBase] = Field(default_factory=list)
     """Each validated by its kind's class (SOURCE_CONFIGS) in parse_config."""
     base_dir: Path = Field(default=Path("."), exclude=True)

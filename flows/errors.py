@@ -46,6 +46,12 @@ class QueryError(CorpusError):
     """A statement that cannot run: not read-only, or DuckDB refused it."""
 
 
+class QueryInterrupted(QueryError):
+    """A statement stopped by Ctrl-C (SIGINT); the shell goes on, `corpus sql` exits 130 as shells expect."""
+
+    exit_code = 130
+
+
 class SearchUnavailable(CorpusError):
     """The full-text index cannot be used (no FTS5 in this Python's SQLite, no index yet)."""
 

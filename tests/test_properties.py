@@ -235,7 +235,7 @@ def locked() -> duckdb.DuckDBPyConnection:
 
     con = duckdb.connect()
     con.execute("CREATE VIEW documents AS SELECT 1 AS doc_id")
-    lock_down(con, [])
+    lock_down(con, [], [])
     return con
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import threading
+import time
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,7 +26,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flows.errors import QueryError
+from flows.errors import QueryError, QueryInterrupted
 
 ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
@@ -80,19 +82,45 @@ def explained(sql: str) -> str:
     raise QueryError("read-only: EXPLAIN without a statement")
 
 
-def run(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    """Run a read-only query (the last statement's result when there are several)."""
+def run(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None = None) -> pa.Table:
+    """Run a read-only query (the last statement's result when there are several), stopped after `timeout`
+    seconds, or at once by Ctrl-C (QueryInterrupted). The statement runs in a thread of its own while this
+    one waits: a SIGINT reaches Python here, between two waits, and interrupts DuckDB (con.interrupt);
+    DuckDB's own C code would not give Python a chance to see it until the statement ends."""
     check_read_only(con, sql)
+    outcome: dict[str, Any] = {}
+
+    def execute() -> None:
+        try:
+            statements = con.extract_statements(sql)
+            for statement in statements[:-1]:
+                con.execute(statement)
+            result = con.execute(statements[-1])
+            outcome["table"] = result.to_arrow_table() if result.description else pa.table({})
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=execute, name="corpus-query", daemon=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    worker.start()
     try:
-        statements = con.extract_statements(sql)
-        for statement in statements[:-1]:
-            con.execute(statement)
-        result = con.execute(statements[-1])
-        if not result.description:  # a statement without a result set
-            return pa.table({})
-        return result.to_arrow_table()
-    except duckdb.Error as exc:
-        raise QueryError(one_line(exc)) from None
+        while worker.is_alive():
+            worker.join(0.05)
+            if deadline is not None and time.monotonic() > deadline and worker.is_alive():
+                con.interrupt()
+                worker.join()
+                raise QueryError(f"stopped at the statement time limit of {timeout:g} s (--timeout)")
+    except KeyboardInterrupt:
+        con.interrupt()
+        worker.join(10)
+        raise QueryInterrupted("interrupted (Ctrl-C): the statement was stopped") from None
+    error = outcome.get("error")
+    if isinstance(error, duckdb.Error):
+        raise QueryError(one_line(error)) from None
+    if error is not None:
+        raise error
+    table: pa.Table = outcome["table"]
+    return table
 
 
 def one_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 
 from flows.analyst import query
 from flows.analyst.query import Format
@@ -37,9 +38,18 @@ SQL statements end with ';' and may span several lines. Read-only: queries only.
 
 
 class Shell:
-    def __init__(self, con: duckdb.DuckDBPyConnection, console: Console, interactive: bool) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        console: Console,
+        interactive: bool,
+        errors: Console | None = None,
+        timeout: float | None = None,
+    ) -> None:
         self.con = con
         self.console = console
+        self.errors = errors or console  # where error lines go: stderr, as in psql and the duckdb shell
+        self.timeout = timeout
         self.interactive = interactive
         self.format = Format.table
         self.failed = False
@@ -96,10 +106,10 @@ class Shell:
 
     def execute(self, sql: str) -> None:
         try:
-            result = query.run(self.con, sql)
-        except QueryError as exc:
+            result = query.run(self.con, sql, self.timeout)
+        except QueryError as exc:  # an interrupted statement too: the shell goes on
             self.failed = True
-            self.console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            self.errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             return
         if result.num_columns:
             query.write(result, self.format, console=self.console)
@@ -131,7 +141,9 @@ class Shell:
             self.format = Format(argument)
         else:
             self.failed = True
-            self.console.print(f"[bold red]error:[/] unknown or incomplete command {line!r} (see .help)")
+            self.errors.print(
+                f"[bold red]error:[/] unknown or incomplete command {escape(line)!r} (see .help)"
+            )
         return True
 
 
@@ -187,9 +199,14 @@ def line_editing(words: list[str]) -> Iterator[None]:
             readline.write_history_file(path)
 
 
-def run_shell(con: duckdb.DuckDBPyConnection, console: Console) -> int:
+def run_shell(
+    con: duckdb.DuckDBPyConnection,
+    console: Console,
+    errors: Console | None = None,
+    timeout: float | None = None,
+) -> int:
     interactive = sys.stdin.isatty()
-    shell = Shell(con, console, interactive)
+    shell = Shell(con, console, interactive, errors, timeout)
     if not interactive:
         return shell.run()
     with line_editing(completion_words(con)):

@@ -46,6 +46,17 @@ def sizes(warehouse: Warehouse) -> list[TableSize]:
     return result
 
 
-def reports(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
-    """Each of QUERIES' results, by title."""
-    return {title: query.run(con, sql) for title, sql in QUERIES.items()}
+def ignored(warehouse: Warehouse) -> list[tuple[str, str, str]]:
+    """(table, file relative to the warehouse, why) of each Parquet file in the table folders that the
+    warehouse did not write (warehouse/files.py): left out of every read."""
+    root = warehouse.root.rstrip("/") + "/"
+    return [
+        (table.name, refused.path.removeprefix(root), refused.reason)
+        for table in TABLES
+        for refused in warehouse.refused(table)
+    ]
+
+
+def reports(con: duckdb.DuckDBPyConnection, timeout: float | None = None) -> dict[str, pa.Table]:
+    """Each of QUERIES' results, by title (each statement stopped after `timeout` seconds)."""
+    return {title: query.run(con, sql, timeout) for title, sql in QUERIES.items()}

@@ -19,6 +19,7 @@ near-duplicate index holds file names), so runs and compaction take turns.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -40,6 +41,7 @@ from flows.warehouse import search_index
 from flows.warehouse.ids import new_run_id
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import DOCUMENTS, FETCHES, REJECTS, SIGNATURES, Table
+from flows.warehouse.views import build_views
 
 WORK = "_compact"
 ROW_GROUP_BYTES = (
@@ -134,21 +136,12 @@ def compact(
             )
         work = f"{work_root}/{new_run_id()}"
         report = CompactReport()
-        moved: set[str] = set()  # sources whose documents were merged: their signatures must follow
-        for table in COMPACTED:
-            table_report = TableReport(table.name)
-            report.tables.append(table_report)
-            for source in sorted(set(sources) if sources else known):
-                for partition in partitions(store, table, source):
-                    if len(partition.files) < 2 and not (
-                        table is SIGNATURES and (source in moved or _stale_pointers(partition))
-                    ):
-                        continue
-                    if progress is not None:
-                        progress(table.name, partition.relative)
-                    _merge(store, partition, work, table_report)
-                    if table is DOCUMENTS:
-                        moved.add(source)
+        try:
+            _compact_tables(store, sources or sorted(known), work, report, progress)
+        finally:  # the views name the files they read: the merged ones, also after a stop half-way
+            if any(t.partitions for t in report.tables):
+                with contextlib.suppress(Exception):  # a failure of its own never hides the first one
+                    build_views(store, only_if_changed=True)
         if search_index.index_path(store).exists():  # re-point its rows at the merged files
             report.search_updated = True
             search_index.refresh(store)
@@ -157,6 +150,27 @@ def compact(
         return report
     finally:
         lock.release()
+
+
+def _compact_tables(
+    store: Warehouse, sources: list[str], work: str, report: CompactReport, progress: Progress | None
+) -> None:
+    """Merge the partitions of these sources, table by table (documents before their signatures)."""
+    moved: set[str] = set()  # sources whose documents were merged: their signatures must follow
+    for table in COMPACTED:
+        table_report = TableReport(table.name)
+        report.tables.append(table_report)
+        for source in sorted(set(sources)):
+            for partition in partitions(store, table, source):
+                if len(partition.files) < 2 and not (
+                    table is SIGNATURES and (source in moved or _stale_pointers(partition))
+                ):
+                    continue
+                if progress is not None:
+                    progress(table.name, partition.relative)
+                _merge(store, partition, work, table_report)
+                if table is DOCUMENTS:
+                    moved.add(source)
 
 
 def live_runs(store: Warehouse) -> list[str]:
@@ -181,13 +195,7 @@ def partitions(store: Warehouse, table: Table, source: str) -> list[Partition]:
     for folder in folders:
         if not folder.is_dir():
             continue
-        files = tuple(
-            sorted(
-                str(f)
-                for f in folder.iterdir()
-                if f.name.endswith(".parquet") and not f.name.startswith((".", "_"))
-            )
-        )
+        files = tuple(sorted(store.own_files(table, str(folder))))  # never a file it did not write
         if files:
             found.append(Partition(table, str(folder), files))
     return found
@@ -227,7 +235,10 @@ def _merge(store: Warehouse, partition: Partition, work: str, table_report: Tabl
             f"hold {rows}; nothing was replaced"
         )
     _fsync(merged)
-    exchange(staged_folder, partition.folder)  # the partition now holds the merged file only
+    for other in os.listdir(partition.folder):  # what is not the table's (a file someone dropped) stays
+        if str(os.path.join(partition.folder, other)) not in partition.files and not other.startswith("."):
+            os.link(os.path.join(partition.folder, other), os.path.join(staged_folder, other))
+    exchange(staged_folder, partition.folder)  # the partition now holds the merged file and nothing else
     _fsync(os.path.dirname(partition.folder))
     shutil.rmtree(staged_folder)  # the old files
     table_report.partitions += 1

@@ -16,7 +16,10 @@ from flows.warehouse.store import Warehouse
 
 
 def connect(
-    config: str | Path | None = None, warehouse: str | None = None, allow_read: list[str] | None = None
+    config: str | Path | None = None,
+    warehouse: str | None = None,
+    allow_read: list[str] | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A read-only DuckDB connection with every view of the warehouse, for notebooks and scripts:
 
@@ -27,19 +30,38 @@ def connect(
     The catalog is built first if it does not exist yet, or is rebuilt if it was built for another place
     (a copied or moved warehouse) or other view files (current_catalog). Holding the connection never
     blocks an ingest (it swaps in a new catalog file); reconnect to see views rebuilt since. The connection
-    is locked down (lock_down): it reads the warehouse and the paths in `allow_read`, and nothing else."""
+    is locked down (lock_down): it reads the warehouse's own files (the ones its views name) and the paths
+    in `allow_read`, and nothing else; it uses at most `memory_limit` (the config's [query] memory_limit by
+    default) and spills to a private temporary folder, removed when the process ends."""
     from flows.warehouse import remote
-    from flows.warehouse.tables import TABLES
+    from flows.warehouse.views import FILES_TABLE
 
-    store = Warehouse.of_config(load_config(config or default_config_path()), warehouse)
+    loaded = load_config(config or default_config_path())
+    store = Warehouse.of_config(loaded, warehouse)
     con = duckdb.connect(current_catalog(store), read_only=True)
+    con.execute("SET memory_limit = $1", [duckdb_memory(memory_limit or loaded.query.memory_limit)])
+    spill = tempfile.mkdtemp(prefix="corpus-spill-")
+    atexit.register(shutil.rmtree, spill, True)
+    con.execute("SET temp_directory = $1", [spill])
     if not store.local:
         remote.open_remote(con, store.uri)
-    # the tables' folders only: not the catalog beside them (never attached read-write), nor new files
-    # at the root
-    tables = [f"{store.uri}/{table.name}" for table in TABLES]
-    lock_down(con, [*tables, *(allow_read or [])])
+    # exactly the files the views read: not the folders they lie in (a path with `..` in it, another
+    # bucket, a file dropped there by someone else, the catalog beside them are then all refused by
+    # DuckDB itself; DuckDB does not resolve `..` in URLs)
+    files = [row[0] for row in con.execute(f"SELECT path FROM {FILES_TABLE}").fetchall()]
+    lock_down(con, files, allow_read or [])
     return con
+
+
+def duckdb_memory(limit: str) -> str:
+    """A memory limit as DuckDB takes it: a share of this machine's memory ('50%') made a size."""
+    text = limit.strip()
+    if text.endswith("%"):
+        import psutil
+
+        share = float(text[:-1]) / 100
+        return f"{max(1, int(psutil.virtual_memory().total * share) >> 20)}MiB"
+    return text
 
 
 def current_catalog(store: Warehouse) -> str:
@@ -60,12 +82,12 @@ def current_catalog(store: Warehouse) -> str:
         return private
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, readable: list[str]) -> None:
-    """DuckDB's own guards, whatever statement comes later: no file or URL outside `readable` (folders
-    or files) can be opened, so nothing can be written outside them; no extension can be installed or
-    loaded; no database attached from a file; no setting changed (these included: lock_configuration).
-    The catalog itself is open read-only."""
-    folders, files = [], []
+def lock_down(con: duckdb.DuckDBPyConnection, tables: list[str], readable: list[str]) -> None:
+    """DuckDB's own guards, whatever statement comes later: no file or URL but the tables' files `tables`
+    and `readable` (folders or files) can be opened, so nothing can be written outside them; no extension
+    can be installed or loaded; no database attached from a file; no setting changed (these included:
+    lock_configuration). The catalog itself is open read-only."""
+    folders, files = [], list(tables)
     for entry in readable:
         local = "://" not in entry
         path = os.path.abspath(entry) if local else entry

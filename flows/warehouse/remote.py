@@ -77,3 +77,8 @@ def open_remote(con: duckdb.DuckDBPyConnection, uri: str) -> None:
         use_ssl = "true"
     options = ", ".join(f"{key} {_quote(value)}" for key, value in fields.items())
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET corpus_s3 (TYPE s3, {options}, USE_SSL {use_ssl})")
+    # httpfs also copies the AWS variables into plain settings, which current_setting() and
+    # duckdb_settings() show to anyone (a secret's values are redacted): emptied, the secret alone holds
+    # the credentials, and the settings cannot be set again once the analysts' connection is locked.
+    for setting in ("s3_access_key_id", "s3_secret_access_key", "s3_session_token"):
+        con.execute(f"SET {setting} = ''")

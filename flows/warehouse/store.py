@@ -23,7 +23,7 @@ import os
 import tempfile
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -36,8 +36,10 @@ import pyarrow.parquet as pq
 
 from flows.errors import ConfigError, ReadOnlyWarehouse
 from flows.records import SCHEMA_VERSION
+from flows.warehouse.files import FileChecks, Refused
 from flows.warehouse.remote import s3_filesystem
 from flows.warehouse.tables import (
+    DOCUMENTS,
     FETCH_SCHEMA,
     FETCHES,
     INPUT_SCHEMA,
@@ -80,6 +82,14 @@ class Warehouse:
             self.uri = self.root
             self.local = True
         self.catalog = str(Path(catalog).resolve()) if catalog else os.path.join(self.root, "corpus.duckdb")
+        self._checks: FileChecks | None = None
+
+    @property
+    def checks(self) -> FileChecks:
+        """Verdicts on the Parquet files of the table folders (files.py), kept beside the catalog."""
+        if self._checks is None:
+            self._checks = FileChecks(os.path.join(os.path.dirname(self.catalog), ".checked-files.json"))
+        return self._checks
 
     def writable(self) -> bool:
         """Whether files can be created in the warehouse (tried, not guessed: a read-only mount refuses
@@ -116,23 +126,46 @@ class Warehouse:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
-    def table_glob(self, table: Table) -> str:
-        """The glob DuckDB reads a table with (a URI for remote warehouses)."""
-        return f"{self.uri}/{table.name}/{table.glob}"
+    def uri_of(self, path: str) -> str:
+        """A path of the warehouse's filesystem as DuckDB names it (s3://bucket/key for object storage)."""
+        return path if self.local else f"{self.uri.split('://', 1)[0]}://{path}"
 
     def has_files(self, table: Table) -> bool:
-        return next(self.files(table), None) is not None
+        return bool(self.files(table))
 
-    def files(self, table: Table) -> Iterator[str]:
-        selector = pafs.FileSelector(self.path(table.name), recursive=True, allow_not_found=True)
-        for info in self.fs.get_file_info(selector):
-            base = info.base_name
-            if (
-                info.type == pafs.FileType.File
-                and base.endswith(".parquet")
-                and not base.startswith((".", "_"))
-            ):
-                yield info.path
+    def files(self, table: Table) -> list[str]:
+        """The table's files: the ones the warehouse wrote (files.py); anything else in its folders is
+        left out, and named once."""
+        return self._own(table, self._parquet_infos(self.path(table.name), recursive=True))
+
+    def refused(self, table: Table) -> list[Refused]:
+        """The Parquet files in a table's folders that the warehouse did not write, and why."""
+        found = []
+        for info in self._parquet_infos(self.path(table.name), recursive=True):
+            reason = self.checks.judge(self.fs, info, table.schema, table.partitions)
+            if reason is not None:
+                found.append(Refused(info.path, reason))
+        self.checks.save(if_read=True)
+        return found
+
+    def own_files(self, table: Table, folder: str) -> list[str]:
+        """The table's own files in one of its partition folders (not below it)."""
+        return self._own(table, self._parquet_infos(folder))
+
+    def _own(self, table: Table, infos: list[pafs.FileInfo]) -> list[str]:
+        own = [i.path for i in infos if self.checks.judge(self.fs, i, table.schema, table.partitions) is None]
+        self.checks.save(if_read=True)
+        return own
+
+    def _parquet_infos(self, folder: str, recursive: bool = False) -> list[pafs.FileInfo]:
+        selector = pafs.FileSelector(folder, recursive=recursive, allow_not_found=True)
+        return [
+            info
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File
+            and info.base_name.endswith(".parquet")
+            and not info.base_name.startswith((".", "_"))
+        ]
 
     # ---- writing
 
@@ -144,6 +177,7 @@ class Warehouse:
         table = table.replace_schema_metadata(schema.metadata)
         if not self.local:  # object stores publish a PUT atomically already
             pq.write_table(table, final_path, filesystem=self.fs, **PARQUET_OPTIONS)
+            self.checks.accept(self.fs.get_file_info(final_path))
             return
         temp = f"{parent}/.{final_path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:8]}.tmp"
         try:
@@ -152,6 +186,7 @@ class Warehouse:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(temp, final_path)
+            self.checks.accept(self.fs.get_file_info(final_path))
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)
@@ -184,11 +219,9 @@ class Warehouse:
             if found is not None:
                 return found
         folder = path.rsplit("/", 1)[0]
-        selector = pafs.FileSelector(folder, allow_not_found=True)
-        for info in self.fs.get_file_info(selector):
-            name = info.base_name
-            if info.path != path and name.endswith(".parquet") and not name.startswith((".", "_")):
-                found = self._text_in(info.path, doc_id)
+        for other in self._own(DOCUMENTS, self._parquet_infos(folder)):
+            if other != path:
+                found = self._text_in(other, doc_id)
                 if found is not None:
                     return found
         return None
@@ -254,14 +287,7 @@ class Warehouse:
         return latest
 
     def partition_files(self, table: Table, source: str) -> list[str]:
-        selector = pafs.FileSelector(self.path(table.name, f"source={source}"), allow_not_found=True)
-        return [
-            i.path
-            for i in self.fs.get_file_info(selector)
-            if i.type == pafs.FileType.File
-            and i.base_name.endswith(".parquet")
-            and not i.base_name.startswith((".", "_"))
-        ]
+        return self._own(table, self._parquet_infos(self.path(table.name, f"source={source}")))
 
     def run_phases(self) -> dict[str, set[str]]:
         """run_id → the phases (start, end) recorded for it."""

@@ -2,8 +2,10 @@
 
 The catalog is rebuilt into a new file and renamed over the old one, so an analyst holding corpus.duckdb
 open (even read-only, which DuckDB treats as a lock against writers) never blocks an ingest: they keep
-reading the old file until they reconnect. Views glob the Parquet files at query time, so files committed
-after the catalog was built are seen without a rebuild.
+reading the old file until they reconnect. The base views name the warehouse's own files one by one
+(warehouse/files.py: what it wrote, not whatever else lies in its folders), and `_catalog_files` lists
+them, so that an analyst's connection can be allowed to read exactly those files; the catalog is rebuilt
+when they change (an ingest does it after its commits, `corpus sql` and connect() before they read).
 """
 
 from __future__ import annotations
@@ -59,20 +61,20 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def base_view_sql(warehouse: Warehouse, table: Table) -> str:
-    """`_<table>_raw`: every column of the declared schema (null where an older file lacks it), plus the
-    partition columns; an empty typed relation while the table has no files yet."""
+def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
+    """`_<table>_raw` over `files` (the table's own): every column of the declared schema (null where an
+    older file lacks it), plus the partition columns; an empty typed relation while there are none."""
     columns = [f"CAST(NULL AS {duckdb_type(f.type)}) AS {f.name}" for f in table.schema]
     columns += [f"CAST(NULL AS VARCHAR) AS {p}" for p in table.partitions]
     empty = f"SELECT {', '.join(columns)} WHERE false"
     body = empty
-    if warehouse.has_files(table):
+    if files:
         hive = ", ".join(f"{_quote(p)}: 'VARCHAR'" for p in table.partitions)
         options = "union_by_name = true"
         if table.partitions:
             options += f", hive_partitioning = true, hive_types = {{{hive}}}"
-        files = _quote(warehouse.table_glob(table))
-        body = f"{empty}\nUNION ALL BY NAME\nSELECT * FROM read_parquet({files}, {options})"
+        listing = ", ".join(_quote(warehouse.uri_of(path)) for path in files)
+        body = f"{empty}\nUNION ALL BY NAME\nSELECT * FROM read_parquet([{listing}], {options})"
     return f"CREATE OR REPLACE VIEW _{table.name}_raw AS\n{body}"
 
 
@@ -167,7 +169,8 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
     same DuckDB) is kept as it is: views bind their files at query time, so new files need no rebuild,
     and a rebuild reads the footer of every Parquet file (~0.3 s at a few thousand files)."""
     catalog = Path(warehouse.catalog)
-    base = [base_view_sql(warehouse, table) for table in TABLES]
+    own = {table.name: warehouse.files(table) for table in TABLES}
+    base = [base_view_sql(warehouse, table, own[table.name]) for table in TABLES]
     files = view_files(sql_dir)
     texts = [path.read_text(encoding="utf-8") for path in files]
     fingerprint = catalog_fingerprint(base, [(p.name, t) for p, t in zip(files, texts, strict=True)])
@@ -198,6 +201,8 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
                     con.execute(failed[0][1])  # raises with DuckDB's message
                 pending = failed
             _comment_columns(con, sql_dir)
+            readable = [warehouse.uri_of(path) for files in own.values() for path in files]
+            con.execute(f"CREATE TABLE {FILES_TABLE} AS SELECT unnest($1::VARCHAR[]) AS path", [readable])
             con.execute(f"CREATE VIEW {FINGERPRINT_VIEW} AS SELECT {_quote(fingerprint)} AS fingerprint")
             con.execute("CHECKPOINT")
         os.replace(temp, catalog)
@@ -222,6 +227,7 @@ def _comment_columns(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
 
 
 FINGERPRINT_VIEW = "_catalog_fingerprint"
+FILES_TABLE = "_catalog_files"  # the files the base views read, as DuckDB names them
 
 
 def catalog_fingerprint(base: list[str], views: list[tuple[str, str]]) -> str:

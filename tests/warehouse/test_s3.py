@@ -287,3 +287,37 @@ def test_remote_globs_and_every_archive_reader_match_local_files(
             if isinstance(p, Page)
         ]
         assert here == there and len(here) in (40, 7, 3), name
+
+
+def test_the_query_layer_on_s3_reads_nothing_else_and_shows_no_secret(
+    s3: dict[str, str], tmp_path: Path
+) -> None:
+    """Seen: a path with `..` read another bucket through the warehouse's allowed prefix, and
+    current_setting('s3_secret_access_key') printed the secret (httpfs loads the AWS variables into
+    settings anyone can read; the connection's own credentials are a redacted secret)."""
+    secret = "s3cr3t-f0r-the-test"
+    env = {**s3, "AWS_SECRET_ACCESS_KEY": secret}
+    httpx.put(f"{s3['AWS_ENDPOINT_URL']}/corpus-other", timeout=10)
+    httpx.put(f"{s3['AWS_ENDPOINT_URL']}/corpus-other/x.csv", content=b"a,b\n1,2\n", timeout=10)
+    config = tmp_path / "s3.toml"
+    config.write_text(
+        f'[warehouse]\npath = "s3://corpus-wh/sealed"\ncatalog = "local/corpus.duckdb"\n{SAMPLE_SOURCE}'
+    )
+    assert run(env, "ingest", "-c", str(config)).returncode == 0
+    for statement in (
+        "select current_setting('s3_secret_access_key') as s",
+        "select current_setting('s3_access_key_id') as s",
+        "select name, value from duckdb_settings() where name like 's3%'",
+        "select * from duckdb_secrets()",
+    ):
+        done = run(env, "sql", "-c", str(config), "--format", "csv", statement)
+        assert secret not in done.stdout + done.stderr, statement
+    for path in (
+        "s3://corpus-wh/sealed/documents/../../../corpus-other/x.csv",
+        "s3://corpus-wh/sealed/documents/./../../../corpus-other/x.csv",
+        "s3://corpus-wh/sealed/documents/%2e%2e/%2e%2e/%2e%2e/corpus-other/x.csv",
+        "s3://corpus-other/x.csv",
+    ):
+        done = run(env, "sql", "-c", str(config), "--format", "csv", f"select * from read_csv('{path}')")
+        assert done.returncode != 0 and "1,2" not in done.stdout, (path, done.stdout)
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
