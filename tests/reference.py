@@ -63,13 +63,12 @@ def configuration_reference() -> str:
     """Every config key, section by section and per kind of source, and the limits that are not keys."""
     c = config_module
     out: list[str] = []
-    for section, model in (
-        ("[warehouse]", c.WarehouseConfig),
-        ("[extract]", c.ExtractConfig),
-        ("[runner]", c.RunnerConfig),
-        ("[dedup]", c.DedupConfig),
-        ("[defaults]", c.Defaults),
-    ):
+    sections = [  # every table of the config, as Config declares them
+        (f"[{name}]", field.annotation)
+        for name, field in c.Config.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+    ]
+    for section, model in sections:
         doc = " ".join(model.__doc__.split("\n\n")[0].split()) if model.__doc__ else ""
         out += [f"### `{section}`", "", *([doc, ""] if doc else [])]
         out += [*_table(model), ""]
