@@ -60,6 +60,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _refuse_output_inside(output: Path | None, config: Path, override: str | None) -> None:
+    """Results are never written into the warehouse (among its files, or where it keeps its catalog)."""
+    if output is not None and _warehouse(config, override).holds(output):
+        fail(f"--output {output}: inside the warehouse; write results somewhere else")
+
+
 def _warehouse(config_path: Path, override: str | None) -> Warehouse:
     from flows.warehouse.store import Warehouse
 
@@ -207,7 +213,8 @@ def views(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
     out.print(f"{len(created)} views in {store.catalog}: {', '.join(sorted(created))}", highlight=False)
 
 
-@app.command()
+# A query may begin with a `--` comment: what click does not know as an option is the query.
+@app.command(context_settings={"ignore_unknown_options": True})
 def sql(
     statement: Annotated[
         str | None, typer.Argument(metavar="[QUERY]", help="SQL to run (read-only); none opens the shell.")
@@ -251,6 +258,7 @@ def sql(
             check_memory_limit(memory_limit)
         except ValueError as exc:
             fail(f"--memory-limit: {exc}")
+    _refuse_output_inside(output, config, warehouse)
     limit = timeout or load_config(config).query.timeout
     con = connect(config, warehouse, allow_read, memory_limit)
     with con:
@@ -271,7 +279,9 @@ def search(
     since: Annotated[
         str | None, typer.Option("--since", help="Published on or after: YYYY-MM-DD, or an age: 7d, 2w.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many results.")] = 10,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100_000, help="At most this many results.")
+    ] = 10,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
 ) -> None:
@@ -282,6 +292,7 @@ def search(
     from flows.analyst import search as searching
 
     store = _warehouse(config, warehouse)
+    _refuse_output_inside(output, config, warehouse)
     try:
         result = searching.search(store, words, source, _since(since), limit)
     except duckdb.Error as exc:
@@ -322,6 +333,7 @@ def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
     from flows.warehouse import connect
 
     store = _warehouse(config, warehouse)
+    store.require_existing("corpus stats")
     sizes = Table("table", "files", "size", box=box.SIMPLE_HEAD, title="on disk", title_justify="left")
     for size in statistics.sizes(store):
         sizes.add_row(size.table, str(size.files), _human(size.bytes))
@@ -589,9 +601,12 @@ def sources_add(
     from flows.fetch.aio import run_async
     from flows.sources.site_discovery import find_listings
 
+    from flows.fetch.safety import url_problem
+
     cfg = load_config(config)
-    if not url.lower().startswith(("http://", "https://")):
-        fail(f"{url!r}: not an http(s) URL")
+    problem = url_problem(url)
+    if problem is not None:
+        fail(f"{url[:300]!r}: {problem}")
     taken = {s.name for s in cfg.sources}
     if name is not None and name in taken:
         fail(f"{config}: a source named {name!r} exists already")

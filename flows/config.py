@@ -45,6 +45,7 @@ REPO_CONFIG = Path(__file__).resolve().parent.parent / DEFAULT_CONFIG  # this ch
 COMMIT_CHUNK_DOCUMENTS = 500  # documents committed at a time: memory stays at a few chunks per unit
 SERVE_STOP_GRACE_SECONDS = 20.0  # `corpus serve`: wait this long for a clean stop ($CORPUS_SERVE_STOP_GRACE)
 MAX_REDIRECTS = 5  # redirects followed by hand, each hop checked (safety, robots)
+MAX_CONFIG_BYTES = 10_000_000  # a larger "config" is something else (a log, /dev/zero): refused unread
 MAX_URL_CHARS = 8192  # a longer URL is bad_url (servers refuse far shorter ones: 8 KB is nginx's default)
 MAX_RETRY_WAIT = 60.0  # a server asking for a longer pause is not waited for: the page is retried next run
 RETRY_BACKOFF_BASE = 0.5  # seconds before the first retry; doubled per attempt (at most 30 s), with jitter
@@ -476,10 +477,22 @@ class Config(StrictModel):
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML config; raise ConfigError with a one-line message on any problem."""
+    """Read and validate a TOML config; raise ConfigError with a one-line message on any problem (a file
+    that is not a regular file, such as /dev/zero or a FIFO, or one larger than MAX_CONFIG_BYTES, is refused
+    before it is read)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if "\0" in str(path):
+            raise ConfigError(f"{str(path)!r}: a NUL character in the config's path")
+        if not path.is_file():
+            if not path.exists():
+                raise ConfigError(f"{path}: config file not found")
+            raise ConfigError(f"{path}: not a regular file, so not a config")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes, so not a config")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -494,6 +507,11 @@ def parse_config(text: str, path: Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
+    nul = _first_nul(raw)
+    if nul is not None:
+        raise ConfigError(f"{path}: key {nul!r}: a NUL character in its value")
     if "base_dir" in raw:
         raise ConfigError(f"{path}: key 'base_dir': unknown key")
     sources = [_source(entry, index, raw, path) for index, entry in enumerate(_source_tables(raw, path))]
@@ -501,6 +519,18 @@ def parse_config(text: str, path: Path) -> Config:
         return Config.model_validate({**raw, "sources": sources, "base_dir": path.resolve().parent})
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc.errors(), raw)}") from None
+
+
+def _first_nul(value: Any, where: str = "") -> str | None:
+    """The dotted key of the first string holding a NUL character (no path, URL or name may hold one)."""
+    if isinstance(value, str):
+        return where if "\0" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _first_nul(item, f"{where}.{key}" if where else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _source_tables(raw: dict[str, Any], path: Path) -> list[Any]:

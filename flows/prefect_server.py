@@ -154,9 +154,18 @@ def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         process.wait(5)
 
 
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Refused|Timeout)\b.*")
+
+
 def _last_line(log: Path) -> str:
+    """What stopped the server, from its log: the last exception raised (an unreachable database:
+    "ConnectionRefusedError: ... Connect call failed"), else its last line ("Server stopped!" says
+    nothing)."""
     with contextlib.suppress(OSError):
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        causes = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        if causes:
+            return causes[-1][:300]
         if lines:
             return lines[-1][:300]
     return "no output"

@@ -145,3 +145,58 @@ def test_deploy_without_a_prefect_server_or_to_an_unreachable_one_is_one_line(ma
     done = corpus(*args, env={"PREFECT_API_URL": nobody})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert f"Prefect server {nobody}" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.flow
+def test_smaller_edges_each_end_in_one_line(make_config, tmp_path: Path, sample_warehouse) -> None:
+    """Seen: RecursionError for a deeply nested TOML, ValueError for a NUL in the warehouse path (after
+    `sources validate` passed it), /dev/zero read without end, OverflowError for a huge --limit, a query
+    starting with a `--` comment taken for an option, PIVOT refused as if it were CREATE, InvalidURL from
+    `sources add`."""
+    nested = make_config("a = " + "[" * 20_000 + "]" * 20_000 + "\n", "nested.toml")
+    nul = make_config('[warehouse]\npath = "wh\\u0000x"\n', "nul.toml")
+    cases = [
+        (["sources", "validate", "-c", str(nested)], 2, "nested too deeply"),
+        (["sources", "validate", "-c", str(nul)], 2, "key 'warehouse.path': a NUL character"),
+        (["sources", "validate", "-c", "/dev/zero"], 2, "not a regular file"),
+        (
+            ["search", "x", "-c", str(sample_warehouse.config), "--limit", "99999999999999999999"],
+            2,
+            "--limit",
+        ),
+        (["sources", "add", "http://h:99999/", "-c", str(sample_warehouse.config)], 2, "Port out of range"),
+        (["sources", "add", "http://[::1/x", "-c", str(sample_warehouse.config)], 2, "Invalid IPv6 URL"),
+    ]
+    for args, code, expected in cases:
+        done = corpus(*args, timeout=60)
+        assert done.returncode == code, (args, done.stderr)
+        assert expected in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+    comment = corpus("sql", "-c", sample_warehouse.config, "--format", "csv", "-- why\nselect 42 as answer")
+    assert comment.returncode == 0 and comment.stdout.split() == ["answer", "42"], comment.stderr
+    pivot = "PIVOT (select source, 1 as n from documents) ON source USING count(*)"
+    done = corpus("sql", "-c", sample_warehouse.config, "--format", "csv", pivot)
+    assert done.returncode == 0 and "sample" in done.stdout, done.stderr
+
+
+@pytest.mark.e2e
+def test_a_server_whose_database_is_unreachable_says_why(make_config) -> None:
+    """Seen: `exited with status 3 while starting`, the cause only in its log."""
+    config = make_config('[warehouse]\npath = "wh"\n')
+    unreachable = f"postgresql+asyncpg://u:p@127.0.0.1:{_closed_port()}/prefect"
+    done = corpus(
+        "server", "-c", config, "--port", "0",
+        env={"PREFECT_SERVER_DATABASE_CONNECTION_URL": unreachable, "PREFECT_API_URL": None}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ConnectionRefusedError" in lines[0] and "Connect call failed" in lines[0], (
+        lines
+    )
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

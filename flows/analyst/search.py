@@ -96,6 +96,7 @@ def search(
     terms = [w.lower() for w in _WORD.findall(words)]
     if not terms:
         raise SearchUnavailable("nothing to search for: give at least one word")
+    warehouse.require_existing("corpus search")
     read_only = not warehouse.writable()  # a read-only warehouse is searched as its index stands
     if read_only and not index_path(warehouse).exists():
         raise SearchUnavailable(

@@ -20,6 +20,7 @@ import gzip
 import io
 import logging
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -264,7 +265,7 @@ def _read_warc(
     were skipped. A damaged file: the pages read so far, then SourceError naming the file and offset."""
     skipped = 0
     last = None
-    damaged: list[int] = []
+    yielded: set[int] = set()  # offsets of the records that became a page or a reject
     try:
         records = FastWarcIterator(stream, record_types=WarcRecordType.any_type, parse_http=True)
         for record in records:
@@ -282,12 +283,13 @@ def _read_warc(
                 if not url.lower().startswith(("http://", "https://")):
                     skipped += 1  # dns: and other captures that are not HTTP
                     continue
-                damaged.append(record.stream_pos)  # an HTTP capture whose headers do not parse
                 when = record.record_date or datetime.now(UTC)
                 unparsed = Page(url, b"", when, f"{path}#{record.stream_pos}")
+                yielded.add(record.stream_pos)
                 yield rejected(unparsed, "unreadable", "the record's HTTP headers do not parse")
                 continue
             page, truncated = _warc_record(path, record, max_bytes)
+            yielded.add(record.stream_pos)
             yield page
             if truncated:  # the file ends inside this record
                 yield Skipped(skipped, path)
@@ -298,17 +300,69 @@ def _read_warc(
         yield Skipped(skipped, path)
         where = f"after the record at offset {last}" if last is not None else "at its start"
         raise SourceError(f"WARC file {path}: damaged {where}: {exc}", path=path) from None
+    cut = _cut_short(stream, last, end) if last is not None else None
+    if cut is not None:  # FastWARC ends quietly inside a record's headers: the record is named here
+        offset, url = cut
+        if offset not in yielded:  # once: a record cut where its body begins came through already
+            page = Page(url, b"", datetime.now(UTC), f"{path}#{offset}")
+            yield rejected(page, "unreadable", "truncated record: the file ends inside its headers")
+        yield Skipped(skipped, path)
+        raise SourceError(f"WARC file {path}: truncated at the record at offset {offset}", path=path)
     yield Skipped(skipped, path)
-    _raise_damaged("WARC", path, damaged)
 
 
-def _raise_damaged(what: str, path: str, damaged: list[int]) -> None:
-    if damaged:
-        records = f"{len(damaged)} records" if len(damaged) > 1 else "a record"
-        raise SourceError(
-            f"{what} file {path}: damaged: {records} with no readable HTTP headers, at offset {damaged[0]}",
-            path=path,
-        )
+def _cut_short(stream: IO[bytes] | gzip.GzipFile, last: int, end: int | None) -> tuple[int, str] | None:
+    """(offset, URL) of a record the file cuts short inside its headers, which FastWARC passes over
+    quietly (as a record without headers, or not at all): the last record read when its own header block
+    or gzip member does not end, else what follows it; None when nothing (or only blank lines) follows.
+    Only where the read was to reach the end of the file: a byte range stops at its end on purpose."""
+    try:
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        if end is not None and end < size:
+            return None
+        stream.seek(0)
+        gzipped = stream.read(2) == b"\x1f\x8b"
+        after = _record_end(stream, last, gzipped)
+        if after is None:  # the last record's own headers (or gzip member) do not end: that one is cut
+            after = last
+        elif after >= size:
+            return None
+        stream.seek(after)
+        rest = stream.read(_HEAD * 16)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if not rest.strip(b"\r\n"):
+        return None
+    blank = 0 if gzipped else len(rest) - len(rest.lstrip(b"\r\n"))  # the blank lines between records
+    try:
+        text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(rest, _HEAD) if gzipped else rest
+    except zlib.error:
+        text = b""
+    found = re.search(rb"(?im)^WARC-Target-URI:[ \t]*<?([^\s>]+)", text)
+    return after + blank, found.group(1).decode("utf-8", "replace") if found else ""
+
+
+def _record_end(stream: IO[bytes] | gzip.GzipFile, start: int, gzipped: bool) -> int | None:
+    """Where the record starting at `start` ends: its gzip member's end, or its header block, its
+    Content-Length of content and the blank line after them. Output is never kept (a bomb costs nothing)."""
+    stream.seek(start)
+    if gzipped:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        fed = 0
+        while not inflater.eof:
+            chunk = stream.read(_WINDOW)
+            if not chunk:
+                return None
+            fed += len(chunk)
+            inflater.decompress(chunk, 1)
+            while inflater.unconsumed_tail and not inflater.eof:
+                inflater.decompress(inflater.unconsumed_tail, _WINDOW)
+        return start + fed - len(inflater.unused_data)
+    head = stream.read(_WINDOW)
+    blank = head.find(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:[ \t]*(\d+)", head[:blank]) if blank >= 0 else None
+    return None if length is None else start + blank + 4 + int(length.group(1))
 
 
 def _warc_record(path: str, record: Any, max_bytes: int) -> tuple[Page | Extracted, bool]:
@@ -412,7 +466,6 @@ def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted | Skipped]
 
     skipped = 0
     last = None
-    damaged: list[int] = []
     try:
         with _warnings_to_log(path):
             for entry in _arc_records(path, max_bytes, gzip_stream=one_gzip_member(path)):
@@ -421,12 +474,6 @@ def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted | Skipped]
                 elif isinstance(entry, Skipped):
                     skipped += entry.records
                 else:
-                    if (
-                        isinstance(entry, Extracted)
-                        and entry.reject
-                        and entry.reject["reason"] == "unreadable"
-                    ):
-                        damaged.append(last or 0)
                     yield entry
     except (OSError, EOFError, zlib.error, ArchiveLoadFailed, ValueError) as exc:
         yield Skipped(skipped, path)
@@ -434,7 +481,6 @@ def _read_arc(path: str, max_bytes: int) -> Iterator[Page | Extracted | Skipped]
         message = " ".join(str(exc).split())
         raise SourceError(f"ARC file {path}: damaged {where}: {message}", path=path) from None
     yield Skipped(skipped, path)
-    _raise_damaged("ARC", path, damaged)
 
 
 def _arc_records(path: str, max_bytes: int, gzip_stream: bool) -> Iterator[Page | Extracted | Skipped | int]:

@@ -38,6 +38,7 @@ def connect(
 
     loaded = load_config(config or default_config_path())
     store = Warehouse.of_config(loaded, warehouse)
+    store.require_existing("a query")
     con = duckdb.connect(current_catalog(store), read_only=True)
     con.execute("SET memory_limit = $1", [duckdb_memory(memory_limit or loaded.query.memory_limit)])
     spill = tempfile.mkdtemp(prefix="corpus-spill-")

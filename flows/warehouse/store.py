@@ -116,6 +116,19 @@ class Warehouse:
                 "(sql, stats and search only read)"
             )
 
+    def require_existing(self, command: str) -> None:
+        """For commands that only read: a local warehouse folder that does not exist is a mistyped path, not
+        a new warehouse to create (ingest creates one)."""
+        if self.local and not os.path.isdir(self.root):
+            raise ConfigError(
+                f"warehouse {self.root} does not exist: {command} reads an existing warehouse "
+                "(corpus ingest creates one)"
+            )
+
+    def holds(self, path: str | os.PathLike[str]) -> bool:
+        """Whether a local path lies inside the warehouse folder (results are never written there)."""
+        return self.local and Path(path).resolve().is_relative_to(self.root)
+
     @classmethod
     def of_config(cls, config: Config, override: str | None = None) -> Warehouse:
         """The warehouse a config names ([warehouse] path and catalog), or the folder `override`."""

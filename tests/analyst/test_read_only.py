@@ -96,11 +96,13 @@ READS = [
 
 
 def tree(*folders: Path) -> dict[str, str]:
+    """Every file's hash; not the verdicts on the warehouse's files (.checked-files.json), a cache that
+    reading fills, like the catalog."""
     return {
         str(path): hashlib.sha256(path.read_bytes()).hexdigest()
         for folder in folders
         for path in sorted(folder.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.name != ".checked-files.json"
     }
 
 
@@ -368,3 +370,48 @@ def test_every_command_refuses_a_warehouse_that_is_a_file(tmp_path: Path, comman
         f"error: warehouse {tmp_path / 'afile'} is a file, not a folder ([warehouse] path, --warehouse)"
     ]
     assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+@pytest.mark.flow
+def test_the_python_connection_is_sealed_like_the_cli(sample: Path) -> None:
+    """Seen: connect() accepted COPY ... TO a new file in documents/ (which the views then read) and EXPORT
+    DATABASE. DuckDB itself now refuses them: the connection may open the warehouse's own files and
+    nothing else, and DuckDB writes through a temporary file beside the target (so overwriting one of those
+    files, by SQL or through a relation, is refused too)."""
+    folder = sample.parent
+    stored = next((folder / "wh" / "documents").rglob("part-*.parquet"))
+    before = tree(folder)
+    with connect(sample) as con:
+        for statement in (
+            f"COPY (SELECT 1 AS x) TO '{folder}/wh/documents/source=sample/month=2025-07/part-zz.parquet'",
+            f"COPY (SELECT * FROM documents) TO '{stored}'",
+            f"EXPORT DATABASE '{folder}/wh/documents/export'",
+            "CREATE TABLE t AS SELECT 1",
+        ):
+            with pytest.raises((QueryError, duckdb.Error)):
+                con.execute(statement)
+            with pytest.raises((QueryError, duckdb.Error)):
+                con.sql(statement)
+        for write in ("write_parquet", "to_parquet", "write_csv", "to_csv"):
+            with pytest.raises((QueryError, duckdb.Error)):
+                getattr(con.sql("select * from documents").limit(1), write)(str(stored))
+        assert con.sql("select count(*) from articles").fetchone()[0] > 0  # reading goes on as before
+        assert con.execute("select count(*) from documents").fetchall()[0][0] > 0
+    assert tree(folder) == before
+
+
+@pytest.mark.flow
+def test_output_into_the_warehouse_and_a_mistyped_warehouse_are_refused(sample: Path, tmp_path: Path) -> None:
+    """Seen: --output wrote a Parquet file into documents/ (the views read its forged row), and
+    `corpus sql -w no/such/folder` answered 0 rows and left a new folder with a catalog in it."""
+    folder = sample.parent
+    inside = folder / "wh" / "documents" / "source=sample" / "month=2025-07" / "part-zz.parquet"
+    done = corpus("sql", "-c", str(sample), "select 1 as x", "--format", "parquet", "--output", str(inside))
+    assert done.returncode == 2 and "inside the warehouse" in done.stderr, done.stderr
+    assert not inside.exists()
+    missing = tmp_path / "no" / "such" / "folder"
+    for command in (["sql", "select count(*) from articles"], ["stats"], ["search", "war"]):
+        done = corpus(*command, "-c", str(sample), "-w", str(missing))
+        assert done.returncode == 2 and "does not exist" in done.stderr, (command, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (tmp_path / "no").exists()

@@ -14,7 +14,7 @@ import brotli
 import duckdb
 import pytest
 import zstandard
-from sites import make_article, news_page
+from sites import make_article, news_page, warc_bytes
 from test_sources import LOCAL
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -324,3 +324,38 @@ def test_remote_reads_grow_while_sequential_and_return_the_bytes_asked(tmp_path:
     assert counted.reads == [RemoteFile.FIRST_READ] * 3 + [10], counted.reads
     stream.seek(-5, 2)
     assert stream.tell() == len(data) - 5 and stream.read() == data[-5:] and stream.read(10) == b""
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_a_record_cut_inside_its_headers_is_an_unreadable_reject(compress: bool) -> None:
+    """Seen: FastWARC ends quietly when a file ends inside a record's WARC headers (or its gzip member's
+    first bytes): that record was neither a document nor a reject, and the file was not named damaged."""
+    import io
+
+    from flows.sources.warc import _read_warc
+
+    first = news_page(make_article(1), "https://a.test/1").encode()
+    second = news_page(make_article(2), "https://a.test/2").encode()
+    both = warc_bytes(
+        [
+            ("https://a.test/1", "200 OK", "text/html", first),
+            ("https://a.test/2", "200 OK", "text/html", second),
+        ],
+        compress=compress,
+    )
+    if compress:  # the second record starts where the first gzip member ends
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        member.decompress(both)
+        start = len(both) - len(member.unused_data)
+    else:
+        start = both.index(b"WARC/1.0", 1)
+    for into in (10, 40, 80, 150):  # bytes of the second record left: inside its headers
+        outcomes: list[Page | Extracted | Skipped] = []
+        with pytest.raises(SourceError, match=f"truncated at the record at offset {start}$"):
+            for outcome in _read_warc("cut.warc", io.BytesIO(both[: start + into]), None, 10**7):
+                outcomes.append(outcome)
+        pages = [o.url for o in outcomes if isinstance(o, Page)]
+        rejects = [o.reject for o in outcomes if isinstance(o, Extracted) and o.reject]
+        assert pages == ["https://a.test/1"], into
+        assert [(r["reason"], r["origin"]) for r in rejects] == [("unreadable", f"cut.warc#{start}")], into
