@@ -63,6 +63,8 @@ def test_shell_through_a_pipe(sample: Path) -> None:
     )
     assert f"total\n{total}\n" in out  # csv after .format csv
     assert "last\n1" in out
+    # errors go to stderr (seen: to stdout, mixed into the results a script reads)
+    assert "read-only" in result.stderr and "error" not in out, (out, result.stderr)
     assert "read-only: DELETE statements are not allowed" in out
 
 
