@@ -65,7 +65,7 @@ def test_shell_through_a_pipe(sample: Path) -> None:
     assert "last\n1" in out
     # errors go to stderr (seen: to stdout, mixed into the results a script reads)
     assert "read-only" in result.stderr and "error" not in out, (out, result.stderr)
-    assert "read-only: DELETE statements are not allowed" in out
+    assert "read-only: DELETE statements are not allowed" in result.stderr
 
 
 @pytest.mark.parametrize(
