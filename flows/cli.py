@@ -599,9 +599,8 @@ def sources_add(
     from flows.config_edit import append_source, source_name_for
     from flows.errors import SourceError
     from flows.fetch.aio import run_async
-    from flows.sources.site_discovery import find_listings
-
     from flows.fetch.safety import url_problem
+    from flows.sources.site_discovery import find_listings
 
     cfg = load_config(config)
     problem = url_problem(url)

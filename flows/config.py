@@ -53,7 +53,8 @@ MAX_CRAWL_DELAY = 60.0  # a robots.txt Crawl-delay above this is capped
 MAX_ROBOTS_BYTES = 500_000  # a larger robots.txt is read as empty (allow everything)
 MAX_LISTING_BYTES = 50_000_000  # feeds and sitemaps (the sitemap protocol's own limit, uncompressed)
 MAX_SITEMAP_DEPTH = 3  # sitemap indexes nested deeper are bad_sitemap rejects
-MAX_SITEMAPS = 1000  # child sitemaps read per source and run
+MAX_SITEMAPS = 1000  # sitemaps (an index and its children, each once) read per source and run
+MAX_LISTED_URLS = 1_000_000  # page URLs a source's sitemaps may list per run: the rest is a bad_sitemap row
 RAW_ARCHIVE_ROTATE_BYTES = 100_000_000  # web sources' raw WARC files are rotated at this size
 
 

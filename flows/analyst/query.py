@@ -49,7 +49,10 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryError(one_line(exc)) from None
     if not statements:
         raise QueryError("no SQL statement given")
-    pivot = any(sql[offset:].split(None, 1)[0].upper().startswith("PIVOT") for offset, _ in duckdb.tokenize(sql))
+    words = (
+        sql[offset:].split(None, 1)[0].upper() for offset, _ in duckdb.tokenize(sql) if sql[offset:].strip()
+    )
+    pivot = any(word.startswith("PIVOT") for word in words)
     for statement in statements:
         if pivot and statement.type == duckdb.StatementType.CREATE and not statement.query.strip():
             continue  # the enum type DuckDB creates (in memory) for a PIVOT's columns: no text of its own

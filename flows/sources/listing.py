@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
 
 from flows.config import (
+    MAX_LISTED_URLS,
     MAX_LISTING_BYTES,
     MAX_SITEMAP_DEPTH,
     MAX_SITEMAPS,
@@ -51,10 +53,11 @@ class Listing:
 
 async def list_entries(source: WebSource, config: Config, fetcher: Fetcher) -> Listing:
     if isinstance(source, FeedSource):
-        listing = Listing(await _feed(source.url, fetcher), [])
+        listing = Listing([], [])
+        await _feed(source.url, fetcher, listing)
     elif isinstance(source, SitemapSource):
         listing = Listing([], [])
-        await _sitemap(source.url, fetcher, listing, depth=0, budget=[MAX_SITEMAPS])
+        await _sitemap(source.url, fetcher, listing, depth=0, walk=_Walk())
     elif isinstance(source, UrlsSource):
         listing = Listing(_url_list(source, config), [])
     else:  # pragma: no cover
@@ -82,10 +85,13 @@ def listed_in(source: WebSource) -> str:
 def _join(base: str, link: str, date: datetime | None = None) -> Entry:
     """A link of a listing made absolute against the listing's URL; a link that cannot be joined is an
     entry with its problem (a bad_url reject), not an exception."""
+    link = link.strip()
+    if link[:8].lower().startswith(("http://", "https://")):  # absolute already (nearly every link)
+        return Entry(link, date, origin=base)
     try:
-        return Entry(urljoin(base, link.strip()), date, origin=base)
+        return Entry(urljoin(base, link), date, origin=base)
     except ValueError as exc:
-        return Entry(link.strip(), date, f"not a URL: {exc}", base)
+        return Entry(link, date, f"not a URL: {exc}", base)
 
 
 def select(entries: list[Entry], source: WebSource) -> list[Entry]:
@@ -145,15 +151,124 @@ async def _fetch_listing(url: str, fetcher: Fetcher, what: str) -> bytes:
     return outcome.body
 
 
-async def _feed(url: str, fetcher: Fetcher) -> list[Entry]:
+async def _feed(url: str, fetcher: Fetcher, listing: Listing) -> None:
     body = await _fetch_listing(url, fetcher, "feed")
-    return parse_feed(body, url)
+    read = read_feed(body, url)
+    listing.entries += read.entries
+    if read.damage is not None:  # the items before the damage count; the damage is a row of its own
+        detail = f"{read.damage}; {len(read.entries)} items read before it"
+        listing.rejects.append(reject_row(url, "bad_feed", detail))
+
+
+@dataclass
+class Read:
+    """What one listing document gave: its kind, its entries (each one complete: an entry the document
+    cuts off is not one), and where and why it is damaged, when it is (what came before still counts)."""
+
+    kind: str  # rss, rdf, atom, json, urlset, sitemapindex, text
+    entries: list[Entry]
+    damage: str | None = None
 
 
 def parse_feed(body: bytes, url: str) -> list[Entry]:
-    """RSS, Atom (feedparser) or JSON Feed entries; SourceError when the body is none of these."""
-    if body.lstrip()[:1] == b"{":
-        return _json_feed(body, url)
+    """A feed's entries (read_feed); SourceError when the body is no feed."""
+    return read_feed(body, url).entries
+
+
+def read_feed(body: bytes, url: str) -> Read:
+    """RSS 0.9x/2.0, RSS 1.0 (RDF), Atom or JSON Feed, read as far as it is readable. Links are chosen as
+    the standards say: RSS `<link>` (else a `<guid>` that is a permalink), Atom the `rel="alternate"` (or
+    rel-less) link of an HTML type (never an enclosure, nor a link without href), JSON Feed `url`;
+    relative ones resolved against `xml:base` or the feed's URL. Read in pieces with lxml, items
+    discarded as they are read, so a feed of 100,000 items costs its bytes, not a tree of them;
+    feedparser's loose parser reads what lxml does not recognise. SourceError when it is no feed."""
+    body = _unwrap(body, url, "feed")
+    if body[:1] == b"{":
+        return Read("json", _json_feed(body, url))
+    pull = _Pull(body, url)
+    entries: list[Entry] = []
+    kind = None
+    for event, element in pull.events():
+        if kind is None:
+            kind = {"rss": "rss", "RDF": "rdf", "feed": "atom"}.get(etree.QName(element).localname, "")
+            if not kind:
+                break
+            continue
+        if event != "end" or etree.QName(element).localname not in ("item", "entry"):
+            continue
+        link, date = _atom_entry(element, url) if kind == "atom" else _rss_item(element, url)
+        if link:
+            entries.append(_join(element.base or url, link, date))
+        else:
+            name = _child_text(element, ("id", "guid")) or f"{url}#item-{len(entries) + 1}"
+            title = " ".join((_child_text(element, ("title",)) or "").split())[:120]
+            problem = f"feed item {len(entries) + 1} ({title!r}) has no usable link"
+            entries.append(Entry(name, date, problem, url))
+        pull.discard(element)
+    if kind:
+        if not entries and pull.damage() and not pull.closed:
+            raise SourceError(f"feed {url}: not a valid feed: {pull.damage()}")
+        return Read(kind, entries, pull.damage())
+    return Read("feed", _loose_feed(body, url))
+
+
+_ATOM = "http://www.w3.org/2005/Atom"
+
+
+def _rss_item(item: etree._Element, url: str) -> tuple[str | None, datetime | None]:
+    link = _child_text(item, ("link",), plain=True)
+    if not link:
+        guid = next((c for c in item if _local(c) == "guid"), None)
+        if guid is not None and (guid.get("isPermaLink") or "true").lower() != "false":
+            text = (guid.text or "").strip()
+            link = text if "://" in text or text.startswith("/") else None
+    if not link:
+        link, _ = _atom_entry(item, url)
+    return link, _date(_child_text(item, ("pubDate", "date", "published", "updated", "issued", "modified")))
+
+
+_HTML_TYPES = (None, "", "text/html", "application/xhtml+xml")
+
+
+def _atom_entry(entry: etree._Element, url: str) -> tuple[str | None, datetime | None]:
+    links = [
+        (c.get("rel"), (c.get("type") or "").split(";")[0].strip().lower(), (c.get("href") or "").strip())
+        for c in entry
+        if _local(c) == "link" and c.get("href")
+    ]
+    alternate = [(kind, href) for rel, kind, href in links if (rel or "alternate") == "alternate" and href]
+    chosen = next((href for kind, href in alternate if kind in _HTML_TYPES), None)
+    chosen = chosen or next((href for _, href in alternate), None)
+    return chosen, _date(_child_text(entry, ("published", "updated", "issued", "modified", "created")))
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _child_text(element: etree._Element, names: tuple[str, ...], plain: bool = False) -> str | None:
+    """The text of the first child with one of these local names (`plain`: not an Atom element, such as
+    an `<atom:link>` inside an RSS item, whose text is empty anyway)."""
+    for name in names:
+        for child in element:
+            if _local(child) == name and (not plain or etree.QName(child).namespace != _ATOM):
+                text = (child.text or "").strip()
+                if text:
+                    return text
+    return None
+
+
+def _date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    from feedparser.datetimes import _parse_date  # RFC 822, ISO 8601 and the forms feeds use in practice
+
+    stamp = _parse_date(text)
+    return datetime(*stamp[:6]).replace(tzinfo=UTC) if stamp else None
+
+
+def _loose_feed(body: bytes, url: str) -> list[Entry]:
+    """What feedparser's loose parser reads of a body lxml does not recognise as a feed."""
     import feedparser
 
     try:
@@ -165,11 +280,13 @@ def parse_feed(body: bytes, url: str) -> list[Entry]:
         raise SourceError(f"feed {url}: not a valid feed: {str(problem).strip()[:200]}")
     entries = []
     for number, item in enumerate(parsed.entries, 1):
-        link = item.get("link") or next(
-            (lk.get("href") for lk in item.get("links", []) if lk.get("rel") == "alternate"), None
-        )
+        links = [
+            lk for lk in item.get("links", []) if lk.get("href") and lk.get("rel", "alternate") == "alternate"
+        ]
+        link = next((lk["href"] for lk in links if lk.get("type", "text/html") in _HTML_TYPES), None)
         stamp = item.get("published_parsed") or item.get("updated_parsed")
         date = datetime(*stamp[:6]).replace(tzinfo=UTC) if stamp else None
+        link = link or (links[0]["href"] if links else None)
         if not link:  # none, or one the feed parser could not join (feedparser blanks it): a row says so
             name = item.get("id") or f"{url}#item-{number}"
             title = " ".join(str(item.get("title") or "").split())[:120]
@@ -177,6 +294,78 @@ def parse_feed(body: bytes, url: str) -> list[Entry]:
             continue
         entries.append(_join(url, link, date))
     return entries
+
+
+_PIECE = 1 << 16  # bytes handed to the XML parser at a time
+
+
+class _Pull:
+    """An XML listing read in pieces by lxml in recover mode: every element closed before damage (or
+    the end of a document cut off) comes through; what was open then does not. `discard` drops an item
+    once read, so memory stays flat however long the listing."""
+
+    def __init__(self, body: bytes, url: str) -> None:
+        self.body = body
+        self.parser = etree.XMLPullParser(
+            events=("start", "end"),
+            recover=True,
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            base_url=url,
+        )
+        self.root: etree._Element | None = None
+        self.closed = False  # the root element ended: the document is whole
+        self.failure: str | None = None
+
+    def events(self) -> Iterator[tuple[str, etree._Element]]:
+        try:
+            for start in range(0, len(self.body), _PIECE):
+                self.parser.feed(self.body[start : start + _PIECE])
+                for event, element in self.parser.read_events():
+                    if self.root is None:
+                        self.root = element
+                    elif event == "end" and element is self.root:
+                        self.closed = True
+                    yield event, element
+        except etree.XMLSyntaxError as exc:  # past recovery: what came before stands
+            self.failure = " ".join(str(exc).split())[:300]
+
+    def discard(self, element: etree._Element) -> None:
+        element.clear(keep_tail=False)
+        parent = element.getparent()
+        if parent is not None:
+            while element.getprevious() is not None:
+                del parent[0]
+
+    def damage(self) -> str | None:
+        """Where and why the document is damaged (None: it is whole and well-formed)."""
+        errors = [e for e in self.parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+        if self.failure is None and not errors and self.closed:
+            return None
+        if self.failure is not None:
+            return self.failure
+        first = errors[0] if errors else None
+        where = f"line {first.line}, column {first.column}: {first.message}" if first else "it ends early"
+        return f"damaged at {where}" if self.closed else f"cut off ({where})"
+
+
+def _unwrap(body: bytes, url: str, what: str) -> bytes:
+    """A listing's bytes as markup: gzip inflated (recognised by its magic bytes, whatever the name or the
+    headers say; a gzip file cut short gives what it holds), a byte-order mark, blank lines and junk
+    before the XML declaration dropped."""
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = inflate(body, MAX_LISTING_BYTES, partial=True)
+        except TooLarge:
+            raise SourceError(f"{what} {url}: more than {MAX_LISTING_BYTES} bytes uncompressed") from None
+        except BadEncoding as exc:
+            raise SourceError(f"{what} {url}: bad gzip data: {exc}") from None
+    body = body.removeprefix(b"\xef\xbb\xbf").lstrip()
+    declaration = body.find(b"<?xml", 0, 4096)
+    return body[declaration:] if declaration > 0 else body
 
 
 def _json_feed(body: bytes, url: str) -> list[Entry]:
@@ -215,62 +404,120 @@ def _iso_date(value: object) -> datetime | None:
 # ---- sitemaps
 
 
-async def _sitemap(url: str, fetcher: Fetcher, listing: Listing, depth: int, budget: list[int]) -> None:
-    budget[0] -= 1
+@dataclass
+class _Walk:
+    """A sitemap index's walk: the listings already fetched (a listing named twice, or an index that lists
+    itself, is fetched once) and what may still be fetched and listed (MAX_SITEMAPS, MAX_LISTED_URLS)."""
+
+    seen: set[str] = field(default_factory=set)
+    listings_left: int = MAX_SITEMAPS
+    urls_left: int = MAX_LISTED_URLS
+
+
+async def _sitemap(url: str, fetcher: Fetcher, listing: Listing, depth: int, walk: _Walk) -> None:
+    key = _listing_key(url)
+    if key in walk.seen:
+        return  # named before (an index that lists itself, two indexes naming one child): read once
+    walk.seen.add(key)
+    walk.listings_left -= 1
     try:
-        if budget[0] < 0:
+        if walk.listings_left < 0:
             raise SourceError(f"sitemap {url}: skipped, more than {MAX_SITEMAPS} sitemaps in one source")
+        if walk.urls_left <= 0:
+            raise SourceError(f"sitemap {url}: skipped, more than {MAX_LISTED_URLS} URLs listed already")
         body = await _fetch_listing(url, fetcher, "sitemap")
-        kind, items = parse_sitemap(body, url)
+        read = read_sitemap(body, url)
     except SourceError as exc:
         if depth == 0:
             raise
         listing.rejects.append(reject_row(url, "bad_sitemap", str(exc)))
         return
-    if kind == "urlset":
-        listing.entries += items
+    if read.damage is not None:  # the entries before the damage count; the damage is a row of its own
+        listing.rejects.append(
+            reject_row(url, "bad_sitemap", f"{read.damage}; {len(read.entries)} entries read before it")
+        )
+    if read.kind != "sitemapindex":
+        listing.entries += read.entries[: max(walk.urls_left, 0)]
+        walk.urls_left -= len(read.entries)
         return
     if depth >= MAX_SITEMAP_DEPTH:
         listing.rejects.append(
             reject_row(url, "bad_sitemap", f"sitemap index nested deeper than {MAX_SITEMAP_DEPTH}")
         )
         return
-    for child in items:
-        await _sitemap(child.url, fetcher, listing, depth + 1, budget)
+    for child in read.entries:
+        if child.problem or url_problem(child.url):
+            listing.rejects.append(
+                reject_row(
+                    child.url[:MAX_URL_CHARS], "bad_url", child.problem or url_problem(child.url) or "", url
+                )
+            )
+            continue
+        await _sitemap(child.url, fetcher, listing, depth + 1, walk)
+
+
+def _listing_key(url: str) -> str:
+    """A listing's URL as it is compared with the ones read already (no fragment, host in lower case)."""
+    parts = urlsplit(url.strip())
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 
 def parse_sitemap(body: bytes, url: str) -> tuple[str, list[Entry]]:
-    """('urlset', page entries) or ('sitemapindex', child sitemap entries)."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            body = inflate(body, MAX_LISTING_BYTES)
-        except TooLarge:
-            raise SourceError(f"sitemap {url}: more than {MAX_LISTING_BYTES} bytes uncompressed") from None
-        except BadEncoding as exc:
-            raise SourceError(f"sitemap {url}: bad gzip data: {exc}") from None
-    try:
-        root = etree.fromstring(body, _XML_PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise SourceError(f"sitemap {url}: bad XML: {exc}") from None
-    kind = etree.QName(root).localname
-    if kind not in ("urlset", "sitemapindex"):
-        raise SourceError(f"sitemap {url}: root element <{kind}> is not <urlset> or <sitemapindex>")
-    entries = []
-    for item in root:
-        if not isinstance(item.tag, str):
+    """('urlset', page entries), ('sitemapindex', child sitemap entries) or ('text', page entries)."""
+    read = read_sitemap(body, url)
+    return read.kind, read.entries
+
+
+def read_sitemap(body: bytes, url: str) -> Read:
+    """A sitemap (urlset, Google News, image or video sitemap), a sitemap index or a plain-text sitemap (one
+    URL per line), gzipped or not, read as far as it is readable: every `<url>` (or `<sitemap>`) closed
+    before a cut or damage counts, the damage is said. SourceError when it is no sitemap, or when nothing
+    of it can be read."""
+    body = _unwrap(body, url, "sitemap")
+    if not body.startswith(b"<"):
+        return _text_sitemap(body, url)
+    pull = _Pull(body, url)
+    entries: list[Entry] = []
+    kind = None
+    for event, element in pull.events():
+        if kind is None:
+            kind = etree.QName(element).localname
+            if kind not in ("urlset", "sitemapindex"):
+                raise SourceError(f"sitemap {url}: root element <{kind}> is not <urlset> or <sitemapindex>")
             continue
-        loc, date = None, None
-        for part in item.iter():
-            if not isinstance(part.tag, str):
-                continue
-            name = etree.QName(part).localname
-            text = (part.text or "").strip()
-            if name == "loc" and loc is None:
-                loc = text
-            elif name == "publication_date" and text:  # Google News sitemaps: the article's own date
-                date = _iso_date(text) or date
-            elif name == "lastmod" and text and date is None:
-                date = _iso_date(text)
-        if loc:
-            entries.append(_join(url, loc, date))
-    return kind, entries
+        if event != "end" or element.getparent() is not pull.root:
+            continue
+        if _local(element) in ("url", "sitemap"):
+            entry = _sitemap_entry(element, url)
+            if entry is not None:
+                entries.append(entry)
+        pull.discard(element)
+    if kind is None:
+        raise SourceError(f"sitemap {url}: bad XML: {pull.damage() or 'no element'}")
+    if not entries and pull.damage() is not None:
+        raise SourceError(f"sitemap {url}: bad XML: {pull.damage()}")
+    return Read(kind, entries, pull.damage())
+
+
+def _sitemap_entry(item: etree._Element, url: str) -> Entry | None:
+    loc, date = None, None
+    for part in item.iter():
+        if not isinstance(part.tag, str):
+            continue
+        name = etree.QName(part).localname
+        text = (part.text or "").strip()
+        if name == "loc" and loc is None and part.getparent() is item:
+            loc = text
+        elif name == "publication_date" and text:  # Google News sitemaps: the article's own date
+            date = _iso_date(text) or date
+        elif name == "lastmod" and text and date is None:
+            date = _iso_date(text)
+    return _join(url, loc, date) if loc else None
+
+
+def _text_sitemap(body: bytes, url: str) -> Read:
+    """The sitemaps.org protocol's text form: one URL per line, nothing else."""
+    lines = [line.strip() for line in body.decode("utf-8", "replace").splitlines() if line.strip()]
+    if not any(line.lower().startswith(("http://", "https://")) for line in lines[:50]):
+        raise SourceError(f"sitemap {url}: neither XML nor a list of URLs")
+    return Read("text", [Entry(line, origin=url) for line in lines])
