@@ -358,13 +358,23 @@ def _http_url(value: str) -> str:
 
 
 class ListingSource(WebSource):
-    url: str
-    """Where the listing of pages is: a feed or a sitemap."""
+    url: str | list[str]
+    """Where the listing of pages is: a feed or a sitemap URL, or several of them (a site's news sitemap and
+    its main one: read together, each page once; one that fails is a row of its own while the others work)."""
 
     @field_validator("url")
     @classmethod
-    def _listing_url(cls, value: str) -> str:
+    def _listing_url(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("give at least one URL")
+            return [_http_url(v) for v in value]
         return _http_url(value)
+
+    @property
+    def listings(self) -> list[str]:
+        """The listing URLs, one or several."""
+        return [self.url] if isinstance(self.url, str) else list(self.url)
 
 
 class FeedSource(ListingSource):

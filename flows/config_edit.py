@@ -38,11 +38,15 @@ def append_source(config_path: Path, source: dict[str, Any], comment: str | None
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: config file not found") from None
     document = tomlkit.parse(text)
-    url = source.get("url")
+    wanted = _listings(source.get("url"))
     for existing in document.get("sources") or []:
-        if url and existing.get("kind") == source.get("kind") and existing.get("url") == url:
+        if existing.get("kind") != source.get("kind"):
+            continue
+        shared = wanted & _listings(existing.get("url"))
+        if shared:
             raise ConfigError(
-                f"{config_path}: source {existing.get('name')!r} already reads {url} (nothing added)"
+                f"{config_path}: source {existing.get('name')!r} already reads {sorted(shared)[0]} "
+                "(nothing added)"
             )
     table = tomlkit.table()
     if comment:
@@ -75,3 +79,12 @@ def _replace(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _listings(url: object) -> set[str]:
+    """The listing URLs of a source table's `url` (one, or a list)."""
+    if isinstance(url, str):
+        return {url}
+    if isinstance(url, list):
+        return {str(u) for u in url}
+    return set()

@@ -52,12 +52,24 @@ class Listing:
 
 
 async def list_entries(source: WebSource, config: Config, fetcher: Fetcher) -> Listing:
-    if isinstance(source, FeedSource):
+    if isinstance(source, FeedSource | SitemapSource):
         listing = Listing([], [])
-        await _feed(source.url, fetcher, listing)
-    elif isinstance(source, SitemapSource):
-        listing = Listing([], [])
-        await _sitemap(source.url, fetcher, listing, depth=0, walk=_Walk())
+        walk = _Walk()
+        failures: list[SourceError] = []
+        for url in source.listings:  # several listings: one that fails is a row, the others go on
+            try:
+                if isinstance(source, FeedSource):
+                    await _feed(url, fetcher, listing)
+                else:
+                    await _sitemap(url, fetcher, listing, depth=0, walk=walk)
+            except SourceError as exc:
+                if len(source.listings) == 1:
+                    raise
+                failures.append(exc)
+                kind = "bad_feed" if isinstance(source, FeedSource) else "bad_sitemap"
+                listing.rejects.append(reject_row(url, kind, str(exc)))
+        if failures and len(failures) == len(source.listings):
+            raise failures[0]
     elif isinstance(source, UrlsSource):
         listing = Listing(_url_list(source, config), [])
     else:  # pragma: no cover
@@ -79,7 +91,7 @@ def listed_in(source: WebSource) -> str:
     if isinstance(source, UrlsSource):
         return source.file or "urls"
     assert isinstance(source, FeedSource | SitemapSource)
-    return source.url
+    return source.listings[0]
 
 
 def _join(base: str, link: str, date: datetime | None = None) -> Entry:

@@ -92,7 +92,7 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
 def location(source: WebSourceConfig) -> str:
     if isinstance(source, UrlsSource):
         return source.file or f"{len(source.urls)} URL{'s' if len(source.urls) != 1 else ''}"
-    return source.url
+    return ", ".join(source.listings)
 
 
 def archived(source: SourceBase, warehouse: Warehouse) -> WarcSource:

@@ -170,3 +170,40 @@ def test_a_feed_of_100000_items_with_max_items_10_in_seconds_and_little_memory()
     print(f"100,000 items ({megabytes} MB), max_items 10: {took} s, +{peak_mb} MB")
     assert (int(entries), int(chosen)) == (100_000, 10)
     assert float(took) <= 5 and int(peak_mb) <= 200
+
+
+def test_a_sitemap_index_that_lists_itself_costs_one_request_per_listing(tmp_path) -> None:
+    """Seen: an index listing itself ten times was fetched 1,000 times (~17 minutes at one request a
+    second)."""
+    import asyncio
+
+    from web_site import SiteServer
+
+    from flows.config import SitemapSource, parse_config
+    from flows.fetch.fetcher import Fetcher
+    from flows.sources.listing import list_entries
+
+    with SiteServer() as site:
+        xml = [("Content-Type", "application/xml")]
+        index = "".join(
+            f"<sitemap><loc>{site.base}{path}</loc></sitemap>"
+            for path in ["/index.xml"] * 10 + ["/child.xml", "/child.xml#again", "/INDEX.xml"]
+        )
+        site.raw["/index.xml"] = (200, xml, f"<sitemapindex>{index}</sitemapindex>".encode())
+        site.raw["/INDEX.xml"] = (200, xml, f"<sitemapindex>{index}</sitemapindex>".encode())
+        pages = "".join(f"<url><loc>{site.base}/p/{n}</loc></url>" for n in range(5))
+        site.raw["/child.xml"] = (200, xml, f"<urlset>{pages}</urlset>".encode())
+        source = SitemapSource(
+            name="s", kind="sitemap", url=f"{site.base}/index.xml", allow_private=True, delay=0
+        )
+        config = parse_config("", tmp_path / "c.toml")
+
+        async def listed() -> list[str]:
+            async with Fetcher(source) as fetcher:
+                return [e.url for e in (await list_entries(source, config, fetcher)).entries]
+
+        urls = asyncio.run(listed())
+    assert urls == [f"{site.base}/p/{n}" for n in range(5)]
+    fetched = [r.path for r in site.requests if r.path != "/robots.txt"]
+    # paths differ in case on the server, so /INDEX.xml is a listing of its own; nothing is fetched twice
+    assert sorted(fetched) == ["/INDEX.xml", "/child.xml", "/index.xml"], fetched
