@@ -595,7 +595,8 @@ def sources_add(
         bool, typer.Option("--allow-private", help="Allow a host on a private or loopback address.")
     ] = False,
 ) -> None:
-    """Find the site's feeds and sitemaps and append the best one as a new source to the config."""
+    """Find every feed and sitemap of the site (the page's feed links, robots.txt, the usual paths) and add
+    one source reading them all to the config."""
     from flows.config_edit import append_source, source_name_for
     from flows.errors import SourceError
     from flows.fetch.aio import run_async
@@ -616,29 +617,52 @@ def sources_add(
         if exc.reason == "blocked_address":
             fail(f"{url}: the host has a private or loopback address; add --allow-private to allow it")
         raise
-    best = found.best(kind.value if kind else None)
-    if best is None:
-        tried = "; ".join(found.problems) or "nothing advertised"
+    chosen = found.listings(kind.value if kind else None)
+    if not chosen:
+        tried = "; ".join(found.problems) or f"nothing advertised, {found.tried} places tried"
         fail(f"no working {kind.value if kind else 'feed or sitemap'} found at {url} ({tried})")
+    urls = [c.url for c in chosen]
     source = {
         "name": name or source_name_for(url, taken),
-        "kind": best.kind,
-        "url": best.url,
+        "kind": chosen[0].kind,
+        "url": urls[0] if len(urls) == 1 else urls,
         "schedule": schedule,
         "interval": interval,
         "allow_private": True if allow_private else None,
     }
     stamp = datetime.now().astimezone().strftime("%Y-%m-%d")
-    comment = f"added by `corpus sources add {url}` on {stamp}: {best.entries} entries"
+    listed = sum(c.entries for c in chosen if "index" not in c.note)
+    comment = f"added by `corpus sources add {url}` on {stamp}: {len(chosen)} listing(s)"
     append_source(config, source, comment)
+    table = Table("kind", "url", "entries", "size", "found by", "note", box=box.SIMPLE_HEAD)
+    for candidate in chosen:
+        table.add_row(
+            candidate.kind,
+            candidate.url,
+            f"{candidate.entries:,}",
+            _size(candidate.size),
+            candidate.found_by,
+            candidate.note,
+        )
+    out.print(table)
+    others = [c for c in found.found if c not in chosen]
+    for other in others:
+        out.print(f"  also found, not added (--kind): {other.kind} {other.url}", highlight=False)
     out.print(
-        f"added source {source['name']!r}: {best.kind} {best.url} ({best.entries} entries"
-        f"{', ' + best.note if best.note else ''}) to {config}",
+        f"added source {source['name']!r} ({source['kind']}, {len(chosen)} listing"
+        f"{'s' if len(chosen) != 1 else ''}, {found.tried} URLs tried) to {config}",
         highlight=False,
     )
-    others = [c for c in found.feeds + found.sitemaps if c != best]
-    for other in others:
-        out.print(f"  also found: {other.kind} {other.url} ({other.entries} entries)", highlight=False)
+    if listed > 100 or any("index" in c.note for c in chosen):
+        out.print(
+            "  the first ingest fetches every page these list, one per `delay` per host: set max_items or "
+            "since on the source to start with fewer",
+            highlight=False,
+        )
+
+
+def _size(n: int) -> str:
+    return f"{n:,} B" if n < 10_000 else f"{n / 1024:,.0f} KiB" if n < 10_000_000 else f"{n / 2**20:,.0f} MiB"
 
 
 @sources_app.command("list")

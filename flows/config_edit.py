@@ -40,7 +40,7 @@ def append_source(config_path: Path, source: dict[str, Any], comment: str | None
     document = tomlkit.parse(text)
     wanted = _listings(source.get("url"))
     for existing in document.get("sources") or []:
-        if existing.get("kind") != source.get("kind"):
+        if existing.get("kind") not in _LISTING_KINDS or source.get("kind") not in _LISTING_KINDS:
             continue
         shared = wanted & _listings(existing.get("url"))
         if shared:
@@ -79,6 +79,9 @@ def _replace(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+_LISTING_KINDS = ("feed", "sitemap")  # either reads both (listing.read_listing)
 
 
 def _listings(url: object) -> set[str]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -55,19 +56,16 @@ async def list_entries(source: WebSource, config: Config, fetcher: Fetcher) -> L
     if isinstance(source, FeedSource | SitemapSource):
         listing = Listing([], [])
         walk = _Walk()
+        expect: Expect = "feed" if isinstance(source, FeedSource) else "sitemap"
         failures: list[SourceError] = []
         for url in source.listings:  # several listings: one that fails is a row, the others go on
             try:
-                if isinstance(source, FeedSource):
-                    await _feed(url, fetcher, listing)
-                else:
-                    await _sitemap(url, fetcher, listing, depth=0, walk=walk)
+                await _listing(url, fetcher, listing, expect, depth=0, walk=walk)
             except SourceError as exc:
                 if len(source.listings) == 1:
                     raise
                 failures.append(exc)
-                kind = "bad_feed" if isinstance(source, FeedSource) else "bad_sitemap"
-                listing.rejects.append(reject_row(url, kind, str(exc)))
+                listing.rejects.append(reject_row(url, f"bad_{expect}", str(exc)))
         if failures and len(failures) == len(source.listings):
             raise failures[0]
     elif isinstance(source, UrlsSource):
@@ -161,15 +159,6 @@ async def _fetch_listing(url: str, fetcher: Fetcher, what: str) -> bytes:
     if isinstance(outcome, Failure):
         raise SourceError(f"{what} {url}: {outcome.reason}: {outcome.detail}")
     return outcome.body
-
-
-async def _feed(url: str, fetcher: Fetcher, listing: Listing) -> None:
-    body = await _fetch_listing(url, fetcher, "feed")
-    read = read_feed(body, url)
-    listing.entries += read.entries
-    if read.damage is not None:  # the items before the damage count; the damage is a row of its own
-        detail = f"{read.damage}; {len(read.entries)} items read before it"
-        listing.rejects.append(reject_row(url, "bad_feed", detail))
 
 
 @dataclass
@@ -375,9 +364,34 @@ def _unwrap(body: bytes, url: str, what: str) -> bytes:
             raise SourceError(f"{what} {url}: more than {MAX_LISTING_BYTES} bytes uncompressed") from None
         except BadEncoding as exc:
             raise SourceError(f"{what} {url}: bad gzip data: {exc}") from None
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff") or body[:4] in (b"<\x00?\x00", b"\x00<\x00?"):
+        body = _utf16_as_utf8(body)
     body = body.removeprefix(b"\xef\xbb\xbf").lstrip()
     declaration = body.find(b"<?xml", 0, 4096)
-    return body[declaration:] if declaration > 0 else body
+    if declaration > 0:
+        body = body[declaration:]
+    if body[:1] == b"<" and b"&" in body:
+        body = _BARE_AMPERSAND.sub(b"&amp;", body)  # a URL's `&` left unescaped: the one damage most common
+    return body
+
+
+# An `&` that starts no reference: well-formed XML has none, so replacing them changes nothing else.
+_BARE_AMPERSAND = re.compile(rb"&(?!(?:#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[A-Za-z_][\w.-]{0,40});)")
+
+
+def _utf16_as_utf8(body: bytes) -> bytes:
+    """A UTF-16 listing (told by its byte-order mark or its first characters) in UTF-8, its declaration
+    saying so."""
+    encoding = (
+        "utf-16"
+        if body[:2] in (b"\xff\xfe", b"\xfe\xff")
+        else "utf-16-le"
+        if body[1:2] == b"\x00"
+        else "utf-16-be"
+    )
+    text = body.decode(encoding, errors="replace").lstrip("\ufeff")
+    text = re.sub(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*""", r"\g<1>UTF-8", text, count=1)
+    return text.encode("utf-8")
 
 
 def _json_feed(body: bytes, url: str) -> list[Entry]:
@@ -426,27 +440,32 @@ class _Walk:
     urls_left: int = MAX_LISTED_URLS
 
 
-async def _sitemap(url: str, fetcher: Fetcher, listing: Listing, depth: int, walk: _Walk) -> None:
-    key = _listing_key(url)
+async def _listing(
+    url: str, fetcher: Fetcher, listing: Listing, expect: Expect, depth: int, walk: _Walk
+) -> None:
+    """Read one listing into `listing`, following a sitemap index's children. It is read as what it is
+    (read_listing): a feed named by a sitemap source, or a sitemap by a feed source, still counts."""
+    key = listing_key(url)
     if key in walk.seen:
         return  # named before (an index that lists itself, two indexes naming one child): read once
     walk.seen.add(key)
     walk.listings_left -= 1
     try:
         if walk.listings_left < 0:
-            raise SourceError(f"sitemap {url}: skipped, more than {MAX_SITEMAPS} sitemaps in one source")
+            raise SourceError(f"{expect} {url}: skipped, more than {MAX_SITEMAPS} listings in one source")
         if walk.urls_left <= 0:
-            raise SourceError(f"sitemap {url}: skipped, more than {MAX_LISTED_URLS} URLs listed already")
-        body = await _fetch_listing(url, fetcher, "sitemap")
-        read = read_sitemap(body, url)
+            raise SourceError(f"{expect} {url}: skipped, more than {MAX_LISTED_URLS} URLs listed already")
+        body = await _fetch_listing(url, fetcher, expect)
+        read = read_listing(body, url, expect)
     except SourceError as exc:
         if depth == 0:
             raise
-        listing.rejects.append(reject_row(url, "bad_sitemap", str(exc)))
+        listing.rejects.append(reject_row(url, f"bad_{expect}", str(exc)))
         return
+    damage_kind = "bad_feed" if read.kind in FEED_KINDS else "bad_sitemap"
     if read.damage is not None:  # the entries before the damage count; the damage is a row of its own
         listing.rejects.append(
-            reject_row(url, "bad_sitemap", f"{read.damage}; {len(read.entries)} entries read before it")
+            reject_row(url, damage_kind, f"{read.damage}; {len(read.entries)} entries read before it")
         )
     if read.kind != "sitemapindex":
         listing.entries += read.entries[: max(walk.urls_left, 0)]
@@ -465,10 +484,27 @@ async def _sitemap(url: str, fetcher: Fetcher, listing: Listing, depth: int, wal
                 )
             )
             continue
-        await _sitemap(child.url, fetcher, listing, depth + 1, walk)
+        await _listing(child.url, fetcher, listing, "sitemap", depth + 1, walk)
 
 
-def _listing_key(url: str) -> str:
+Expect = Literal["feed", "sitemap"]
+FEED_KINDS = ("rss", "rdf", "atom", "json", "feed")
+
+
+def read_listing(body: bytes, url: str, expect: Expect) -> Read:
+    """A listing read as what it is: as the kind expected first, else as the other kind; when it is
+    neither, the error is the expected kind's (an HTML page named as a feed says so)."""
+    first, second = (read_feed, read_sitemap) if expect == "feed" else (read_sitemap, read_feed)
+    try:
+        return first(body, url)
+    except SourceError as exc:
+        try:
+            return second(body, url)
+        except SourceError:
+            raise exc from None
+
+
+def listing_key(url: str) -> str:
     """A listing's URL as it is compared with the ones read already (no fragment, host in lower case)."""
     parts = urlsplit(url.strip())
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))

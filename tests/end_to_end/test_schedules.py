@@ -4,11 +4,13 @@ site on 127.0.0.1, `sources validate`, and runs of one source that must not doub
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import signal
 import subprocess
 import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -118,26 +120,26 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config) -> N
         assert text.startswith(original.split("[dedup]")[0])  # comments, order and spacing kept
         assert text.rstrip().endswith("[dedup]\nthreshold = 0.6") or "[dedup]" in text
         added = load_config(config).sources[-1]
-        assert (added.kind, added.url, added.interval) == ("feed", f"{site.base}/feed.xml", "15m")
-        assert added.name == f"127-0-0-1-{site.base.rsplit(':', 1)[1]}"
-        assert "also found: sitemap" in result.stdout
-
-        again = corpus(
-            "sources",
-            "add",
-            site.base + "/",
-            "-c",
-            config,
-            "--allow-private",
-            "--kind",
+        # everything found, in one source: robots.txt's sitemap index (its news sitemap, also at a usual
+        # path, read through it), the feed the page links to
+        assert (added.kind, added.url, added.interval) == (
             "sitemap",
-            "--name",
-            "site-map",
+            [f"{site.base}/sitemap.xml", f"{site.base}/feed.xml"],
+            "15m",
         )
-        assert again.returncode == 0, again.stderr
-        assert load_config(config).sources[-1].url == f"{site.base}/sitemap.xml"
+        assert added.name == f"127-0-0-1-{site.base.rsplit(':', 1)[1]}"
+        lines = result.stdout.splitlines()
+        assert any(
+            "sitemap.xml" in line and "robots.txt" in line and "sitemap index" in line for line in lines
+        )
+        assert any("feed.xml" in line and "linked from the page" in line for line in lines), result.stdout
+        assert "sitemap-news.xml" not in result.stdout
 
-        before = config.read_text()  # the same feed again: refused, naming the source that reads it
+        only_feeds = corpus(*add, "--allow-private", "--kind", "feed", "--name", "feeds-only")
+        assert only_feeds.returncode == 2  # the feed is read by the first source already
+        assert f"source '{added.name}' already reads {site.base}/feed.xml" in only_feeds.stderr
+
+        before = config.read_text()  # the same site again: refused, naming the source that reads it
         twice = corpus(*add, "--allow-private")
         assert twice.returncode == 2, twice.stderr
         assert f"source '{added.name}' already reads {site.base}/feed.xml" in twice.stderr
@@ -145,18 +147,34 @@ def test_sources_add_finds_the_feed_keeps_the_file_and_ingests(make_config) -> N
         assert len(errors) == 1 and config.read_text() == before  # beside the progress line, one line
 
         summary = ingest(str(config), [added.name])
-        assert summary.sources[added.name].written == 4, summary.sources[added.name]
+        assert summary.sources[added.name].written == 6, summary.sources[added.name]
 
 
 @pytest.mark.flow
-def test_sources_add_with_nothing_to_find_fails_cleanly(make_config) -> None:
+def test_sources_add_with_nothing_to_find_fails_cleanly(make_config, tmp_path: Path) -> None:
+    """A site with pages and no listing anywhere (no feed link, no robots.txt, nothing at the usual paths)."""
     config = make_config('[[sources]]\nname = "s"\nkind = "files"\npath = "x"\n')
-    with SiteServer() as site:
-        result = corpus(
-            "sources", "add", site.base + "/news/a0.html", "-c", config, "--allow-private", "--kind", "feed"
-        )
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("<html><body><p>Only a page.</p></body></html>")
+    handler = functools.partial(QuietFiles, directory=str(tmp_path / "www"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        before = config.read_text()
+        result = corpus("sources", "add", base + "/", "-c", config, "--allow-private")
+    finally:
+        server.shutdown()
+        server.server_close()
     assert result.returncode == 2
-    assert "no working feed found" in result.stderr.strip().splitlines()[-1]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "no working feed or sitemap found" in last and "places tried" in last, last
+    assert config.read_text() == before
+
+
+class QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 # ---- one run per source at a time
