@@ -378,13 +378,18 @@ class ListingSource(WebSource):
 
 
 class FeedSource(ListingSource):
-    """RSS 0.9x/1.0/2.0, Atom or JSON Feed."""
+    """RSS 0.9x/1.0/2.0, Atom or JSON Feed. Links as the standards say: RSS `link`, else a permalink
+    `guid`; Atom the `rel="alternate"` (or rel-less) HTML link, never an enclosure; JSON Feed `url`;
+    relative ones resolved against `xml:base` or the feed's URL. A listing is read as what it is: a
+    sitemap named here still counts."""
 
     kind: Literal["feed"]
 
 
 class SitemapSource(ListingSource):
-    """A sitemap index (followed recursively), a urlset or a Google News sitemap; .xml or .xml.gz."""
+    """A sitemap index (followed, each sitemap once), a urlset (news, image, video: only `<loc>` of
+    `<url>` is a page) or a plain-text sitemap; gzipped or not (told by the bytes). A cut-off or damaged
+    one gives every entry completed before the damage, and a bad_sitemap row says where."""
 
     kind: Literal["sitemap"]
 

@@ -9,7 +9,11 @@
 --                             see word_count in documents.sql) | language | not_article (articles_only:
 --                             a listing page, by its own page type or, when it declares none, its URL:
 --                             docs/configuration.md "Quality filters") | robots | timeout | connect_error | redirect_loop |
---                             too_many_redirects | bad_url | dns_error | blocked_address | bad_sitemap (web)
+--                             too_many_redirects | bad_redirect (a Location that is no fetchable URL) |
+--                             bad_url (a listed link that is no fetchable URL) | dns_error | blocked_address |
+--                             fetch_error (anything else that ended a fetch) | bad_sitemap, bad_feed (a
+--                             listing, or the part of one, that could not be read: url is the listing,
+--                             detail says where it is damaged and how many entries came before) (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
 --   origin       VARCHAR      file path, or WARC path#offset
 --   fetched_at   TIMESTAMPTZ  when the page was read (the first time it was turned down for this reason)
