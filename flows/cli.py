@@ -78,10 +78,20 @@ class _ProgressBar:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.bars: dict[str, Any] = {}
+        self.units: dict[str, list[int]] = {}
+        self.fetched: dict[str, int] = {}
 
-    def source_started(self, source: str, total_units: int) -> None:
-        self.bars[source] = self.progress.add_task(source, total=None, units=f"0/{total_units} units")
-        self.units = {source: [0, total_units]}
+    def source_started(self, source: str, total_units: int, total_pages: int | None) -> None:
+        self.bars[source] = self.progress.add_task(
+            source, total=total_pages, units=f"0/{total_units} units", fetched=""
+        )
+        self.units[source] = [0, total_units]
+        self.fetched[source] = 0
+
+    def pages_fetched(self, source: str, count: int) -> None:
+        if source in self.bars:
+            self.fetched[source] += count
+            self.progress.update(self.bars[source], fetched=f"{self.fetched[source]} fetched")
 
     def pages_done(self, source: str, count: int) -> None:
         if source in self.bars:
@@ -158,6 +168,7 @@ def _run_flow(
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed} pages"),
+        TextColumn("{task.fields[fetched]}"),
         TextColumn("{task.fields[units]}"),
         TimeElapsedColumn(),
     ]

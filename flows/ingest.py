@@ -5,18 +5,21 @@ work and conducts its tasks. The tasks wrap the run's own steps: per source a `d
 bookkeeping per source.
 
 Also here, because they are Prefect's: the commit slot shared by every machine that commits to a warehouse
-on object storage, and the run's summary artifact.
+on object storage, the run's summary artifact and its progress artifact.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import cast
+from uuid import UUID
 
 from prefect import flow, get_client, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
@@ -27,6 +30,7 @@ from prefect.settings import get_current_settings
 from flows import prefect_settings  # noqa: F401  (quiet, offline defaults; must precede prefect's use)
 from flows.records import RunSummary
 from flows.run import Run, Tasks, logger
+from flows.run.progress import Fraction, Several, current, watching
 from flows.run.unit import extract
 from flows.warehouse.store import Warehouse
 
@@ -47,7 +51,7 @@ def ingest(
 ) -> RunSummary:
     """Ingest the config's sources (or the named ones) into the warehouse, then rebuild the views. Local
     input files ingested before and unchanged since are skipped, unless `full`."""
-    with Run.begin(config_path, sources, warehouse, full, commit_guard) as run:
+    with _progress_artifact(), Run.begin(config_path, sources, warehouse, full, commit_guard) as run:
         summary = run.conduct(TASKS)
     _publish_artifact(summary)
     return summary
@@ -59,7 +63,10 @@ def reextract(
 ) -> RunSummary:
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
     different (a newer trafilatura, other extraction settings) are stored as new versions."""
-    with Run.begin(config_path, sources, warehouse, full, commit_guard, from_archive=True) as run:
+    with (
+        _progress_artifact(),
+        Run.begin(config_path, sources, warehouse, full, commit_guard, from_archive=True) as run,
+    ):
         summary = run.conduct(TASKS)
     _publish_artifact(summary)
     return summary
@@ -114,3 +121,81 @@ def _publish_artifact(summary: RunSummary) -> None:
         create_markdown_artifact(markdown=summary.markdown(), key=key[:64], description="corpus ingest run")
     except Exception as exc:  # the data is committed; a missing artifact must not fail the run
         logger().warning("could not publish the run's artifact: %s", exc)
+
+
+# ---- a progress artifact per run: the share of its known work done (progress.Fraction), as it moves
+
+
+@contextlib.contextmanager
+def _progress_artifact() -> Iterator[None]:
+    """The run's progress as a Prefect progress artifact, updated at most once a second by a thread of its
+    own (the reports come from task threads and event loops, and cost nothing but a count); whoever
+    watched already (the CLI's bars) still hears every report."""
+    reporter = _ArtifactProgress()
+    with watching(Several(current(), reporter)):
+        try:
+            yield
+        finally:
+            reporter.close()
+
+
+class _ArtifactProgress(Fraction):
+    EVERY = 1.0  # seconds between two updates
+    DESCRIPTION = "corpus run: pages fetched and extracted, units committed"
+    DESCRIPTION = "corpus run: pages fetched and extracted, units committed"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.shown = -1.0
+        self.artifact: UUID | None = None
+        try:
+            created = create_progress_artifact(  # type: ignore[call-arg]
+                progress=0.0, description=self.DESCRIPTION, _sync=True
+            )
+            self.artifact = cast(UUID, created)
+        except Exception as exc:  # the run goes on without its progress artifact
+            logger().warning("could not create the run's progress artifact: %s", exc)
+            return
+        self.thread = threading.Thread(target=self._update_every, name="corpus-progress", daemon=True)
+        self.thread.start()
+
+    def source_started(self, source: str, total_units: int, total_pages: int | None) -> None:
+        with self.lock:
+            super().source_started(source, total_units, total_pages)
+
+    def pages_fetched(self, source: str, count: int) -> None:
+        with self.lock:
+            super().pages_fetched(source, count)
+
+    def pages_done(self, source: str, count: int) -> None:
+        with self.lock:
+            super().pages_done(source, count)
+
+    def unit_done(self, source: str) -> None:
+        with self.lock:
+            super().unit_done(source)
+
+    def _update_every(self) -> None:
+        while not self.stopped.wait(self.EVERY):
+            self._update()
+
+    def _update(self, percent: float | None = None) -> None:
+        with self.lock:
+            percent = self.percent() if percent is None else percent
+        if self.artifact is None or round(percent, 1) == self.shown:
+            return
+        try:
+            update_progress_artifact(self.artifact, round(percent, 1), _sync=True)  # type: ignore[call-arg]
+            self.shown = round(percent, 1)
+        except Exception as exc:
+            logger().warning("could not update the run's progress artifact: %s", exc)
+            self.artifact = None
+
+    def close(self) -> None:
+        if self.artifact is None:
+            return
+        self.stopped.set()
+        self.thread.join()
+        self._update(100.0)

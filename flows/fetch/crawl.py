@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,9 +47,10 @@ async def crawl(
     archive: RawArchive,
     origin: str,
     politeness: Politeness | None = None,
+    fetched: Callable[[int], None] | None = None,
 ) -> CrawlResult:
     """Fetch every URL (the fetcher keeps the run's pace), archive what changed; `origin` names the listing
-    for reject rows."""
+    for reject rows; `fetched` is told as each URL is done with (progress)."""
     result = CrawlResult()
     async with Fetcher(source, politeness) as fetcher:
 
@@ -59,6 +61,8 @@ async def crawl(
             except Exception as exc:  # whatever one URL does costs its own row, never the batch
                 outcome = Failure("fetch_error", f"{url[:300]}: {type(exc).__name__}: {exc}"[:500])
             _record(url, outcome, previous, archive, origin, run_id, result)
+            if fetched is not None:
+                fetched(1)
 
         await asyncio.gather(*(one(url) for url in urls))
     return result

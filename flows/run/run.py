@@ -270,7 +270,9 @@ class Run:
             units = discover(source, self.config, context)
         except SourceError as exc:
             return exc
-        self.progress.source_started(source.name, len(units))
+        pages = [unit.pages for unit in units]
+        known = None if not units or None in pages else sum(p or 0 for p in pages)
+        self.progress.source_started(source.name, len(units), known)
         filters = source.filters()
         return [dataclasses.replace(unit, filters=filters) for unit in units]
 

@@ -146,7 +146,13 @@ def extract_unit(
     )
     tally = InputTally(unit)
     try:
-        work = kind(unit.kind).prepare(unit, UnitContext(run.run_id, warehouse, resources.politeness))
+        context = UnitContext(
+            run.run_id,
+            warehouse,
+            resources.politeness,
+            lambda count: progress.pages_fetched(unit.source, count),
+        )
+        work = kind(unit.kind).prepare(unit, context)
         for row in work.rejects:
             writer.add_reject(row)
         progress.pages_done(unit.source, len(work.rejects) + work.unchanged)

@@ -57,6 +57,7 @@ class Unit:
     inputs: tuple[InputFile, ...]
     spec: Any
     filters: FilterFields = field(default_factory=FilterFields)
+    pages: int | None = None  # the pages it will fetch, when its kind knows beforehand (web: its URLs)
 
     @property
     def label(self) -> str:
@@ -102,6 +103,7 @@ class UnitContext:
     run_id: str
     warehouse: Warehouse
     politeness: Politeness = field(default_factory=Politeness)
+    fetched: Callable[[int], None] = field(default=lambda count: None)  # told as each page is fetched
 
 
 @dataclass

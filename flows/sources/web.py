@@ -49,6 +49,7 @@ def discover(source: WebSourceConfig, config: Config, context: DiscoverContext) 
             index=i,
             inputs=(),
             spec=WebUnit(tuple(batch), tuple(found.rejects) if i == 0 else (), source),
+            pages=len(batch),
         )
         for i, batch in enumerate(batches)
     ]
@@ -70,6 +71,7 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
                 archive,
                 listed_in(spec.source),
                 context.politeness,
+                context.fetched,
             )
         )
     except BaseException:

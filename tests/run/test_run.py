@@ -49,8 +49,11 @@ class Watcher:
         self.sources: set[str] = set()
         self.pages = 0
 
-    def source_started(self, source: str, total_units: int) -> None:
+    def source_started(self, source: str, total_units: int, total_pages: int | None) -> None:
         self.sources.add(source)
+
+    def pages_fetched(self, source: str, count: int) -> None:
+        pass
 
     def pages_done(self, source: str, count: int) -> None:
         self.pages += count
