@@ -283,6 +283,7 @@ class Run:
         chunks it committed directly are counted."""
         stats = SourceStats(**staged.counts())
         if not self.in_process:  # extracted on a worker, whose progress reports go nowhere
+            self.progress.pages_fetched(staged.source, staged.fetched)
             self.progress.pages_done(staged.source, staged.seen)
         for chunk in staged.chunks:
             if chunk.after:  # the last chunk of a unit, after its documents

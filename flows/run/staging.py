@@ -58,6 +58,7 @@ class StagedUnit(Counts):
     label: str
     chunks: list[StagedChunk] = Field(default_factory=list)
     error: str | None = None
+    fetched: int = 0  # pages it fetched (web), for the progress of a run whose units extract elsewhere
 
 
 # Commits rows that must follow a unit's documents (fetch state, input files): (source, table, rows).

@@ -164,6 +164,7 @@ def extract_unit(
     finally:
         writer.close()
     staged.unchanged = work.unchanged
+    staged.fetched = len(work.fetches or [])
     staged.seen += work.unchanged
     return staged
 
