@@ -1,7 +1,15 @@
-"""The raw archive: every HTML response kept as WARC.gz under the warehouse, so that the corpus can be
-re-extracted later without the network (`corpus reextract`).
+"""The raw archive: every page fetched kept as WARC 1.1 (gzip, a member per record) under the warehouse,
+so that the corpus can be re-extracted later without the network (`corpus reextract`) and replayed
+(pywb), as any crawler's archive is.
 
     raw/source=<name>/<run_id>-<unit>-<n>.warc.gz
+
+It holds what went over the wire (fetch/wire.py): per file a `warcinfo` record; per fetch a `response`
+record (the server's status line and HTTP version, its header names and order, the body as sent: content
+encoding kept, a chunked body framed again) and a `request` record (WARC-Concurrent-To the response),
+with WARC-IP-Address; each redirect on the way as a response and request pair of its own, before the
+page. Block and payload digests are SHA-1 (base32), the payload being the bytes after the HTTP header
+block. Extraction decodes the body as it does for any archive (sources/warc.py).
 
 A file is written under a temporary name and renamed when complete (rotated past `rotate_bytes`), so a
 crash leaves no partial archive visible. Documents point to their record as `origin` = "<file>#<offset>".
@@ -10,6 +18,9 @@ For a remote warehouse the file is written locally, read from there by extractio
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import io
 import os
 import tempfile
@@ -18,18 +29,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
-
 from flows.config import RAW_ARCHIVE_ROTATE_BYTES
 from flows.fetch.fetcher import Response
+from flows.fetch.wire import Exchange
 
 if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
 
 RAW = "raw"
-# Headers that described the bytes on the wire, not the (decoded) body that is stored.
-_WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 
 
 def raw_path(warehouse: Warehouse, source: str, name: str = "*.warc.gz") -> str:
@@ -50,31 +57,90 @@ class RawArchive:
     prefix: str  # run id and unit, unique per writer
     rotate_bytes: int = RAW_ARCHIVE_ROTATE_BYTES
     files: list[ArchiveFile] = field(default_factory=list)
+    user_agent: str = ""  # for the warcinfo record
     _stream: io.BufferedWriter | None = None
-    _writer: WARCWriter | None = None
     _temp: str | None = None
 
     def add(self, response: Response, fetched_at: datetime | None = None) -> str:
-        """Append a response record; returns its origin, "<final file>#<offset>"."""
+        """Append the fetch's records (its redirects, then the page); returns the page's origin,
+        "<final file>#<offset>"."""
         if self._stream is None or self._stream.tell() >= self.rotate_bytes:
             self._rotate()
-        assert self._stream is not None and self._writer is not None
-        offset = self._stream.tell()
-        headers = [(k, v) for k, v in response.headers if k.lower() not in _WIRE_HEADERS]
-        headers.append(("Content-Length", str(len(response.body))))
-        http_headers = StatusAndHeaders(
-            f"{response.status} {_reason(response.status)}", headers, protocol="HTTP/1.1"
-        )
+        assert self._stream is not None
         when = (fetched_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record = self._writer.create_warc_record(
-            response.url,
-            "response",
-            payload=io.BytesIO(response.body),
-            http_headers=http_headers,
-            warc_headers_dict={"WARC-Date": when},
-        )
-        self._writer.write_record(record)
+        for hop in response.hops:
+            self._write_exchange(hop, when)
+        offset = self._stream.tell()
+        if response.exchange is None:
+            raise ValueError(f"{response.url}: fetched without its wire form (Fetcher.get keep_wire)")
+        self._write_exchange(response.exchange, when)
         return f"{self.files[-1].final_path}#{offset}"
+
+    def _write_exchange(self, exchange: Exchange, when: str) -> None:
+        head = exchange.head()
+        block = head + exchange.payload()
+        extra = [("WARC-IP-Address", exchange.ip)] if exchange.ip else []
+        if exchange.truncated:
+            extra.append(("WARC-Truncated", "length"))
+        response_id = self._write(
+            "response", exchange.url, when, block, "application/http; msgtype=response", extra, len(head)
+        )
+        request = [("WARC-Concurrent-To", response_id)] + (
+            [("WARC-IP-Address", exchange.ip)] if exchange.ip else []
+        )
+        self._write(
+            "request",
+            exchange.url,
+            when,
+            exchange.request.block(),
+            "application/http; msgtype=request",
+            request,
+        )
+
+    def _write(
+        self,
+        kind: str,
+        uri: str | None,
+        when: str,
+        block: bytes,
+        content_type: str,
+        extra: list[tuple[str, str]],
+        payload_at: int | None = None,
+    ) -> str:
+        """One record, as a gzip member of its own; returns its WARC-Record-ID."""
+        assert self._stream is not None
+        record_id = f"<urn:uuid:{uuid.uuid4()}>"
+        fields = [("WARC-Type", kind), ("WARC-Record-ID", record_id), ("WARC-Date", when)]
+        if uri is not None:
+            fields.append(("WARC-Target-URI", uri))
+        fields += extra
+        fields.append(("WARC-Block-Digest", _digest(block)))
+        if payload_at is not None:
+            fields.append(("WARC-Payload-Digest", _digest(block[payload_at:])))
+        fields += [("Content-Type", content_type), ("Content-Length", str(len(block)))]
+        head = "WARC/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields) + "\r\n"
+        record = head.encode("utf-8") + block + b"\r\n\r\n"
+        self._stream.write(gzip.compress(record, compresslevel=6, mtime=0))
+        return record_id
+
+    def _warcinfo(self, name: str) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            software = f"corpus/{version('corpus')}"
+        except PackageNotFoundError:  # pragma: no cover (run from a checkout without installing)
+            software = "corpus"
+        fields = {
+            "software": software,
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.source,
+            "robots": "obey",
+            "http-header-user-agent": self.user_agent,
+        }
+        block = "".join(f"{k}: {v}\r\n" for k, v in fields.items() if v).encode("utf-8")
+        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._write("warcinfo", None, when, block, "application/warc-fields", [("WARC-Filename", name)])
 
     def _rotate(self) -> None:
         self._finish_current()
@@ -92,7 +158,7 @@ class RawArchive:
             self._temp = local + ".tmp"
         self.files.append(ArchiveFile(local, final))
         self._stream = open(self._temp, "wb")  # noqa: SIM115 (closed in _finish_current)
-        self._writer = WARCWriter(self._stream, gzip=True)
+        self._warcinfo(name)
 
     def _finish_current(self) -> None:
         if self._stream is None:
@@ -102,7 +168,7 @@ class RawArchive:
         self._stream.close()
         assert self._temp is not None
         os.replace(self._temp, self.files[-1].local_path)
-        self._stream = self._writer = self._temp = None
+        self._stream = self._temp = None
 
     def close(self) -> list[ArchiveFile]:
         """Publish the last file; returns every file written (for extraction to read)."""
@@ -114,7 +180,7 @@ class RawArchive:
             self._stream.close()
             if self._temp and os.path.exists(self._temp):
                 os.unlink(self._temp)
-            self._stream = self._writer = self._temp = None
+            self._stream = self._temp = None
 
     def upload(self) -> None:
         """Remote warehouses: copy the local files to their final place, then delete them."""
@@ -132,10 +198,11 @@ class RawArchive:
             os.unlink(file.local_path)
 
 
-def _reason(status: int) -> str:
-    from http import HTTPStatus
+def is_raw_archive(warehouse: Warehouse, path: str) -> bool:
+    """Whether `path` is a file of the warehouse's raw archive (written here: its request, warcinfo and
+    redirect records are bookkeeping, not pages)."""
+    return path.startswith(warehouse.path(RAW) + "/")
 
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+
+def _digest(data: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode()

@@ -57,7 +57,9 @@ async def crawl(
         async def one(url: str) -> None:
             previous = state.get(url)
             try:
-                outcome: Response | Failure = await fetcher.get(url, conditional_headers(previous) or None)
+                outcome: Response | Failure = await fetcher.get(
+                    url, conditional_headers(previous) or None, keep_wire=True
+                )
             except Exception as exc:  # whatever one URL does costs its own row, never the batch
                 outcome = Failure("fetch_error", f"{url[:300]}: {type(exc).__name__}: {exc}"[:500])
             _record(url, outcome, previous, archive, origin, run_id, result)

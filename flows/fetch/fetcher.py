@@ -20,6 +20,7 @@ from flows.errors import Blocked
 from flows.fetch import Politeness, pacing, robots
 from flows.fetch.decoding import BadEncoding, BodyDecoder, TooLarge
 from flows.fetch.safety import check_url, pinned
+from flows.fetch.wire import REDIRECT_BODY_BYTES, Exchange, WireRequest
 from flows.records import HTML_TYPES
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)  # the statuses HTTP defines as redirects with a Location
@@ -31,8 +32,10 @@ class Response:
     url: str  # after redirects
     status: int
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes  # decoded (content encoding undone)
     redirects: list[str] = field(default_factory=list)  # the URLs that redirected, in order
+    exchange: Exchange | None = None  # as it went over the wire (get(keep_wire=True))
+    hops: list[Exchange] = field(default_factory=list)  # the redirects on the way, over the wire
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -59,6 +62,7 @@ class _Retry:
 class _Redirect:
     location: str
     status: int
+    exchange: Exchange | None = None
 
 
 class Fetcher:
@@ -92,8 +96,12 @@ class Fetcher:
         check_robots: bool = True,
         html_only: bool = True,
         max_bytes: int | None = None,
+        keep_wire: bool = False,
     ) -> Response | Failure:
+        """`keep_wire`: the response (and the redirects on the way) also as they went over the wire, for
+        the raw archive."""
         redirects: list[str] = []
+        hops: list[Exchange] = []
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             try:
@@ -113,9 +121,13 @@ class Fetcher:
                     why = rules.disallow_all or "disallowed by robots.txt"
                     return Failure("robots", f"{current}: {why}", redirects=redirects)
                 delay = max(delay, rules.crawl_delay(self.source.user_agent))
-            outcome = await self._with_retries(current, address, headers, delay, html_only, max_bytes)
+            outcome = await self._with_retries(
+                current, address, headers, delay, html_only, max_bytes, keep_wire
+            )
             if isinstance(outcome, _Redirect):
                 redirects.append(current)
+                if outcome.exchange is not None:
+                    hops.append(outcome.exchange)
                 try:
                     target = urljoin(current, outcome.location)
                 except ValueError as exc:
@@ -127,6 +139,8 @@ class Fetcher:
                 headers = None  # conditional headers belong to the first URL only
                 continue
             outcome.redirects = redirects
+            if isinstance(outcome, Response):
+                outcome.hops = hops
             return outcome
         return Failure(
             "too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", redirects=redirects
@@ -150,6 +164,7 @@ class Fetcher:
         delay: float,
         html_only: bool,
         max_bytes: int | None,
+        keep_wire: bool = False,
     ) -> Response | Failure | _Redirect:
         host = pacing.host_key(urlsplit(url).hostname)
         host_slots = self._hosts.setdefault(host, asyncio.Semaphore(self.source.host_concurrency))
@@ -158,7 +173,7 @@ class Fetcher:
             async with self._global, host_slots:
                 await self.politeness.pacer.wait_turn(host, delay)
                 limit = max_bytes or self.source.max_bytes
-                outcome = await self._once(url, address, headers, html_only, limit)
+                outcome = await self._once(url, address, headers, html_only, limit, keep_wire)
             if not isinstance(outcome, _Retry):
                 return outcome
             if attempt >= self.source.retries:
@@ -178,7 +193,13 @@ class Fetcher:
             await asyncio.sleep(wait)
 
     async def _once(
-        self, url: str, address: str | None, headers: dict[str, str] | None, html_only: bool, max_bytes: int
+        self,
+        url: str,
+        address: str | None,
+        headers: dict[str, str] | None,
+        html_only: bool,
+        max_bytes: int,
+        keep_wire: bool = False,
     ) -> Response | Failure | _Redirect | _Retry:
         target, host, extensions = pinned(url, address)  # connect to the address that was checked
         try:
@@ -187,7 +208,8 @@ class Fetcher:
                     "GET", target, headers={**(headers or {}), **host}, extensions=extensions
                 )
                 async with request as response:
-                    return await self._read(url, response, html_only, max_bytes)
+                    wire = _exchange(url, response, address) if keep_wire else None
+                    return await self._read(url, response, html_only, max_bytes, wire)
         except (TimeoutError, httpx.TimeoutException):
             return _Retry("timeout", f"{url}: no complete response within {self.source.timeout:g} s")
         except httpx.TooManyRedirects:  # pragma: no cover (redirects are followed by hand)
@@ -199,12 +221,23 @@ class Fetcher:
             return _Retry("connect_error", f"{url}: {type(exc).__name__}: {exc or 'connection failed'}")
 
     async def _read(
-        self, url: str, response: httpx.Response, html_only: bool, max_bytes: int
+        self,
+        url: str,
+        response: httpx.Response,
+        html_only: bool,
+        max_bytes: int,
+        wire: Exchange | None = None,
     ) -> Response | Failure | _Redirect | _Retry:
         status = response.status_code
         location = response.extensions.get(_LOCATION)
         if status in REDIRECT_STATUSES and location:
-            return _Redirect(location, status)
+            if wire is not None:  # its body too, as far as a redirect's body goes
+                async for chunk in response.aiter_raw():
+                    wire.pieces.append(chunk)
+                    if sum(map(len, wire.pieces)) > REDIRECT_BODY_BYTES:
+                        wire.truncated = True
+                        break
+            return _Redirect(location, status, wire)
         if status == 304:
             return Response(url, status, list(response.headers.multi_items()), b"")
         if status == 429 or status >= 500:
@@ -228,21 +261,52 @@ class Fetcher:
         try:
             async for chunk in response.aiter_raw():
                 decoder.feed(chunk)
+                if wire is not None:
+                    wire.pieces.append(chunk)
             body = decoder.finish()
         except TooLarge:
             return Failure("too_large", f"{url}: more than max_bytes {max_bytes} bytes", status)
         except BadEncoding as exc:
             return Failure("bad_encoding", f"{url}: {exc}", status)
-        return Response(url, status, list(response.headers.multi_items()), body)
+        return Response(url, status, list(response.headers.multi_items()), body, exchange=wire)
 
 
 _LOCATION = "corpus_location"
+_RAW_HEADERS = "corpus_raw_headers"
+
+
+def _exchange(url: str, response: httpx.Response, address: str | None) -> Exchange:
+    """The exchange's request and response heads as they went over the wire (the body comes as it is
+    read)."""
+    request = response.request
+    reason = response.extensions.get("reason_phrase")
+    return Exchange(
+        url=url,
+        # httpx speaks HTTP/1.1 (h11), whatever the server answers in
+        request=WireRequest(request.method, request.url.raw_path, "HTTP/1.1", list(request.headers.raw)),
+        http_version=response.http_version,
+        status=response.status_code,
+        reason=reason if isinstance(reason, bytes) else response.reason_phrase.encode("latin-1", "replace"),
+        headers=response.extensions.get(_RAW_HEADERS) or list(response.headers.raw),
+        ip=_peer(response) or address,
+    )
+
+
+def _peer(response: httpx.Response) -> str | None:
+    """The address the response came from, as the connection says."""
+    stream = response.extensions.get("network_stream")
+    try:
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+    except Exception:  # a transport that cannot say
+        return None
+    return str(peer[0]) if isinstance(peer, tuple) and peer else None
 
 
 async def _set_location_aside(response: httpx.Response) -> None:
     """Move a response's Location header aside, before httpx reads it: httpx builds the next request from
     it even when it is not to follow redirects, and raises on a Location it cannot parse, in the middle of
     the response. Redirects are followed by hand (Fetcher.get), each target checked like any URL."""
+    response.extensions[_RAW_HEADERS] = list(response.headers.raw)  # as received, for the raw archive
     location = response.headers.get("location")
     if location is not None:
         response.extensions[_LOCATION] = location

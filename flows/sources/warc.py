@@ -32,6 +32,7 @@ from fastwarc.warc import WarcRecordType
 
 from flows.config import Config, WarcSource
 from flows.errors import SourceError
+from flows.fetch.archive import is_raw_archive
 from flows.fetch.decoding import BadEncoding, TooLarge, decode_body
 from flows.records import HTML_TYPES, Extracted, Page, Skipped, WorkItem, rejected
 from flows.sources import DiscoverContext, Unit, UnitContext, UnitWork, inputs, storage
@@ -111,6 +112,7 @@ class WarcSlice:
     start: int
     end: int
     max_bytes: int
+    own: bool = False  # the warehouse's raw archive: its request, warcinfo and redirect records are its own
 
     def pages(self) -> Iterator[Page | Extracted | Skipped]:
         with storage.open_input(self.path) as stream:
@@ -118,11 +120,11 @@ class WarcSlice:
             if first is None:
                 return
             stream.seek(first)
-            yield from _read_warc(self.path, stream, self.end, self.max_bytes)
+            yield from _read_warc(self.path, stream, self.end, self.max_bytes, own=self.own)
 
     def resume_after(self, origin: str) -> WarcSlice | None:
         offset = int(origin.rsplit("#", 1)[1]) + 1
-        return WarcSlice(self.path, offset, self.end, self.max_bytes) if offset < self.end else None
+        return WarcSlice(self.path, offset, self.end, self.max_bytes, self.own) if offset < self.end else None
 
 
 @dataclass(frozen=True)
@@ -158,25 +160,33 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     spec: WarcUnit = unit.spec
     if spec.start is not None and spec.end is not None:  # a part of one file, sized for one task slot:
         # one item (cutting it further would only add reads: a slot's pool has one process per thread)
-        return UnitWork([WarcSlice(unit.inputs[0].path, spec.start, spec.end, spec.max_bytes)])
+        path = unit.inputs[0].path
+        own = is_raw_archive(context.warehouse, path)
+        return UnitWork([WarcSlice(path, spec.start, spec.end, spec.max_bytes, own)])
     return UnitWork(
-        [item for state in unit.inputs for item in archive_items(state.path, spec.max_bytes, state.start)]
+        [
+            item
+            for state in unit.inputs
+            for item in archive_items(
+                state.path, spec.max_bytes, state.start, is_raw_archive(context.warehouse, state.path)
+            )
+        ]
     )
 
 
-def archive_items(path: str, max_bytes: int, start: int = 0) -> list[WorkItem]:
+def archive_items(path: str, max_bytes: int, start: int = 0, own: bool = False) -> list[WorkItem]:
     """The work items of one archive file from `start`: byte ranges of a WARC file, a WARC file that
     cannot be cut whole, or an ARC file whole."""
     if path.lower().endswith((".arc", ".arc.gz")):
         return [ArcFile(path, max_bytes)]
     if one_gzip_member(path):
         return [WarcStream(path, max_bytes)]
-    return _slices(path, max_bytes, start, storage.size(path))
+    return _slices(path, max_bytes, start, storage.size(path), own)
 
 
-def _slices(path: str, max_bytes: int, start: int, end: int) -> list[WorkItem]:
+def _slices(path: str, max_bytes: int, start: int, end: int, own: bool = False) -> list[WorkItem]:
     return [
-        WarcSlice(path, start + a, start + b, max_bytes)
+        WarcSlice(path, start + a, start + b, max_bytes, own)
         for a, b in slice_ranges(end - start)
         if start + a < end
     ]
@@ -259,10 +269,17 @@ def _inflates_to_record(head: bytes) -> bool:
 
 
 def _read_warc(
-    path: str, stream: IO[bytes] | gzip.GzipFile, end: int | None, max_bytes: int, skip_to: int = 0
+    path: str,
+    stream: IO[bytes] | gzip.GzipFile,
+    end: int | None,
+    max_bytes: int,
+    skip_to: int = 0,
+    own: bool = False,
 ) -> Iterator[Page | Extracted | Skipped]:
     """The pages of the records that start before `end` (all of them with None), then how many records
-    were skipped. A damaged file: the pages read so far, then SourceError naming the file and offset."""
+    were skipped. A damaged file: the pages read so far, then SourceError naming the file and offset.
+    `own`: the warehouse's raw archive, whose request, warcinfo and redirect records (the way to a page
+    fetched, fetch/archive.py) are neither pages nor skipped records."""
     skipped = 0
     last = None
     yielded: set[int] = set()  # offsets of the records that became a page or a reject
@@ -275,7 +292,7 @@ def _read_warc(
             if record.stream_pos < skip_to:
                 continue
             if not record.record_type & _RECORD_TYPES:
-                skipped += 1  # request, metadata, resource, warcinfo, conversion
+                skipped += 0 if own else 1  # request, metadata, resource, warcinfo, conversion
                 continue
             http: Any = record.http_headers  # None when the record's HTTP headers do not parse
             if http is None:
@@ -288,6 +305,8 @@ def _read_warc(
                 yielded.add(record.stream_pos)
                 yield rejected(unparsed, "unreadable", "the record's HTTP headers do not parse")
                 continue
+            if own and 300 <= (http.status_code or 0) < 400:
+                continue  # a redirect on the way to a page archived after it
             page, truncated = _warc_record(path, record, max_bytes)
             yielded.add(record.stream_pos)
             yield page

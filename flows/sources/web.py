@@ -60,7 +60,12 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
     could not be fetched are rejects already."""
     spec: WebUnit = unit.spec
     state = context.warehouse.read_fetch_state(unit.source, list(spec.urls))
-    archive = RawArchive(context.warehouse, unit.source, f"{context.run_id}-{unit.index:05d}")
+    archive = RawArchive(
+        context.warehouse,
+        unit.source,
+        f"{context.run_id}-{unit.index:05d}",
+        user_agent=spec.source.user_agent,
+    )
     try:
         result = run_async(
             crawl.crawl(
@@ -79,7 +84,8 @@ def prepare(unit: Unit, context: UnitContext) -> UnitWork:
         raise
     files = archive.close()
     items: list[WorkItem] = [
-        WarcSlice(f.local_path, 0, os.path.getsize(f.local_path), spec.source.max_bytes) for f in files
+        WarcSlice(f.local_path, 0, os.path.getsize(f.local_path), spec.source.max_bytes, own=True)
+        for f in files
     ]
     return UnitWork(
         items,

@@ -147,29 +147,31 @@ def sample():
         time.sleep(0.005)
 sampler = threading.Thread(target=sample)
 sampler.start()
-started = time.monotonic()
+started, cpu = time.monotonic(), time.thread_time()
 read = read_feed(body, "https://ex.org/feed")
 chosen = select(read.entries, FeedSource(name="f", kind="feed", url="https://ex.org/feed", max_items=10))
-took = time.monotonic() - started
+took, cpu = time.monotonic() - started, time.thread_time() - cpu
 done.set()
 sampler.join()
-print(len(read.entries), len(chosen), len(body) >> 20, round(took, 2), (peak - before) >> 20)
+print(len(read.entries), len(chosen), len(body) >> 20, round(took, 2), round(cpu, 2), (peak - before) >> 20)
 """
 
 
 def test_a_feed_of_100000_items_with_max_items_10_in_seconds_and_little_memory() -> None:
-    """Seen: 52.5 s and 465 MB through feedparser. Measured in a process of its own: the peak of its RSS
-    while reading (sampled every 5 ms), above the RSS with the feed's bytes in memory."""
+    """Seen: 52.5 s and 465 MB through feedparser. Measured in a process of its own: the CPU time of the
+    reading thread (the wall time is printed too: on a loaded machine, as under `make test`, it waits for
+    a core), and the peak of the process's RSS while reading (sampled every 5 ms), above the RSS with the
+    feed's bytes in memory."""
     import subprocess
     import sys
 
     done = subprocess.run(
         [sys.executable, "-c", PEAK], capture_output=True, text=True, timeout=120, check=True
     )
-    entries, chosen, megabytes, took, peak_mb = done.stdout.split()
-    print(f"100,000 items ({megabytes} MB), max_items 10: {took} s, +{peak_mb} MB")
+    entries, chosen, megabytes, took, cpu, peak_mb = done.stdout.split()
+    print(f"100,000 items ({megabytes} MB), max_items 10: {cpu} s CPU ({took} s wall), +{peak_mb} MB")
     assert (int(entries), int(chosen)) == (100_000, 10)
-    assert float(took) <= 5 and int(peak_mb) <= 200
+    assert float(cpu) <= 5 and int(peak_mb) <= 200
 
 
 def test_a_sitemap_index_that_lists_itself_costs_one_request_per_listing(tmp_path) -> None:
