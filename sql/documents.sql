@@ -23,9 +23,11 @@
 --   page_type       VARCHAR      page type the page declares (og:type / schema.org: article, website...)
 --   fetched_at      TIMESTAMPTZ  when the page was read (WARC capture time for archives)
 --   run_id          VARCHAR      the ingest run that stored it (see runs)
---   origin          VARCHAR      file path, or WARC path#offset of the record
+--   origin          VARCHAR      file path, or WARC path#offset of the record; a file inside the warehouse (the
+--                                raw archive of web sources) relative to the warehouse folder, so that a copied
+--                                or moved warehouse names its own files
 --   warc_file       VARCHAR      the WARC file holding the raw page (WARC sources and the raw archive of web
---                                sources), else NULL
+--                                sources: raw/source=<name>/...warc.gz, relative to the warehouse), else NULL
 --   warc_offset     BIGINT       byte offset of its record in warc_file
 --   month           VARCHAR      partition: YYYY-MM of published_at, else of fetched_at
 --   schema_version  SMALLINT     schema version of the file the row was read from

@@ -15,7 +15,7 @@
 --                             listing, or the part of one, that could not be read: url is the listing,
 --                             detail says where it is damaged and how many entries came before) (web)
 --   detail       VARCHAR      human-readable detail (sizes, exception message)
---   origin       VARCHAR      file path, or WARC path#offset
+--   origin       VARCHAR      file path, or WARC path#offset (inside the warehouse: relative to it)
 --   fetched_at   TIMESTAMPTZ  when the page was read (the first time it was turned down for this reason)
 --   run_id       VARCHAR      the ingest run that recorded it (see runs)
 CREATE OR REPLACE VIEW rejects AS

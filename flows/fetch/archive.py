@@ -63,7 +63,7 @@ class RawArchive:
 
     def add(self, response: Response, fetched_at: datetime | None = None) -> str:
         """Append the fetch's records (its redirects, then the page); returns the page's origin,
-        "<final file>#<offset>"."""
+        "<file relative to the warehouse>#<offset>"."""
         if self._stream is None or self._stream.tell() >= self.rotate_bytes:
             self._rotate()
         assert self._stream is not None
@@ -74,7 +74,7 @@ class RawArchive:
         if response.exchange is None:
             raise ValueError(f"{response.url}: fetched without its wire form (Fetcher.get keep_wire)")
         self._write_exchange(response.exchange, when)
-        return f"{self.files[-1].final_path}#{offset}"
+        return f"{self.warehouse.relative(self.files[-1].final_path)}#{offset}"
 
     def _write_exchange(self, exchange: Exchange, when: str) -> None:
         head = exchange.head()
@@ -198,10 +198,10 @@ class RawArchive:
             os.unlink(file.local_path)
 
 
-def is_raw_archive(warehouse: Warehouse, path: str) -> bool:
+def is_raw_archive(warehouse: Warehouse | None, path: str) -> bool:
     """Whether `path` is a file of the warehouse's raw archive (written here: its request, warcinfo and
-    redirect records are bookkeeping, not pages)."""
-    return path.startswith(warehouse.path(RAW) + "/")
+    redirect records are bookkeeping, not pages). No warehouse (a local kind read on its own): no."""
+    return warehouse is not None and path.startswith(warehouse.path(RAW) + "/")
 
 
 def _digest(data: bytes) -> str:

@@ -156,7 +156,9 @@ def extract_unit(
         for row in work.rejects:
             writer.add_reject(row)
         progress.pages_done(unit.source, len(work.rejects) + work.unchanged)
-        errors = _extract_items(work.items, unit, resources.pool(), writer, work.renames, tally, progress)
+        errors = _extract_items(
+            work.items, unit, resources.pool(), writer, _placing(work.renames, warehouse), tally, progress
+        )
         if work.done is not None:
             work.done()
         after = {FETCHES.name: work.fetches or [], INPUTS.name: tally.rows()}
@@ -235,7 +237,7 @@ def _extract_items(
     unit: Unit,
     pool: ExtractPool,
     writer: StagingWriter,
-    renames: dict[str, str],
+    place: Callable[[str], str],
     tally: InputTally,
     progress: Progress,
 ) -> list[str]:
@@ -253,8 +255,7 @@ def _extract_items(
             tally.skipped(outcome)
             continue
         tally.add(outcome)
-        if renames:
-            _rename_origin(outcome, renames)
+        _place_origin(outcome, place)
         writer.add(filtered(outcome, unit.filters))
         done += 1
         if done % PROGRESS_EVERY == 0:
@@ -263,11 +264,22 @@ def _extract_items(
     return errors
 
 
-def _rename_origin(outcome: Extracted, renames: dict[str, str]) -> None:
-    """Origins of pages read from a local copy of a remote archive file point to the remote file."""
+def _placing(renames: dict[str, str], warehouse: Warehouse) -> Callable[[str], str]:
+    """Where an origin's file is, as the tables say it: a local copy of a remote archive file named by
+    the remote file, a file inside the warehouse relative to it (Warehouse.relative)."""
+
+    def place(path: str) -> str:
+        return warehouse.relative(renames.get(path, path))
+
+    return place
+
+
+def _place_origin(outcome: Extracted, place: Callable[[str], str]) -> None:
     row: DocumentRow | RejectRow | None = outcome.document if outcome.document is not None else outcome.reject
     if row is None or not row.get("origin"):
         return
-    path, _, offset = str(row["origin"]).rpartition("#")
-    if path in renames:
-        row["origin"] = f"{renames[path]}#{offset}"
+    path, hash_, offset = str(row["origin"]).rpartition("#")
+    if hash_ and offset.isdigit():
+        row["origin"] = f"{place(path)}#{offset}"
+    else:
+        row["origin"] = place(str(row["origin"]))

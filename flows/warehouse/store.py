@@ -139,6 +139,12 @@ class Warehouse:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
+    def relative(self, path: str) -> str:
+        """A path inside the warehouse as it is stored in its tables (origins, warc_file): relative to the
+        warehouse, so that a warehouse copied or moved still names its own files; others unchanged."""
+        root = self.root.rstrip("/") + "/"
+        return path[len(root) :] if path.startswith(root) else path
+
     def uri_of(self, path: str) -> str:
         """A path of the warehouse's filesystem as DuckDB names it (s3://bucket/key for object storage)."""
         return path if self.local else f"{self.uri.split('://', 1)[0]}://{path}"

@@ -174,7 +174,9 @@ def test_the_raw_archive_is_what_came_over_the_wire(tmp_path: Path) -> None:
     with duckdb.connect(str(first.catalog), read_only=True) as con:
         before = con.sql("select url, title, text, content_hash from documents order by url").fetchall()
         rejects = con.sql("select count(*) from rejects").fetchone()
+        warc_files = {f for (f,) in con.sql("select distinct warc_file from documents").fetchall()}
     assert len(before) == 5 and rejects == (0,)
+    assert all(f.startswith("raw/source=wire/") and (tmp_path / "wh" / f).is_file() for f in warc_files)
     shutil.rmtree(tmp_path / "wh" / "documents")
     again = reextract(str(config))  # no network: the servers are gone
     assert again.sources["wire"].written == 5 and again.sources["wire"].rejected == 0
