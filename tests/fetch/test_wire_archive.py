@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from fastwarc.warc import ArchiveIterator as FastWarcIterator
 from sites import make_article, news_page
 from warcio.archiveiterator import ArchiveIterator
 
@@ -128,6 +129,17 @@ def test_the_raw_archive_is_what_came_over_the_wire(tmp_path: Path) -> None:
         )
         assert check.returncode == 0, check.stdout + check.stderr
         assert "digest pass" in check.stdout, check.stdout  # digests present and right
+
+    for path in files:  # and FastWARC's digest checks, block and payload
+        with open(path, "rb") as stream:
+            assert all(r.verify_block_digest() for r in FastWarcIterator(stream, parse_http=False))
+        with open(path, "rb") as stream:
+            checked = [
+                r.verify_payload_digest(consume=False)
+                for r in FastWarcIterator(stream, parse_http=True)
+                if r.headers.get("WARC-Payload-Digest")
+            ]
+            assert checked and all(checked)
 
     records = _records(tmp_path)
     kinds = [record.rec_type for _, record, _ in records]
