@@ -310,7 +310,7 @@ def search(
         fail(query.one_line(exc), code=1)
     if output_format is Format.table and output is None:
         for rank, row in enumerate(result.to_pylist(), 1):
-            when = row["published_at"].isoformat() if row["published_at"] else "undated"
+            when = row["published_date"].isoformat() if row["published_date"] else "undated"
             out.print(
                 f"[bold]{rank}. {row['title'] or row['url']}[/]  [dim]{row['score']}[/]", highlight=False
             )

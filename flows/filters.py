@@ -97,7 +97,7 @@ def articles_only(document: DocumentRow, settings: FilterFields) -> Failure | No
     if not settings.articles_only:
         return None
     declared = bool(document.get("published_meta"))
-    byline = bool(document["author"]) and document["published_at"] is not None
+    byline = bool(document["authors"]) and document["published_date"] is not None
     page_type = document.get("page_type")
     why = not_an_article(document["canonical_url"] or document["url"], page_type, declared, byline)
     if why is None and document["canonical_url"] != document["url"]:

@@ -22,7 +22,9 @@ from pydantic import BaseModel, PrivateAttr
 
 # Stored files carry it in their metadata; views read files with fewer columns too.
 # 2: documents gained cluster_id, similarity, page_type; the signatures table.
-SCHEMA_VERSION = 2
+# 3: documents: the publication and modification moments with offset and precision, authors as a list,
+#    page_title, section, image (author and the day-only published_at retired: tables.py DOCUMENTS.retired)
+SCHEMA_VERSION = 3
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")  # Content-Types that are extracted; others: not_html
 MAX_DETAIL = 500  # characters of a reject's detail
@@ -46,8 +48,17 @@ class DocumentRow(TypedDict):
     url: str
     canonical_url: str
     title: str | None
-    author: str | None
-    published_at: date | None
+    page_title: str | None
+    authors: list[str]
+    published_utc: datetime | None
+    published_date: date | None
+    published_offset: int | None
+    published_precision: str | None
+    modified_utc: datetime | None
+    modified_offset: int | None
+    modified_precision: str | None
+    section: str | None
+    image: str | None
     language: str | None
     sitename: str | None
     description: str | None

@@ -15,7 +15,7 @@ WITH pages AS (
 ), clusters AS (
     SELECT cluster_id, count(*) AS copies, list(DISTINCT source ORDER BY source) AS sources,
            arg_min(doc_id, (
-               -coalesce(priorities.priority, 0), coalesce(published_at, DATE '9999-12-31'), fetched_at, doc_id
+               -coalesce(priorities.priority, 0), coalesce(published_at, TIMESTAMPTZ '9999-12-31 00:00:00+00'), fetched_at, doc_id
            )) AS representative
     FROM pages LEFT JOIN priorities USING (source)
     GROUP BY cluster_id

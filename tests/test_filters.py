@@ -20,8 +20,17 @@ def document(url: str = "https://news.test/2025/07/story.html", **changes: objec
         "url": url,
         "canonical_url": url,
         "title": "A story",
-        "author": None,
-        "published_at": None,
+        "page_title": None,
+        "authors": [],
+        "published_utc": None,
+        "published_date": None,
+        "published_offset": None,
+        "published_precision": None,
+        "modified_utc": None,
+        "modified_offset": None,
+        "modified_precision": None,
+        "section": None,
+        "image": None,
         "language": "en",
         "sitename": None,
         "description": None,
@@ -78,7 +87,7 @@ def test_listing_pages_are_not_articles(url: str, page_type: str | None, why: st
         ("https://example.com/?p=1234", {}),  # WordPress's plain permalinks
         ("https://news.test/archive/2024/why-the-talks-failed-again", {}),
         # archive/section with a byline and a date found on the page
-        ("https://news.test/sections/world", {"author": "Jane Roe", "published_at": date(2025, 7, 1)}),
+        ("https://news.test/sections/world", {"authors": ["Jane Roe"], "published_date": date(2025, 7, 1)}),
     ],
 )
 def test_articles_are_kept_by_their_signals_or_their_id(url: str, changes: dict[str, object]) -> None:
@@ -97,7 +106,7 @@ def test_articles_are_kept_by_their_signals_or_their_id(url: str, changes: dict[
     ],
 )
 def test_listings_stay_listings_without_signals(url: str) -> None:
-    row = document(url, page_type=None, author="Jane Roe", published_at=date(2025, 7, 1))
+    row = document(url, page_type=None, authors=["Jane Roe"], published_date=date(2025, 7, 1))
     failed = filters.articles_only(row, DEFAULTS)
     assert failed is not None and failed[0] == "not_article", url
     declared = document(url, page_type="CollectionPage", published_meta=True)

@@ -76,7 +76,7 @@ RESULT_SCHEMA = pa.schema(
         ("score", pa.float64()),
         ("title", pa.string()),
         ("source", pa.string()),
-        ("published_at", pa.date32()),
+        ("published_date", pa.date32()),
         ("url", pa.string()),
         ("copies", pa.int64()),
         ("snippet", pa.string()),
@@ -91,7 +91,7 @@ def _hex(key: int) -> str:
 def search(
     warehouse: Warehouse, words: str, source: str | None = None, since: date | None = None, limit: int = 10
 ) -> pa.Table:
-    """The best-matching page of each matching article, best first: score, title, source, published_at,
+    """The best-matching page of each matching article, best first: score, title, source, published_date,
     url, copies, snippet. All the words must match; when no article has them all, any of them."""
     terms = [w.lower() for w in _WORD.findall(words)]
     if not terms:
@@ -130,7 +130,7 @@ def search(
                 "score": round(-row["rank"], 3),
                 "title": row["title"],
                 "source": row["source"],
-                "published_at": date.fromisoformat(row["published_at"]) if row["published_at"] else None,
+                "published_date": date.fromisoformat(row["published_at"]) if row["published_at"] else None,
                 "url": row["url"],
                 "copies": copies.get(row["cluster_key"], 1),
                 "snippet": snippet(text or "", words),

@@ -1,16 +1,13 @@
-"""trafilatura's main text and the metadata the warehouse stores, without the metadata it would throw away.
+"""trafilatura's main text, and the page's metadata: what it declares first (extract/declared.py), then
+trafilatura's heuristics for only the fields it does not declare.
 
-`bare_extraction(with_metadata=True)` also works out a page's categories and licence, which no column
-holds: ~2.5 ms of a ~35 ms page (extract_catstags("category") 1.7 ms, extract_license 0.9 ms on the pages
-of make_corpus.py). Here the page is parsed once by trafilatura's own loader, its metadata read from that
-tree by trafilatura's own functions in trafilatura's order less those two (`stored_metadata` mirrors
-`trafilatura.metadata.extract_metadata`, which only reads the tree), and the same tree then goes through
-`bare_extraction` with metadata off (which copies it first: 0.9 ms). The extraction options are built once
-per process and day rather than per page (reading trafilatura's settings costs ~0.5 ms a page).
-
-The text and every stored field are what `bare_extraction(with_metadata=True)` gives:
-tests/extract/test_trafilatura_fields.py compares the two on every test page, and pins the source of the
-mirrored function so that a trafilatura upgrade that changes it fails a test instead of drifting silently.
+`bare_extraction(with_metadata=True)` works out every metadata field by itself, whether the page declares it
+or not, and some it throws away (categories, licence): its date search (htmldate), title and author searches
+are most of the metadata's cost. Here the page is parsed once by trafilatura's own loader, the declared
+fields are read from that tree, trafilatura's own functions run only for what is still missing, and the same
+tree then goes through `bare_extraction` with metadata off (which copies it first). The text is exactly
+`bare_extraction`'s (tests/extract/test_trafilatura_fields.py). The extraction options are built once per
+process and day rather than per page (reading trafilatura's settings costs ~0.5 ms a page).
 """
 
 from __future__ import annotations
@@ -18,19 +15,18 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from courlan import extract_domain
+from courlan import is_valid_url
 from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.metadata import (
     META_URL,
-    examine_meta,
     extract_author,
     extract_catstags,
-    extract_meta_json,
     extract_sitename,
     extract_title,
     extract_url,
@@ -38,66 +34,69 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
+from flows.extract.declared import Declared, clean, clean_authors, read_declared, stamp_of_day, strip_site
+
 LOGGER = logging.getLogger(__name__)
 
 
-def extract_fields(html: bytes | str, url: str | None, favor_precision: bool) -> Document | None:
-    """The page's main text (comments left out) and stored metadata, as
-    `bare_extraction(html, url=url, include_comments=False, favor_precision=..., with_metadata=True)`
-    gives them; None where it gives None (no usable text, not HTML)."""
+@dataclass(slots=True)
+class Fields:
+    """A page's main text and metadata."""
+
+    text: str
+    metadata: Declared  # declared, completed by trafilatura's heuristics where the page declares nothing
+    url: str | None  # the URL the page names for itself (canonical link, og:url), if any
+
+
+def extract_fields(html: bytes | str, url: str | None, favor_precision: bool) -> Fields | None:
+    """The page's main text, as `bare_extraction(html, url=url, include_comments=False,
+    favor_precision=...)` gives it, and its metadata; None where bare_extraction gives None (no usable
+    text, not HTML)."""
     options = _options(favor_precision, _today())
     try:  # as in bare_extraction: these errors mean "no document", not a failure
         tree = load_html(html, options.max_file_size)
         if tree is None:
             return None
-        metadata = stored_metadata(tree, url, options.date_params)
+        metadata = read_declared(tree, url, datetime.now(UTC))
+        # as trafilatura: og:url, twitter:url, else the canonical link (else the URL it was read under)
+        declared_url = next((u for u in metadata.urls if is_valid_url(u)), None) or extract_url(tree, url)
+        complete_metadata(tree, metadata, declared_url, options.date_params)
     except (TypeError, ValueError):
         LOGGER.warning("discarding data: %s", url)
         return None
     page_options = copy.copy(options)
-    page_options.url = url or metadata.url  # what bare_extraction hands its extraction sequence
+    page_options.url = url or declared_url  # what bare_extraction hands its extraction sequence
     page_options.source = url and url.encode("utf-8", "replace").decode("utf-8")
     body = bare_extraction(tree, options=page_options)
     if not isinstance(body, Document):  # None: no usable text (a dict only with as_dict=True)
         return None
-    metadata.text, metadata.raw_text, metadata.body = body.text, body.raw_text, body.body
-    return metadata
+    return Fields(body.text or "", metadata, declared_url)
 
 
-def stored_metadata(tree: HtmlElement, default_url: str | None, date_params: dict[str, Any]) -> Document:
-    """trafilatura.metadata.extract_metadata (2.3.1) with no author blacklist, less categories and licence."""
-    metadata = examine_meta(tree)
-    if metadata.author and " " not in metadata.author:
-        metadata.author = None
-    try:
-        metadata = extract_meta_json(tree, metadata)
-    except Exception as err:  # as trafilatura: bugs in its JSON-LD reading must not lose the page
-        LOGGER.warning("error in JSON metadata extraction: %s", err)
-    if not metadata.title:
-        metadata.title = extract_title(tree)
-    if not metadata.author:
-        metadata.author = extract_author(tree)
-    if not metadata.url:
-        metadata.url = extract_url(tree, default_url)
-    if metadata.url:
-        metadata.hostname = extract_domain(metadata.url, fast=True)
-    date_config = {**date_params, "url": metadata.url}
-    metadata.date = find_date(tree, **date_config)
+def complete_metadata(
+    tree: HtmlElement, metadata: Declared, url: str | None, date_params: dict[str, Any]
+) -> None:
+    """Trafilatura's heuristics (as `trafilatura.metadata.extract_metadata` 2.3.1 calls them) for each field
+    the page does not declare believably."""
     if not metadata.sitename:
-        metadata.sitename = extract_sitename(tree)
-    if metadata.sitename:
-        metadata.sitename = metadata.sitename.lstrip("@")
-        if metadata.sitename and "." not in metadata.sitename and not metadata.sitename[0].isupper():
-            metadata.sitename = metadata.sitename.title()
-    elif metadata.url:
-        match = META_URL.match(metadata.url)
-        if match:
-            metadata.sitename = match[1]
+        sitename = clean(extract_sitename(tree))
+        if sitename is None and url and (match := META_URL.match(url)):
+            sitename = match[1]
+        if sitename:
+            sitename = sitename.lstrip("@")
+            if sitename and "." not in sitename and not sitename[0].isupper():
+                sitename = sitename.title()
+        metadata.sitename = sitename or None
+    if not metadata.headline:
+        title = clean(extract_title(tree))
+        metadata.headline = strip_site(title, metadata.sitename) if title else None
+    if not metadata.authors:
+        found = extract_author(tree)
+        metadata.authors = clean_authors(found.split("; ") if found else [], metadata.sitename)
+    if metadata.published is None:
+        metadata.published = stamp_of_day(find_date(tree, **{**date_params, "url": url}))
     if not metadata.tags:
-        metadata.tags = extract_catstags("tag", tree)
-    metadata.filedate = date_config.get("max_date")
-    metadata.clean_and_trim()
-    return metadata
+        metadata.tags = [t for t in (clean(tag) for tag in extract_catstags("tag", tree)) if t]
 
 
 def _today() -> str:

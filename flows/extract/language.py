@@ -1,4 +1,4 @@
-"""A document's language: the page's own <html lang>, else py3langid on its text.
+"""A document's language: the one the page declares when its text agrees, else py3langid on its text.
 
 py3langid ships its model xz-compressed: inflating it takes ~0.3 s, on the way to the first page of every
 run (the extraction pool's fork server loads it before starting workers). It is inflated once into the
@@ -27,6 +27,34 @@ def declared_language(html: bytes) -> str | None:
     parsing here would cost more than the whole rest of extraction's own work (trafilatura parses again)."""
     match = _HTML_LANG.search(html[:SNIFF_BYTES])
     return match.group(1).lower().decode() if match else None
+
+
+# Per character of the text scored, how far below the detected language's log-probability the declared one
+# may score and still be believed (closely related languages, e.g. no/da, id/ms, hr/sr/bs, score within it)
+DECLARED_MARGIN = 0.12
+MIN_TEXT_TO_OVERRULE = 200  # characters: a shorter text does not overrule what the page declares
+
+
+def choose_language(declared: str | None, text: str) -> str | None:
+    """The page's declared language when its text agrees (or is too short to say, or is in a language the
+    detector does not know), else the language detected in the text: a template's <html lang="en"> on a
+    page written in Spanish is common."""
+    if declared is None:
+        return detect_language(text)
+    if len(text) < MIN_TEXT_TO_OVERRULE:
+        return declared
+    import py3langid
+
+    if py3langid.langid.IDENTIFIER is None:
+        load_model()
+    sample = text[:1000]
+    best, best_score = py3langid.classify(sample)
+    if best == declared:
+        return declared
+    scores = dict(py3langid.rank(sample))  # ~2 ms, only where the two disagree
+    if declared not in scores:
+        return declared  # a language the detector does not know
+    return declared if (best_score - scores[declared]) / len(sample) <= DECLARED_MARGIN else best
 
 
 def detect_language(text: str) -> str | None:

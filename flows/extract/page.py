@@ -11,13 +11,13 @@ import re
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from flows.config import DedupConfig, ExtractConfig
 from flows.dedup.near import signature
+from flows.extract.declared import Stamp
 from flows.extract.fields import extract_fields
-from flows.extract.language import SNIFF_BYTES, declared_language, detect_language
+from flows.extract.language import SNIFF_BYTES, choose_language, detect_language
 from flows.extract.urls import choose_canonical
 from flows.extract.words import count_words
 from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
@@ -163,15 +163,6 @@ def looks_binary(html: bytes) -> bool:
     return _CONTROL.search(head) is not None and len(_CONTROL.findall(head)) > 8
 
 
-def parse_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
 def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | None = None) -> Extracted:
     """One page in, one document or one reject out. With `seen`, a page whose bytes were extracted
     recently is not extracted again (IdenticalPages)."""
@@ -188,8 +179,9 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
     result = extract_fields(decode_html(page.html, page.charset), page.url, options.favor_precision)
     if result is None:
         return rejected(page, "no_text", "no main text found")
-    title = _clean(result.title)
-    text = drop_headline(normalize_text(result.text or ""), title)
+    meta = result.metadata
+    title = _clean(meta.headline)
+    text = drop_headline(normalize_text(result.text), title)
     if not text:
         return rejected(page, "no_text", "no main text found")
     canonical = choose_canonical(page.url, result.url)
@@ -199,17 +191,21 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         "url": page.url,
         "canonical_url": canonical,
         "title": title,
-        "author": _clean(result.author),
-        "published_at": parse_date(result.date),
-        "language": declared_language(page.html) or detect_language(text),
-        "sitename": _clean(result.sitename),
-        "description": _clean(result.description),
-        "tags": _tags(result.tags),
+        "page_title": meta.page_title if meta.page_title != title else None,
+        "authors": meta.authors,
+        **_moment("published", meta.published),  # type: ignore[typeddict-item]
+        **_moment("modified", meta.modified),
+        "section": meta.section,
+        "image": meta.image,
+        "language": choose_language(meta.language, text),
+        "sitename": _clean(meta.sitename),
+        "description": _clean(meta.description),
+        "tags": _tags(meta.tags),
         "text": text,
         "word_count": count_words(text),
         "content_hash": text_hash,
         "duplicate_of": None,
-        "page_type": _clean(result.pagetype),
+        "page_type": meta.page_type,
         "published_meta": _PUBLISHED_META.search(page.html) is not None,
         "fetched_at": page.fetched_at,
         "origin": page.origin,
@@ -221,6 +217,18 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
     if memory is not None and key is not None:
         memory.put(key, page, document, result.url)
     return Extracted(document=document)
+
+
+def _moment(name: str, stamp: Stamp | None) -> dict[str, Any]:
+    """The columns of a stated moment: `<name>_utc`, `_date` (published only), `_offset`, `_precision`."""
+    columns: dict[str, Any] = {
+        f"{name}_utc": stamp.utc if stamp else None,
+        f"{name}_offset": stamp.offset if stamp else None,
+        f"{name}_precision": stamp.precision if stamp else None,
+    }
+    if name == "published":
+        columns["published_date"] = stamp.day if stamp else None
+    return columns
 
 
 def _clean(value: str | None) -> str | None:

@@ -51,7 +51,7 @@ MAX_ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
 MIN_ROW_GROUP_ROWS = 1_024  # long texts: never a row group per few rows
 ORDER = MappingProxyType(
     {
-        DOCUMENTS.name: "published_at NULLS LAST, fetched_at, doc_id",
+        DOCUMENTS.name: "published_utc NULLS LAST, fetched_at, doc_id",
         SIGNATURES.name: "doc_id",
         REJECTS.name: "fetched_at NULLS LAST, url",
         FETCHES.name: "fetched_at, url",
@@ -254,10 +254,10 @@ def _write_merged(store: Warehouse, partition: Partition, target: str, rows_per_
     nulls for columns they lack), sorted, written by DuckDB (which spills to disk rather than holding a
     large partition in memory)."""
     table = partition.table
-    scanner = ds.dataset(list(partition.files), schema=table.schema, format="parquet").scanner(
+    scanner = ds.dataset(list(partition.files), schema=table.readable_schema, format="parquet").scanner(
         batch_size=8192
     )
-    select = f"SELECT * FROM rows ORDER BY {ORDER[table.name]}"
+    select = f"SELECT * FROM ({table.upgraded_select('rows')}) ORDER BY {ORDER[table.name]}"
     with duckdb.connect() as con:
         con.register("rows", scanner.to_reader())
         con.execute("SET memory_limit = '1GB'")

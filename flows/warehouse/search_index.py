@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS docs (
     doc_key INTEGER NOT NULL,       -- the doc_id's 64 bits (doc ids are 16 hex digits)
     cluster_key INTEGER NOT NULL,   -- the cluster_id's
     source TEXT,
-    published_at TEXT,              -- YYYY-MM-DD
+    published_at TEXT,              -- YYYY-MM-DD: the publication day (documents.published_date)
     title TEXT,
     url TEXT,
     file_id INTEGER NOT NULL        -- files.id: where the text is
@@ -181,12 +181,14 @@ def _index_file(con: sqlite3.Connection, warehouse: Warehouse, path: str) -> tup
     fresh = np.asarray([k not in indexed for k in keys.tolist()], dtype=bool)
     if not fresh.any():
         return 0, len(keys)
-    table = parquet.read(columns=["doc_id", "cluster_id", "published_at", "title", "url", "text"])
+    # the publication day: published_date, or published_at in files of schema version 2 (tables.DOCUMENTS)
+    day = "published_date" if "published_date" in parquet.schema_arrow.names else "published_at"
+    table = parquet.read(columns=["doc_id", "cluster_id", day, "title", "url", "text"])
     if not fresh.all():
         table = table.filter(pa.array(fresh))
         keys = keys[fresh]
     clusters = keys_of(pc.coalesce(table.column("cluster_id"), table.column("doc_id")))
-    dates = pc.strftime(pc.cast(table.column("published_at"), pa.timestamp("s")), "%Y-%m-%d")
+    dates = pc.strftime(pc.cast(table.column(day), pa.timestamp("s")), "%Y-%m-%d")
     first = con.execute("SELECT coalesce(max(id), 0) + 1 FROM docs").fetchone()[0]
     ids = range(first, first + table.num_rows)
     titles = table.column("title").to_pylist()

@@ -161,7 +161,7 @@ class Warehouse:
         """The Parquet files in a table's folders that the warehouse did not write, and why."""
         found = []
         for info in self._parquet_infos(self.path(table.name), recursive=True):
-            reason = self.checks.judge(self.fs, info, table.schema, table.partitions)
+            reason = self.checks.judge(self.fs, info, table.readable_schema, table.partitions)
             if reason is not None:
                 found.append(Refused(info.path, reason))
         self.checks.save(if_read=True)
@@ -172,7 +172,11 @@ class Warehouse:
         return self._own(table, self._parquet_infos(folder))
 
     def _own(self, table: Table, infos: list[pafs.FileInfo]) -> list[str]:
-        own = [i.path for i in infos if self.checks.judge(self.fs, i, table.schema, table.partitions) is None]
+        own = [
+            i.path
+            for i in infos
+            if self.checks.judge(self.fs, i, table.readable_schema, table.partitions) is None
+        ]
         self.checks.save(if_read=True)
         return own
 

@@ -4,7 +4,7 @@ SCHEMA_VERSION in their metadata; views read files written with fewer columns to
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -30,10 +30,19 @@ DOCUMENT_SCHEMA = pa.schema(
         ("doc_id", pa.string()),  # hash of canonical_url and content_hash: one row per stored version
         ("url", pa.string()),  # where the page was read from
         ("canonical_url", pa.string()),  # normalised URL (page's own canonical when on the same site)
-        ("title", pa.string()),
-        ("author", pa.string()),
-        ("published_at", pa.date32()),  # the article's own date, when the page states one
-        ("language", pa.string()),  # ISO 639-1, detected from the text
+        ("title", pa.string()),  # the headline (extract/declared.py)
+        ("page_title", pa.string()),  # the page's <title>
+        ("authors", pa.list_(pa.string())),
+        ("published_utc", UTC_TIMESTAMP),  # publication as the page states it (a day only: its midnight UTC)
+        ("published_date", pa.date32()),  # the day as the page states it, in its own time zone
+        ("published_offset", pa.int16()),  # minutes east of UTC the page stated with the time
+        ("published_precision", pa.string()),  # day, minute, second
+        ("modified_utc", UTC_TIMESTAMP),
+        ("modified_offset", pa.int16()),
+        ("modified_precision", pa.string()),
+        ("section", pa.string()),
+        ("image", pa.string()),
+        ("language", pa.string()),  # ISO 639-1: declared by the page when its text agrees, else detected
         ("sitename", pa.string()),
         ("description", pa.string()),
         ("tags", pa.list_(pa.string())),
@@ -134,9 +143,48 @@ class Table:
     schema: pa.Schema
     partitions: tuple[str, ...]
     glob: str  # below the table's folder, for DuckDB
+    # Columns that files written by an older version hold and the schema no longer has (read, never written)
+    retired: Mapping[str, pa.DataType] = field(default_factory=lambda: MappingProxyType({}))
+    # Current columns that rows of older files lack, as SQL over their retired columns (used where the table
+    # is read, by the base views, and where it is rewritten, by compaction: one definition of the upgrade)
+    upgrades: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def readable_schema(self) -> pa.Schema:
+        """The columns a file of this table may hold: the schema's and the retired ones."""
+        return pa.schema([*self.schema, *(pa.field(n, t) for n, t in self.retired.items())])
+
+    def upgraded_select(self, relation: str) -> str:
+        """SELECT over `relation` (which has every column of `readable_schema`) giving the schema's columns
+        (and the partitions, if it has them), older rows upgraded."""
+        star = "*"
+        if self.retired:
+            star += f" EXCLUDE ({', '.join(self.retired)})"
+        if self.upgrades:
+            star += (
+                " REPLACE ("
+                + ", ".join(f"coalesce({c}, {sql}) AS {c}" for c, sql in self.upgrades.items())
+                + ")"
+            )
+        return f"SELECT {star} FROM {relation}"
 
 
-DOCUMENTS = Table("documents", DOCUMENT_SCHEMA, ("source", "month"), "*/*/*.parquet")
+# Schema version 2 stored `author` (trafilatura's authors joined by "; ") and `published_at` (a DATE).
+DOCUMENTS = Table(
+    "documents",
+    DOCUMENT_SCHEMA,
+    ("source", "month"),
+    "*/*/*.parquet",
+    retired=MappingProxyType({"author": pa.string(), "published_at": pa.date32()}),
+    upgrades=MappingProxyType(
+        {
+            "authors": "coalesce(string_split(author, '; '), CAST([] AS VARCHAR[]))",
+            "published_utc": "timezone('UTC', CAST(published_at AS TIMESTAMP))",
+            "published_date": "published_at",
+            "published_precision": "CASE WHEN published_at IS NOT NULL THEN 'day' END",
+        }
+    ),
+)
 REJECTS = Table("rejects", REJECT_SCHEMA, ("source",), "*/*.parquet")
 RUNS = Table("runs", RUN_SCHEMA, (), "*.parquet")
 FETCHES = Table("fetches", FETCH_SCHEMA, ("source",), "*/*.parquet")
@@ -147,6 +195,6 @@ BY_NAME = MappingProxyType({table.name: table for table in TABLES})
 
 
 def month_of(row: Mapping[str, Any]) -> str:
-    """The partition month: the article's own date, else the day it was fetched."""
-    when = row.get("published_at") or row["fetched_at"]
+    """The partition month: the article's own day, else the day it was fetched."""
+    when = row.get("published_date") or row["fetched_at"]
     return f"{when.year:04d}-{when.month:02d}"

@@ -63,8 +63,9 @@ def _quote(text: str) -> str:
 
 def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
     """`_<table>_raw` over `files` (the table's own): every column of the declared schema (null where an
-    older file lacks it), plus the partition columns; an empty typed relation while there are none."""
-    columns = [f"CAST(NULL AS {duckdb_type(f.type)}) AS {f.name}" for f in table.schema]
+    older file lacks it, or filled from the columns it had: Table.upgrades), plus the partition columns; an
+    empty typed relation while there are none."""
+    columns = [f"CAST(NULL AS {duckdb_type(f.type)}) AS {f.name}" for f in table.readable_schema]
     columns += [f"CAST(NULL AS VARCHAR) AS {p}" for p in table.partitions]
     empty = f"SELECT {', '.join(columns)} WHERE false"
     body = empty
@@ -75,6 +76,8 @@ def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
             options += f", hive_partitioning = true, hive_types = {{{hive}}}"
         listing = ", ".join(_quote(warehouse.uri_of(path)) for path in files)
         body = f"{empty}\nUNION ALL BY NAME\nSELECT * FROM read_parquet([{listing}], {options})"
+    if table.retired or table.upgrades:
+        body = table.upgraded_select(f"(\n{body}\n)")
     return f"CREATE OR REPLACE VIEW _{table.name}_raw AS\n{body}"
 
 

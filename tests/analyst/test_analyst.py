@@ -119,7 +119,7 @@ def test_search_ranks_the_matching_article_first(sample: Path) -> None:
     later = json.loads(
         corpus("search", "border trade", "-c", str(sample), "--since", "2025-07-06", "-f", "json").stdout
     )
-    assert all(h["published_at"] >= "2025-07-06" for h in later)
+    assert all(h["published_date"] >= "2025-07-06" for h in later)
     assert "India and China Quietly Reopen Border Trade Routes" not in [h["title"] for h in later]
     nothing = corpus("search", "zyzzyva quokka", "-c", str(sample))
     assert nothing.returncode == 0 and "0 results" in nothing.stdout

@@ -41,10 +41,10 @@ COPY_SHARE = 0.10
 
 QUERIES = {
     "count by source and day (documents)": (
-        "select source, published_at as day, count(*) as n from documents group by all"
+        "select source, published_date as day, count(*) as n from documents group by all"
     ),
     "count by source and day (articles)": (
-        "select source, published_at as day, count(*) as n from articles group by all"
+        "select source, published_date as day, count(*) as n from articles group by all"
     ),
     "daily_counts view": "select * from daily_counts",
     "sources view": "select * from sources",
@@ -126,6 +126,14 @@ def build(root: Path, articles: int, seed: int = 7) -> None:
         source = SOURCES[commit % len(SOURCES)]
         days = np.sort(rng.integers(0, 365, count))  # a batch spans the year: files cut across months
         published = pa.array([start + timedelta(days=int(d)) for d in days], pa.date32())
+        minutes = rng.integers(6 * 60, 22 * 60, count)  # the minute of publication, UTC
+        published_utc = pa.array(
+            [
+                datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=int(m))
+                for day, m in zip(published.to_pylist(), minutes, strict=True)
+            ],
+            pa.timestamp("us", tz="UTC"),
+        )
         words = np.clip(rng.lognormal(np.log(600), 0.5, count), 80, 6000).astype(np.int64)
         texts = maker.texts(words)
         doc_ids = hex_ids(rng, count, 16)
@@ -150,8 +158,19 @@ def build(root: Path, articles: int, seed: int = 7) -> None:
                 "url": urls,
                 "canonical_url": urls,
                 "title": maker.titles(count),
-                "author": pa.array([f"Writer {i}" for i in rng.integers(0, 400, count)]),
-                "published_at": published,
+                "page_title": pa.nulls(count, pa.string()),
+                "authors": pa.array(
+                    [[f"Writer {i}"] for i in rng.integers(0, 400, count)], pa.list_(pa.string())
+                ),
+                "published_utc": published_utc,
+                "published_date": published,
+                "published_offset": pa.array([0] * count, pa.int16()),
+                "published_precision": pa.array(["minute"] * count),
+                "modified_utc": pa.nulls(count, pa.timestamp("us", tz="UTC")),
+                "modified_offset": pa.nulls(count, pa.int16()),
+                "modified_precision": pa.nulls(count, pa.string()),
+                "section": pa.array(["World"] * count),
+                "image": pa.nulls(count, pa.string()),
                 "language": pa.array(["en"] * count),
                 "sitename": pa.array([f"The {source.title()}"] * count),
                 "description": pa.nulls(count, pa.string()),
@@ -171,7 +190,7 @@ def build(root: Path, articles: int, seed: int = 7) -> None:
             schema=DOCUMENT_SCHEMA,
         )
         previous = table
-        months = pc.strftime(pc.cast(table["published_at"], pa.timestamp("s")), "%Y-%m").to_numpy(
+        months = pc.strftime(pc.cast(table["published_date"], pa.timestamp("s")), "%Y-%m").to_numpy(
             zero_copy_only=False
         )
         for seq, first in enumerate(range(0, count, FILE_ROWS)):

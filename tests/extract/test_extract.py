@@ -34,8 +34,8 @@ def test_main_text_keeps_body_and_drops_menus_comments_and_headline() -> None:
     assert "Related Stories" not in doc["text"] and "Privacy policy" not in doc["text"]
     assert not doc["text"].startswith(article.title)
     assert doc["title"] == article.title
-    assert doc["author"] == article.author
-    assert doc["published_at"].isoformat() == article.date
+    assert doc["authors"] == [article.author]
+    assert doc["published_date"].isoformat() == article.date
     assert doc["language"] == "en"
     assert doc["word_count"] == len(doc["text"].split())
     assert doc["content_hash"] == content_hash(doc["text"])

@@ -74,7 +74,7 @@ def test_compaction_keeps_every_row_and_merges_each_partition(fed: tuple[Path, W
     assert not Path(store.path(compaction.WORK)).exists()
     merged = pq.ParquetFile(partitions[0].files[0])
     assert merged.schema_arrow.metadata[b"corpus.schema_version"]  # views read the version as before
-    dates = merged.read(columns=["published_at"]).column(0).to_pylist()
+    dates = merged.read(columns=["published_utc"]).column(0).to_pylist()
     assert dates == sorted(dates)
     # every signature points at the merged file that holds its document
     signatures = pq.read_table(next(iter(store.files(SIGNATURES))), columns=["doc_id", "doc_file"])
