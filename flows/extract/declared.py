@@ -151,7 +151,58 @@ _NOT_NAMES = frozenset(
         "null",
         "none",
         "n/a",
+        "гость",
+        "автор",
+        "редакция",
+        "webmaster",
+        "editorial board",
     }
+)
+# Words that end a name in a byline: a job, an affiliation, a date (kept out of the name that precedes them)
+_AFTER_NAME = re.compile(
+    r"\s+(?:(?:senior|staff|chief|news|national|political|contributing|special|business|auto|sports?|"
+    r"foreign|political|investigative)\s+)*(?:writer|reporter|correspondent|editor|columnist|contributor|"
+    r"producer|journalist|analyst)\b.*$"
+    r"|\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|"
+    r"published|updated|posted|view more|share|follow)\b.*$",
+    re.IGNORECASE,
+)
+_PARTICLES = frozenset(
+    {
+        "de",
+        "da",
+        "di",
+        "do",
+        "dos",
+        "das",
+        "del",
+        "della",
+        "der",
+        "den",
+        "van",
+        "von",
+        "la",
+        "le",
+        "du",
+        "bin",
+        "al",
+        "el",
+        "ibn",
+        "ter",
+        "ten",
+        "y",
+        "e",
+        "zu",
+        "af",
+        "st.",
+    }
+)
+# Elements a byline is written in, when the page declares no author (cheaper than trafilatura's search)
+_BYLINE_XPATH = (
+    "//*[@rel='author' or @itemprop='author' or contains(@class, 'byline') or contains(@class, 'author')]"
+    "[not(self::meta)][not(self::link)][not(contains(@class, 'comment'))]"
+    "[not(ancestor::*[contains(@class, 'comment')])]"
 )
 _BY = re.compile(
     r"^\s*(?:by|from|written by|von|par|por|di|da|door|av|af|przez|от|автор|作者)\s*[:：]?\s+",
@@ -427,7 +478,7 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
         declared.published = _stamp(page.times[:1], now)
     if declared.modified and declared.published and declared.modified.utc < declared.published.utc:
         declared.modified = None  # modified before published: one of the two is wrong, keep the first
-    declared.authors = _authors(page, articles, by_id, sitename)
+    declared.authors = _authors(page, articles, pages, by_id, sitename)
     declared.headline = _headline(page, articles, sitename)
     declared.section = next(
         (s for s in [*(_text(n.get("articleSection")) for n in articles), *page.first(_SECTION_KEYS)] if s),
@@ -508,11 +559,28 @@ def _folded(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", text.casefold()) if ch.isalnum())
 
 
+def _name_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", text.casefold()) if w not in ("the", "www", "com")}
+
+
 def _name_problem(name: str, sitename: str | None) -> bool:
-    """Not a person's or agency's name: a URL, an e-mail address, a placeholder, the site itself."""
+    """Not a person's or agency's name: a URL, an e-mail address, a placeholder, the site itself (or its
+    desk: 'India Post News Weekly' on India Post), words of a sentence."""
     folded = _folded(name)
     if len(folded) < 2 or _URL_LIKE.search(name) or "@" in name or name.lower() in _NOT_NAMES:
         return True
+    if "admin" in folded:
+        return True
+    words_ = name.split()
+    if any(ch.isalpha() and ch.isascii() for ch in name):  # a Latin-script name: capitalised words
+        if any(w[0].islower() and w.lower() not in _PARTICLES for w in words_ if w[0].isalpha()):
+            return True
+        if len(words_) == 1 and name.isupper() and len(name) > 3:
+            return True  # a station's or account's code
+    if sitename:
+        mine, site = _name_words(name), _name_words(sitename)
+        if mine and site and (mine <= site or site <= mine):
+            return True
     if sum(ch.isdigit() for ch in name) > 2 or ":" in name or len(name) > 80 or len(name.split()) > 6:
         return True
     if sitename and (folded == _folded(sitename) or folded == _folded(sitename.rsplit(".", 1)[0])):
@@ -529,15 +597,18 @@ def _name_problem(name: str, sitename: str | None) -> bool:
 def split_names(value: str) -> list[str]:
     """'By Ann Lee and Bo Ma' → ['Ann Lee', 'Bo Ma']; 'Lee, Ann' stays one name, 'Ann Lee, Bo Ma' is two."""
     value = _BY.sub("", value).strip(" ,;|-–—")
+    value = re.split(r"(?<=\w\w)\.\s+", value, maxsplit=1)[0]  # 'Ann Lee. Sputnik': an affiliation follows
     parts = [p.strip(" ,;|-–—") for p in _NAME_SEPARATORS.split(value)]
     names: list[str] = []
     for part in parts:
         pieces = [p.strip() for p in part.split(",")]
         if len(pieces) > 1 and all(len(p.split()) >= 2 for p in pieces):
             names.extend(pieces)
+        elif len(pieces) > 1 and len(pieces[0].split()) >= 2:
+            names.append(pieces[0])  # 'Ann Lee, Futurism': the name, then an affiliation
         elif part:
             names.append(_BY.sub("", part).strip())
-    return [n for n in names if n]
+    return [_AFTER_NAME.sub("", n).strip(" ,;|-–—") for n in names if n]
 
 
 def clean_authors(values: list[str], sitename: str | None) -> list[str]:
@@ -574,15 +645,30 @@ def _author_values(value: Any, by_id: dict[str, Any], depth: int = 0) -> list[st
 
 
 def _authors(
-    page: _Page, articles: list[dict[str, Any]], by_id: dict[str, Any], sitename: str | None
+    page: _Page,
+    articles: list[dict[str, Any]],
+    pages: list[dict[str, Any]],
+    by_id: dict[str, Any],
+    sitename: str | None,
 ) -> list[str]:
     for values in (
         [name for node in articles for name in _author_values(node.get("author"), by_id)],
         [name for node in articles for name in _author_values(node.get("creator"), by_id)],
+        [name for node in pages for name in _author_values(node.get("author"), by_id)],
         page.microdata.get("author", []),
         [*page.first(_AUTHOR_KEYS)],
     ):
         if authors := clean_authors(values, sitename):
+            return authors
+    return []
+
+
+def byline_authors(tree: HtmlElement, sitename: str | None) -> list[str]:
+    """The names in the page's byline (an element marked rel/itemprop author, or of a byline or author
+    class, outside comments): the first such short element that names someone."""
+    for element in tree.xpath(_BYLINE_XPATH)[:20]:
+        text = clean(element.text_content())
+        if text and len(text) <= 120 and (authors := clean_authors([text], sitename)):
             return authors
     return []
 

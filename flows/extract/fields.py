@@ -25,7 +25,6 @@ from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.metadata import (
     META_URL,
-    extract_author,
     extract_catstags,
     extract_sitename,
     extract_title,
@@ -34,7 +33,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
-from flows.extract.declared import Declared, clean, clean_authors, read_declared, stamp_of_day, strip_site
+from flows.extract.declared import Declared, byline_authors, clean, read_declared, stamp_of_day, strip_site
 
 LOGGER = logging.getLogger(__name__)
 
@@ -91,8 +90,7 @@ def complete_metadata(
         title = clean(extract_title(tree))
         metadata.headline = strip_site(title, metadata.sitename) if title else None
     if not metadata.authors:
-        found = extract_author(tree)
-        metadata.authors = clean_authors(found.split("; ") if found else [], metadata.sitename)
+        metadata.authors = byline_authors(tree, metadata.sitename)
     if metadata.published is None:
         metadata.published = stamp_of_day(find_date(tree, **{**date_params, "url": url}))
     if not metadata.tags:

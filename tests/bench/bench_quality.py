@@ -10,6 +10,16 @@ settings, then the default quality filters: what `corpus ingest` stores). Token 
 words, not on whole sentences); a page not stored scores 0. Prints both means, every page the pipeline
 rejects with its reason, and the pages whose stored text differs from bare_extraction's.
 
+Metadata: on the pages labelled in tests/bench/metadata_labels.json (122 of the 181, labelled by hand by
+reading each page: the headline is the article's visible headline, its <h1> where that is the article's,
+typed where the page's <h1> is the site's; authors are the people (or the agency) the visible byline names,
+none where it names only the site, a desk or an account such as "admin"; the publication moment is the one
+the page states for the article (visible date line or declared time where they agree; the declared
+`article:published_time`/JSON-LD time where only that gives a time; the day only where the page gives no
+time or its times disagree; nothing where it states no date), headline, authors and publication day are
+compared with bare trafilatura's title, author (split at "; ") and date; the publication time (within a
+minute, on the pages whose label has one) is the pipeline's alone, trafilatura keeping the day only.
+
 `--experiment` also measures a candidate improvement, on those pages and on a second set built here
 (tests/multilingual.py's six articles, each on three layouts: its own page, the body split by a "read also"
 box, the body in <div>s with a pull quote): choosing per page between trafilatura's precision and recall
@@ -25,9 +35,11 @@ import gzip
 import json
 import re
 import sys
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -124,6 +136,70 @@ def experiment(named: list[tuple[str, list[tuple[str, str | bytes, str]]]], rati
         print(f"  {name} ({n} pages): precision {precise_f1 / n:.4f}, recall {recall_f1 / n:.4f}; {line}")
 
 
+LABELS = Path(__file__).resolve().parent / "metadata_labels.json"
+
+
+def folded(text: str | None) -> str:
+    """Text compared as letters and digits only: quotes, dashes, case and spacing do not count."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def score_metadata(
+    label: dict[str, Any],
+    bare: Any,
+    document: Any,
+    fields: dict[str, list[tuple[bool, bool | None]]],
+    misses: list[str],
+    key: str,
+) -> None:
+    """Append (pipeline right, bare right) per field for one labelled page."""
+    doc = document or {}
+    bare_title = bare.title if bare is not None else None
+    bare_authors = [a for a in (bare.author or "").split("; ") if a] if bare is not None else []
+    bare_date = bare.date if bare is not None else None
+    want_authors = {folded(a) for a in label["authors"]}
+    stated = label["published"]
+    want_day = stated[:10] if stated else None
+    got_day = doc["published_date"].isoformat() if doc.get("published_date") else None
+    checks = {
+        "headline": (
+            folded(doc.get("title")) == folded(label["headline"]),
+            folded(bare_title) == folded(label["headline"]),
+        ),
+        "authors": (
+            {folded(a) for a in doc.get("authors") or []} == want_authors,
+            {folded(a) for a in bare_authors} == want_authors,
+        ),
+        "date": (got_day == want_day, (bare_date or None) == want_day),
+    }
+    if stated and "T" in stated:
+        moment = datetime.fromisoformat(stated)
+        got = doc.get("published_utc")
+        right = (
+            got is not None
+            and doc.get("published_precision") != "day"
+            and abs((got - moment).total_seconds()) < 60
+        )
+        checks["time"] = (right, None)
+    for name, (mine, theirs) in checks.items():
+        fields[name].append((mine, theirs))
+        if not mine:
+            shown = {
+                "headline": doc.get("title"),
+                "authors": doc.get("authors"),
+                "date": got_day,
+                "time": doc.get("published_utc"),
+            }[name]
+            wanted = {
+                "headline": label["headline"],
+                "authors": label["authors"],
+                "date": want_day,
+                "time": stated,
+            }[name]
+            misses.append(f"{key} {name}: got {shown!r}, label {wanted!r}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +215,11 @@ def main() -> None:
     options = ExtractOptions.of(ExtractConfig())
     settings = FilterFields()
     bare_scores, pipeline_scores, rejected, differing = [], [], [], []
+    labels = json.loads(LABELS.read_text(encoding="utf-8"))
+    fields: dict[str, list[tuple[bool, bool | None]]] = {
+        f: [] for f in ("headline", "authors", "date", "time")
+    }
+    misses: list[str] = []
     for key in sorted(truth):
         entry = truth[key]
         html = gzip.decompress((args.bench / "html" / f"{key}.html.gz").read_bytes())
@@ -150,6 +231,8 @@ def main() -> None:
         bare_scores.append(f1(bare_text, entry["articleBody"]))
         outcome = extract_page(Page(url, html, datetime.now(UTC), key), options)
         document = outcome.document
+        if key in labels:
+            score_metadata(labels[key], bare, document, fields, misses, key[:10])
         failed = filters.check(document, settings) if document is not None else None
         if document is None or failed is not None:
             reason, detail = failed or (outcome.reject["reason"], outcome.reject["detail"])  # type: ignore[index]
@@ -171,6 +254,14 @@ def main() -> None:
     print(f"stored text differs from bare_extraction's: {len(differing)}")
     for key, url, mine, theirs in differing[: args.show]:
         print(f"  {key} F1 {mine:.3f} vs bare {theirs:.3f} {url}")
+    print(f"\nmetadata on {len(labels)} labelled pages: accuracy, pipeline vs bare trafilatura")
+    for name, results in fields.items():
+        mine = sum(r[0] for r in results) / max(len(results), 1)
+        theirs = [r[1] for r in results if r[1] is not None]
+        bare_share = f"{sum(theirs) / len(theirs):.3f}" if theirs else "n/a (day only)"
+        print(f"  {name:9} pipeline {mine:.3f}   bare {bare_share}   ({len(results)} pages)")
+    for line in misses[: args.show * 3]:
+        print("  miss", line)
     if args.experiment:
         benchmark = [
             (

@@ -288,7 +288,15 @@ def test_quality_filters(tmp_path: Path, make_config) -> None:
         "https://news.test/2025/brief.html",
         news_page(make_article(13, paragraphs=1), "https://news.test/b"),
     )
-    french = news_page(make_article(14), "https://news.test/2025/fr.html").replace('lang="en"', 'lang="fr"')
+    # declared French and written in French (a declaration the text contradicts is overruled by it)
+    own = make_article(14)
+    french_text = (
+        "Le gouvernement a annoncé lundi de nouvelles mesures pour lutter contre l'inflation, qui touche "
+        "surtout les ménages les plus modestes et les petites entreprises de la région. "
+    )
+    paragraphs = [f"{n}. {french_text}{french_text.replace('lundi', 'mardi')}" for n in range(len(own.paragraphs))]
+    french_article = dataclasses.replace(own, paragraphs=paragraphs)
+    french = news_page(french_article, "https://news.test/2025/fr.html").replace('lang="en"', 'lang="fr"')
     write(root, "https://news.test/2025/fr.html", french)
     config = make_config(
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "s"\nkind = "files"\npath = "site/**/*.html"\n'
