@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urljoin
 
@@ -311,6 +312,107 @@ def _offset_minutes(zone: str | None) -> int | None:
     return sign * (hours * 60 + minutes)
 
 
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        1,
+    )
+    for name in names
+}
+_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_LOOSE_DAY = re.compile(
+    rf"\b(?:{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})"
+    rf"|(?P<day2>\d{{1,2}})\.?\s+{_MONTH.replace('month', 'month2')},?\s+(?P<year2>\d{{4}}))\b",
+    re.IGNORECASE,
+)
+_LOOSE_TIME = re.compile(
+    r"\b(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?::(?P<second>\d{2}))?\s*(?P<half>[ap]\.?m\.?)?"
+    r"\s*(?P<zone>UTC|GMT(?:[+-]\d{2}:?\d{2})?|Z|EST|EDT|CST|CDT|MST|MDT|PST|PDT|BST|CET|CEST|EET|EEST|IST|JST|"
+    r"KST|AEST|AEDT|SGT|HKT|WIB|MSK|ET|PT|CT|MT)?\b",
+    re.IGNORECASE,
+)
+# Offsets of the time zone abbreviations news pages print (ET, PT... name no offset: the time is not placed)
+_ZONES = MappingProxyType(
+    {
+        "utc": 0,
+        "gmt": 0,
+        "z": 0,
+        "est": -300,
+        "edt": -240,
+        "cst": -360,
+        "cdt": -300,
+        "mst": -420,
+        "mdt": -360,
+        "pst": -480,
+        "pdt": -420,
+        "bst": 60,
+        "cet": 60,
+        "cest": 120,
+        "eet": 120,
+        "eest": 180,
+        "ist": 330,
+        "jst": 540,
+        "kst": 540,
+        "aest": 600,
+        "aedt": 660,
+        "sgt": 480,
+        "hkt": 480,
+        "wib": 420,
+        "msk": 180,
+    }
+)
+_RFC_2822 = re.compile(r"^(?:[a-z]{3},?\s*)?\d{1,2}\s+[a-z]{3}\s+\d{4}\b", re.IGNORECASE)
+
+
+def parse_loose(text: str) -> Stamp | None:
+    """A date written out ('November 19, 2019, 07:47 PM EST', '01:38 PM IST Nov 20, 2019', '19 Nov 2019
+    05:44 GMT'), with its time where a time and a known zone are written with it (else the day only)."""
+    day_match = _LOOSE_DAY.search(text)
+    if day_match is None:
+        return None
+    groups = day_match.groupdict()
+    month = _MONTHS[(groups["month"] or groups["month2"]).lower().rstrip(".")]
+    try:
+        day = date(int(groups["year"] or groups["year2"]), month, int(groups["day"] or groups["day2"]))
+    except ValueError:
+        return None
+    stamp = Stamp(datetime(day.year, day.month, day.day, tzinfo=UTC), day, None, "day")
+    for time_match in _LOOSE_TIME.finditer(text):
+        zone = (time_match["zone"] or "").lower()
+        offset = _ZONES.get(zone)
+        if offset is None and zone.startswith("gmt") and len(zone) > 3:
+            offset = _offset_minutes(zone[3:])
+        if offset is None:
+            continue
+        hour, minute = int(time_match["hour"]), int(time_match["minute"])
+        half = (time_match["half"] or "").lower().replace(".", "")
+        if half == "pm" and hour < 12:
+            hour += 12
+        elif half == "am" and hour == 12:
+            hour = 0
+        if hour > 23 or minute > 59:
+            continue
+        second = int(time_match["second"]) if time_match["second"] else 0
+        local = datetime(day.year, day.month, day.day, hour, minute, second)
+        utc = (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
+        return Stamp(utc, day, offset, "second" if time_match["second"] else "minute")
+    return stamp
+
+
 def _parse_other(text: str) -> Stamp | None:
     if text.isdigit() and len(text) in (10, 13):  # Unix time, seconds or milliseconds
         try:
@@ -318,10 +420,12 @@ def _parse_other(text: str) -> Stamp | None:
         except (ValueError, OverflowError, OSError):
             return None
         return Stamp(moment, moment.date(), 0, "second")
+    if not _RFC_2822.match(text):
+        return parse_loose(text)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
-        return None
+        return parse_loose(text)
     delta = moment.utcoffset()
     offset = None if delta is None else int(delta.total_seconds() // 60)
     if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
@@ -459,11 +563,12 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
     declared.page_type = _page_type(page, articles)
     declared.published = _stamp(
         [n.get("datePublished") for n in articles]
-        + [*page.microdata.get("datepublished", ())]
         + [*page.first(_PUBLISHED_KEYS)]
+        + [*page.microdata.get("datepublished", ())]
         + [n.get("datePublished") for n in pages]
         + [*page.microdata.get("pubdate", ())]
-        + _broken_field(page, "datePublished"),
+        + _broken_field(page, "datePublished")
+        + [n.get("datePublished") for n in objects if n not in articles and n not in pages],
         now,
     )
     declared.modified = _stamp(
@@ -476,6 +581,8 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
     )
     if declared.published is None and page.times:  # a lone <time datetime> near the top: the article's
         declared.published = _stamp(page.times[:1], now)
+    if declared.published is None or declared.published.precision == "day":
+        declared.published = _date_line(tree, declared.published, now) or declared.published
     if declared.modified and declared.published and declared.modified.utc < declared.published.utc:
         declared.modified = None  # modified before published: one of the two is wrong, keep the first
     declared.authors = _authors(page, articles, pages, by_id, sitename)
@@ -500,6 +607,28 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
     declared.tags = _tags(page, articles)
     declared.urls = [*page.meta.get("og:url", ()), *page.meta.get("twitter:url", ())]
     return declared
+
+
+_DATE_LINE_XPATH = (
+    "//*[contains(@class, 'date') or contains(@class, 'publish') or contains(@class, 'byline') "
+    "or contains(@class, 'time')][not(self::meta)][not(ancestor::*[contains(@class, 'comment')])]"
+)
+
+
+def _date_line(tree: HtmlElement, known: Stamp | None, now: datetime) -> Stamp | None:
+    """The time a visible date line states ('Published 11:11 PM EST Nov 19, 2019'), when the page declares
+    none: read only where the declared date has no time (or there is none), and only a time on the declared
+    day is taken."""
+    for element in tree.xpath(_DATE_LINE_XPATH)[:15]:
+        text = clean(element.text_content())
+        if not text or len(text) > 200:
+            continue
+        stamp = parse_loose(text)
+        if stamp is None or stamp.precision == "day" or stamp.utc > now + timedelta(days=1):
+            continue
+        if known is None or stamp.day == known.day:
+            return stamp
+    return None
 
 
 def _broken_field(page: _Page, name: str) -> list[str]:
