@@ -92,7 +92,10 @@ def complete_metadata(
     if not metadata.authors:
         metadata.authors = byline_authors(tree, metadata.sitename)
     if metadata.published is None:
-        metadata.published = stamp_of_day(find_date(tree, **{**date_params, "url": url}))
+        # not extensive: the search of the whole text cost ~30 ms on some pages, and on the labelled pages
+        # found more wrong days than right ones (date accuracy 0.943 with it, 0.951 without: bench_quality)
+        search = {**date_params, "url": url, "extensive_search": False}
+        metadata.published = stamp_of_day(find_date(tree, **search))
     if not metadata.tags:
         metadata.tags = [t for t in (clean(tag) for tag in extract_catstags("tag", tree)) if t]
 
