@@ -553,7 +553,8 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
     page = _Page(tree)
     declared = Declared(page_title=page.title)
     objects = [node for data in page.json_ld for node in _nodes(data)]
-    by_id = {node["@id"]: node for node in objects if isinstance(node.get("@id"), str)}
+    # objects by their @id, for references to them ({"@id": ...} alone is a reference, not the object)
+    by_id = {node["@id"]: node for node in objects if isinstance(node.get("@id"), str) and len(node) > 1}
     articles = [node for node in objects if _types(node) & ARTICLE_TYPES]
     pages = [node for node in objects if _types(node) & _PAGE_TYPES]
     organisations = [node for node in objects if _types(node) & _ORGANISATION_TYPES]

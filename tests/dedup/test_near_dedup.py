@@ -294,7 +294,8 @@ def test_quality_filters(tmp_path: Path, make_config) -> None:
         "Le gouvernement a annoncé lundi de nouvelles mesures pour lutter contre l'inflation, qui touche "
         "surtout les ménages les plus modestes et les petites entreprises de la région. "
     )
-    paragraphs = [f"{n}. {french_text}{french_text.replace('lundi', 'mardi')}" for n in range(len(own.paragraphs))]
+    later = french_text.replace("lundi", "mardi")
+    paragraphs = [f"{n}. {french_text}{later}" for n in range(len(own.paragraphs))]
     french_article = dataclasses.replace(own, paragraphs=paragraphs)
     french = news_page(french_article, "https://news.test/2025/fr.html").replace('lang="en"', 'lang="fr"')
     write(root, "https://news.test/2025/fr.html", french)
