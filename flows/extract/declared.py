@@ -814,7 +814,10 @@ def _matches(h1: str, declared: str) -> bool:
     if not a or not b:
         return False
     common = len(a & b)
-    return (common >= 3 and common >= 0.6 * min(len(a), len(b))) or _folded(h1) == _folded(declared)
+    if common >= 3 and common >= 0.6 * min(len(a), len(b)):
+        return True
+    # a short headline that begins the declared title ('Tag: Afghanistan' of 'Tag: Afghanistan - Site')
+    return len(a) >= 2 and _folded(declared).startswith(_folded(h1))
 
 
 def strip_site(title: str, sitename: str | None) -> str:
