@@ -133,7 +133,8 @@ def reextract(
     verbose: VerboseOption = False,
 ) -> None:
     """Extract the web sources' pages again from the raw archive (no network): texts that come out
-    different (a newer trafilatura, other settings) are stored as new versions."""
+    different (a newer trafilatura, other settings) are stored as new versions; documents already stored
+    get the metadata read from their pages now."""
     _run_flow("reextract", config, source, warehouse, verbose)
 
 

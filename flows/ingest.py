@@ -62,7 +62,8 @@ def reextract(
     config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = True
 ) -> RunSummary:
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
-    different (a newer trafilatura, other extraction settings) are stored as new versions."""
+    different (a newer trafilatura, other extraction settings) are stored as new versions; documents already
+    stored get the metadata read from their pages now (Run._restate)."""
     with (
         _progress_artifact(),
         Run.begin(config_path, sources, warehouse, full, commit_guard, from_archive=True) as run,

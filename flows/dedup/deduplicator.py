@@ -32,6 +32,7 @@ from flows.warehouse.tables import DOCUMENTS, SIGNATURES
 class Classified:
     kept: list[DocumentRow] = field(default_factory=list)  # to store, with duplicate_of/cluster_id/similarity
     duplicates: int = 0  # rows already stored, exact copies and near copies
+    restated: list[DocumentRow] = field(default_factory=list)  # pages whose very document is stored already
     # new index members (no file yet), with their band hashes and paragraph hashes
     pending: list[tuple[Member, list[int], list[int]]] = field(default_factory=list)
 
@@ -84,6 +85,7 @@ class Deduplicator:
             verdict, first = self.exact.check(row["doc_id"], row["content_hash"])
             if verdict is Verdict.STORED:
                 result.duplicates += 1
+                result.restated.append(row)
                 continue
             if verdict is Verdict.COPY:
                 assert first is not None

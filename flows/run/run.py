@@ -43,9 +43,10 @@ from flows.run.unit import RunRef, UnitResources
 from flows.sources import DiscoverContext, Unit, discover, fetched_sources, location
 from flows.sources.web import archived
 from flows.warehouse import search_index
+from flows.warehouse.compact import compact, restated_rows
 from flows.warehouse.ids import new_run_id
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import BY_NAME, DOCUMENTS, INPUTS, REJECTS, SIGNATURES
+from flows.warehouse.tables import BY_NAME, DOCUMENTS, INPUTS, REJECTS, RESTATED_COLUMNS, SIGNATURES
 from flows.warehouse.views import build_views
 
 if TYPE_CHECKING:
@@ -137,6 +138,10 @@ class Run:
             lambda: build_views(warehouse, only_if_changed=True), "corpus-views"
         )
         self.finished: RunSummary | None = None
+        # corpus reextract: documents already stored whose page was read again, per source (doc_id and the
+        # columns read from the page: warehouse/tables.py RESTATED_COLUMNS), written into them at the end
+        self.restating = False
+        self.restated: dict[str, list[dict[str, Any]]] = {}
 
     # ---- begin
 
@@ -165,6 +170,7 @@ class Run:
             sources = [archived(source, warehouse) for source in fetched_sources(config, names)]
         recover_interrupted_runs(warehouse)
         run = cls(config, sources, warehouse, full, guard(warehouse) if guard is not None else None)
+        run.restating = from_archive
         if run.in_process:
             run.resources.start_pool()  # overlaps the run's set-up, Prefect's and the first discovery
         try:
@@ -315,6 +321,11 @@ class Run:
                 self.deduplicator = Deduplicator(self.warehouse, self.config.dedup)
             self.deduplicator.refresh()  # what other runs committed since
             classified = self.deduplicator.classify(documents)
+            if self.restating:
+                self.restated.setdefault(source, []).extend(
+                    {column: row.get(column) for column in ("doc_id", *RESTATED_COLUMNS)}
+                    for row in classified.restated
+                )
             self.sequence += 1
             run_id, seq = self.ref.run_id, self.sequence
             written = self.warehouse.write_partitioned(DOCUMENTS, classified.kept, source, run_id, seq)
@@ -369,6 +380,7 @@ class Run:
     def finish(self) -> RunSummary:
         """Record the run's end, close what it created, and bring the catalog and the search index up to
         date (search failing never fails the ingest: `corpus search` says why)."""
+        self._restate()
         ended = self._close(completed=True)
         try:
             search_index.refresh(self.warehouse)
@@ -390,6 +402,29 @@ class Run:
             ended_at=ended,
         )
         return self.finished
+
+    def _restate(self) -> None:
+        """Write what the pages say now into the documents already stored that were read again (corpus
+        reextract after an upgrade of extraction: their text is the same, their metadata may be new): the
+        partitions holding them are rewritten as compaction does, one source at a time."""
+        for source, rows in sorted(self.restated.items()):
+            if not rows:
+                continue
+            report = compact(
+                self.warehouse,
+                [source],
+                lock_timeout=600.0,
+                restated={source: restated_rows(rows)},
+                own_run=self.ref.run_id,
+            )
+            documents = next((t for t in report.tables if t.table == DOCUMENTS.name), None)
+            logger().info(
+                "source %s: %d stored documents restated from their pages read again (%d partitions)",
+                source,
+                len({row["doc_id"] for row in rows}),
+                documents.partitions if documents else 0,
+            )
+        self.restated.clear()
 
     def _close(self, completed: bool) -> datetime:
         ended = datetime.now(UTC)

@@ -25,12 +25,14 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
@@ -40,7 +42,15 @@ from flows.records import SCHEMA_VERSION
 from flows.warehouse import search_index
 from flows.warehouse.ids import new_run_id
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import DOCUMENTS, FETCHES, REJECTS, SIGNATURES, Table
+from flows.warehouse.tables import (
+    DOCUMENT_SCHEMA,
+    DOCUMENTS,
+    FETCHES,
+    REJECTS,
+    RESTATED_COLUMNS,
+    SIGNATURES,
+    Table,
+)
 from flows.warehouse.views import build_views
 
 WORK = "_compact"
@@ -103,8 +113,13 @@ def compact(
     sources: list[str] | None = None,
     progress: Progress | None = None,
     lock_timeout: float = 60.0,
+    restated: Mapping[str, pa.Table] | None = None,
+    own_run: str | None = None,
 ) -> CompactReport:
-    """Merge the small files of every partition (of these sources only, when given)."""
+    """Merge the small files of every partition (of these sources only, when given). With `restated`
+    (per source, rows of RESTATED_COLUMNS and doc_id), only the documents partitions holding those
+    documents are rewritten, with those columns replaced, and their signatures re-aimed (`restate`).
+    `own_run`: the run calling (it is not waited for)."""
     if not store.local:
         raise CompactError(
             f"warehouse {store.uri}: compact needs a local warehouse (object stores cannot swap a folder "
@@ -120,7 +135,7 @@ def compact(
             f"{lock_timeout:.0f} s; try again when its commit is done"
         ) from None
     try:
-        running = live_runs(store)
+        running = [run for run in live_runs(store) if run != own_run]
         if running:
             raise CompactError(
                 f"warehouse {store.root}: run {running[0]} is still going; compact when it has finished"
@@ -137,7 +152,7 @@ def compact(
         work = f"{work_root}/{new_run_id()}"
         report = CompactReport()
         try:
-            _compact_tables(store, sources or sorted(known), work, report, progress)
+            _compact_tables(store, sources or sorted(known), work, report, progress, restated)
         finally:  # the views name the files they read: the merged ones, also after a stop half-way
             if any(t.partitions for t in report.tables):
                 with contextlib.suppress(Exception):  # a failure of its own never hides the first one
@@ -153,24 +168,43 @@ def compact(
 
 
 def _compact_tables(
-    store: Warehouse, sources: list[str], work: str, report: CompactReport, progress: Progress | None
+    store: Warehouse,
+    sources: list[str],
+    work: str,
+    report: CompactReport,
+    progress: Progress | None,
+    restated: Mapping[str, pa.Table] | None = None,
 ) -> None:
-    """Merge the partitions of these sources, table by table (documents before their signatures)."""
+    """Merge the partitions of these sources, table by table (documents before their signatures); with
+    `restated`, only the documents partitions that hold restated documents (and the signatures after them)."""
     moved: set[str] = set()  # sources whose documents were merged: their signatures must follow
-    for table in COMPACTED:
+    for table in (DOCUMENTS, SIGNATURES) if restated is not None else COMPACTED:
         table_report = TableReport(table.name)
         report.tables.append(table_report)
         for source in sorted(set(sources)):
+            replacing = restated.get(source) if restated is not None and table is DOCUMENTS else None
             for partition in partitions(store, table, source):
-                if len(partition.files) < 2 and not (
+                if restated is not None and table is DOCUMENTS:
+                    if replacing is None or not _holds(partition, replacing):
+                        continue
+                elif len(partition.files) < 2 and not (
                     table is SIGNATURES and (source in moved or _stale_pointers(partition))
                 ):
                     continue
                 if progress is not None:
                     progress(table.name, partition.relative)
-                _merge(store, partition, work, table_report)
+                _merge(store, partition, work, table_report, replacing)
                 if table is DOCUMENTS:
                     moved.add(source)
+
+
+def _holds(partition: Partition, replacing: pa.Table) -> bool:
+    """Some of the partition's documents are among `replacing`'s."""
+    wanted = replacing.column("doc_id")
+    return any(
+        pc.any(pc.is_in(pq.read_table(path, columns=["doc_id"]).column(0), wanted)).as_py()
+        for path in partition.files
+    )
 
 
 def live_runs(store: Warehouse) -> list[str]:
@@ -217,7 +251,13 @@ def _stale_pointers(partition: Partition) -> bool:
     return any(path is not None and not os.path.exists(path) for path in column.unique().to_pylist())
 
 
-def _merge(store: Warehouse, partition: Partition, work: str, table_report: TableReport) -> None:
+def _merge(
+    store: Warehouse,
+    partition: Partition,
+    work: str,
+    table_report: TableReport,
+    replacing: pa.Table | None = None,
+) -> None:
     metadata = [pq.read_metadata(path) for path in partition.files]
     size_before = sum(os.path.getsize(path) for path in partition.files)
     rows = sum(m.num_rows for m in metadata)
@@ -227,7 +267,7 @@ def _merge(store: Warehouse, partition: Partition, work: str, table_report: Tabl
     staged_folder = f"{work}/{partition.table.name}/{partition.relative}"
     os.makedirs(staged_folder)
     merged = f"{staged_folder}/part-compacted-{os.path.basename(work)}.parquet"
-    _write_merged(store, partition, merged, per_group)
+    _write_merged(store, partition, merged, per_group, replacing)
     written = pq.read_metadata(merged).num_rows
     if written != rows:
         raise CompactError(
@@ -249,10 +289,17 @@ def _merge(store: Warehouse, partition: Partition, work: str, table_report: Tabl
     table_report.rows += rows
 
 
-def _write_merged(store: Warehouse, partition: Partition, target: str, rows_per_group: int) -> None:
+def _write_merged(
+    store: Warehouse,
+    partition: Partition,
+    target: str,
+    rows_per_group: int,
+    replacing: pa.Table | None = None,
+) -> None:
     """One file with every row of the partition's files, in the table's declared schema (older files get
     nulls for columns they lack), sorted, written by DuckDB (which spills to disk rather than holding a
-    large partition in memory)."""
+    large partition in memory). `replacing`: rows (doc_id and some columns) whose columns replace those of
+    the documents with their doc_id."""
     table = partition.table
     scanner = ds.dataset(list(partition.files), schema=table.readable_schema, format="parquet").scanner(
         batch_size=8192
@@ -264,6 +311,18 @@ def _write_merged(store: Warehouse, partition: Partition, target: str, rows_per_
         con.execute(f"SET temp_directory = '{_quote(os.path.dirname(target))}/.spill'")
         if table is SIGNATURES:
             select = _signatures_select(con, store, partition)
+        if replacing is not None:
+            con.register("replacing", replacing)
+            columns = [c for c in replacing.column_names if c != "doc_id"]
+            swapped = ", ".join(
+                f"CASE WHEN replacing.doc_id IS NULL THEN stored.{c} ELSE replacing.{c} END AS {c}"
+                for c in columns
+            )
+            stored = table.upgraded_select("rows")
+            select = (
+                f"SELECT * FROM (SELECT stored.* REPLACE ({swapped}) FROM ({stored}) stored "
+                f"LEFT JOIN replacing ON stored.doc_id = replacing.doc_id) ORDER BY {ORDER[table.name]}"
+            )
         con.execute(
             f"COPY ({select}) TO '{_quote(target)}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 3, "
             f"ROW_GROUP_SIZE {rows_per_group}, KV_METADATA {{'corpus.schema_version': '{SCHEMA_VERSION}'}})"
@@ -285,6 +344,16 @@ def _signatures_select(con: duckdb.DuckDBPyConnection, store: Warehouse, partiti
     return (
         "SELECT rows.* REPLACE (coalesce(doc_files.doc_file, rows.doc_file) AS doc_file) "
         f"FROM rows LEFT JOIN doc_files USING (doc_id) ORDER BY rows.{ORDER[SIGNATURES.name]}"
+    )
+
+
+def restated_rows(rows: Sequence[Mapping[str, object]]) -> pa.Table:
+    """Rows of documents read again, as `compact(restated=...)` takes them: doc_id and RESTATED_COLUMNS,
+    one row per document (the last read)."""
+    latest = {row["doc_id"]: row for row in rows}
+    schema = pa.schema([DOCUMENT_SCHEMA.field(n) for n in ("doc_id", *RESTATED_COLUMNS)])
+    return pa.Table.from_pylist(
+        [{n: row.get(n) for n in schema.names} for row in latest.values()], schema=schema
     )
 
 

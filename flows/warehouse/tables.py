@@ -194,6 +194,30 @@ TABLES = (DOCUMENTS, REJECTS, RUNS, FETCHES, SIGNATURES, INPUTS)
 BY_NAME = MappingProxyType({table.name: table for table in TABLES})
 
 
+# The columns of a stored document that come from reading its page rather than from its text and place:
+# what `corpus reextract` writes anew into documents already stored (warehouse/compact.py `restate`)
+RESTATED_COLUMNS = (
+    "title",
+    "page_title",
+    "authors",
+    "published_utc",
+    "published_date",
+    "published_offset",
+    "published_precision",
+    "modified_utc",
+    "modified_offset",
+    "modified_precision",
+    "section",
+    "image",
+    "language",
+    "sitename",
+    "description",
+    "tags",
+    "page_type",
+    "schema_version",
+)
+
+
 def month_of(row: Mapping[str, Any]) -> str:
     """The partition month: the article's own day, else the day it was fetched."""
     when = row.get("published_date") or row["fetched_at"]

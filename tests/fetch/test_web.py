@@ -323,3 +323,54 @@ def test_an_unreachable_host_is_a_connect_error_not_a_robots_reject() -> None:
     [result] = asyncio.run(fetch_all(web_source(retries=0), [f"http://127.0.0.1:{port}/a.html"]))
     assert isinstance(result, Failure) and result.reason == "connect_error", result
     assert "robots.txt unreachable" in result.detail
+
+
+@pytest.mark.flow
+def test_reextract_writes_what_pages_say_now_into_documents_already_stored(
+    make_config, tmp_path: Path
+) -> None:
+    """Documents stored by an older extraction (here: their authors and publication time taken out of the
+    files, as schema version 2 stored them) get the fields read from the raw archive, in place: same rows,
+    same ids, no new versions, signatures still pointing at the files that hold their texts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flows.warehouse.store import Warehouse
+    from flows.warehouse.tables import DOCUMENTS, SIGNATURES
+
+    with SiteServer() as site:
+        config = make_config(
+            '[warehouse]\npath = "wh"\n'
+            f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.base}/feed.xml"\nallow_private = true\n'
+            "delay = 0.0\n"
+        )
+        first = ingest(str(config))
+    wanted = query(first.catalog, "select doc_id, authors, published_at from documents order by doc_id")
+    assert wanted and all(authors for _, authors, _ in wanted)
+    store = Warehouse(str(tmp_path / "wh"))
+    for path in store.files(DOCUMENTS):  # as an older version stored them
+        table = pq.read_table(path)
+        rows = table.num_rows
+        table = table.set_column(
+            table.schema.get_field_index("authors"), "authors", pa.array([[]] * rows, pa.list_(pa.string()))
+        )
+        table = table.set_column(
+            table.schema.get_field_index("published_utc"),
+            "published_utc",
+            pa.nulls(rows, table.schema.field("published_utc").type),
+        )
+        pq.write_table(table, path)
+    stale = query(first.catalog, "select count(*) from documents where authors = []")
+    assert stale == [(len(wanted),)]
+
+    summary = reextract(str(config))  # the server is gone
+    assert summary.sources["feed"].written == 0  # no new versions: the same texts
+    assert (
+        query(summary.catalog, "select doc_id, authors, published_at from documents order by doc_id")
+        == wanted
+    )
+    for path in store.files(SIGNATURES):
+        for doc_id, doc_file in zip(
+            *pq.read_table(path, columns=["doc_id", "doc_file"]).to_pydict().values(), strict=True
+        ):
+            assert store.read_text(doc_file, doc_id)

@@ -158,10 +158,10 @@ def test_stale_signature_pointers_are_repaired(fed: tuple[Path, Warehouse], monk
     _, store = fed
     real_merge = compaction._merge
 
-    def documents_only(store_: Warehouse, partition, work, report) -> None:
+    def documents_only(store_: Warehouse, partition, work, report, replacing=None) -> None:
         if partition.table is SIGNATURES:
             raise KeyboardInterrupt
-        real_merge(store_, partition, work, report)
+        real_merge(store_, partition, work, report, replacing)
 
     monkeypatch.setattr(compaction, "_merge", documents_only)
     with pytest.raises(KeyboardInterrupt):
