@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
@@ -169,6 +169,9 @@ _AFTER_NAME = re.compile(
     r"published|updated|posted|view more|share|follow)\b.*$",
     re.IGNORECASE,
 )
+_WEEKDAYS = frozenset({"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"})
+_GLUED = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z]{2,})")  # 'TUCKERAssociated Press': two words run together
+_AGENCY_AFTER = re.compile(r"\s+(?:the\s+)?(?:associated press|ap|reuters|afp|dpa|ansa|efe)$", re.IGNORECASE)
 _PARTICLES = frozenset(
     {
         "de",
@@ -253,6 +256,7 @@ class Declared:
     page_type: str | None = None
     tags: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)  # og:url, twitter:url: the URLs the page names for itself
+    sites: tuple[str, ...] = ()  # the site's names (declared, and its domain's): never an author
 
 
 def clean(value: object) -> str | None:
@@ -588,7 +592,8 @@ def read_declared(tree: HtmlElement, url: str | None, now: datetime | None = Non
         declared.published = _date_line(tree, declared.published, now) or declared.published
     if declared.modified and declared.published and declared.modified.utc < declared.published.utc:
         declared.modified = None  # modified before published: one of the two is wrong, keep the first
-    declared.authors = _authors(page, articles, pages, by_id, sitename)
+    declared.sites = site_names(sitename, url)
+    declared.authors = _authors(page, articles, pages, by_id, declared.sites)
     declared.headline = _headline(page, articles, sitename)
     declared.section = next(
         (s for s in [*(_text(n.get("articleSection")) for n in articles), *page.first(_SECTION_KEYS)] if s),
@@ -695,7 +700,18 @@ def _name_words(text: str) -> set[str]:
     return {w for w in re.findall(r"\w+", text.casefold()) if w not in ("the", "www", "com")}
 
 
-def _name_problem(name: str, sitename: str | None) -> bool:
+def site_names(sitename: str | None, url: str | None) -> tuple[str, ...]:
+    """The names a site goes by: the one it declares and its domain's ('linknaija' of www.linknaija.com)."""
+    names = [sitename] if sitename else []
+    host = urlsplit(url).hostname if url else None
+    if host:
+        labels = [label for label in host.split(".") if label not in ("www", "m", "amp", "edition")]
+        if len(labels) >= 2:
+            names.append(labels[-3] if len(labels) >= 3 and len(labels[-2]) <= 3 else labels[-2])
+    return tuple(names)
+
+
+def _name_problem(name: str, sites: tuple[str, ...]) -> bool:
     """Not a person's or agency's name: a URL, an e-mail address, a placeholder, the site itself (or its
     desk: 'India Post News Weekly' on India Post), words of a sentence."""
     folded = _folded(name)
@@ -709,13 +725,15 @@ def _name_problem(name: str, sitename: str | None) -> bool:
             return True
         if len(words_) == 1 and name.isupper() and len(name) > 3:
             return True  # a station's or account's code
-    if sitename:
+    for sitename in sites:
         mine, site = _name_words(name), _name_words(sitename)
         if mine and site and (mine <= site or site <= mine):
             return True
-    if sum(ch.isdigit() for ch in name) > 2 or ":" in name or len(name) > 80 or len(name.split()) > 6:
+        if folded == _folded(sitename) or folded == _folded(sitename.rsplit(".", 1)[0]):
+            return True
+    if words_[0].lower().rstrip(".,") in _MONTHS or words_[0].lower().rstrip(".,") in _WEEKDAYS:
         return True
-    if sitename and (folded == _folded(sitename) or folded == _folded(sitename.rsplit(".", 1)[0])):
+    if sum(ch.isdigit() for ch in name) > 2 or ":" in name or len(name) > 80 or len(name.split()) > 6:
         return True
     words = name.split()
     if len(words) == 1 and (len(name) < 4 or name.islower()):  # initials, a handle
@@ -743,16 +761,18 @@ def split_names(value: str) -> list[str]:
     return [_AFTER_NAME.sub("", n).strip(" ,;|-–—") for n in names if n]
 
 
-def clean_authors(values: list[str], sitename: str | None) -> list[str]:
+def clean_authors(values: list[str], sites: tuple[str, ...]) -> list[str]:
     """The names among `values`, split where several were joined, cleaned, each once, in order."""
     authors: list[str] = []
     seen: set[str] = set()
     for value in values:
         for name in split_names(value):
-            name = clean(name) or ""
-            if name.isupper() and len(name) > 4:
+            name = clean(_GLUED.sub(" ", name)) or ""
+            person = _AGENCY_AFTER.sub("", name).strip()
+            name = person if len(person.split()) >= 2 else name  # "Tom Davies Associated Press"
+            if name.isupper() and len(name) > 4 and " " in name:
                 name = name.title()  # 'ANN LEE' as bylines print it
-            if name and not _name_problem(name, sitename) and _folded(name) not in seen:
+            if name and not _name_problem(name, sites) and _folded(name) not in seen:
                 seen.add(_folded(name))
                 authors.append(name)
     return authors
@@ -781,7 +801,7 @@ def _authors(
     articles: list[dict[str, Any]],
     pages: list[dict[str, Any]],
     by_id: dict[str, Any],
-    sitename: str | None,
+    sites: tuple[str, ...],
 ) -> list[str]:
     for values in (
         [name for node in articles for name in _author_values(node.get("author"), by_id)],
@@ -790,17 +810,17 @@ def _authors(
         page.microdata.get("author", []),
         [*page.first(_AUTHOR_KEYS)],
     ):
-        if authors := clean_authors(values, sitename):
+        if authors := clean_authors(values, sites):
             return authors
     return []
 
 
-def byline_authors(tree: HtmlElement, sitename: str | None) -> list[str]:
+def byline_authors(tree: HtmlElement, sites: tuple[str, ...]) -> list[str]:
     """The names in the page's byline (an element marked rel/itemprop author, or of a byline or author
     class, outside comments): the first such short element that names someone."""
     for element in tree.xpath(_BYLINE_XPATH)[:20]:
         text = clean(element.text_content())
-        if text and len(text) <= 120 and (authors := clean_authors([text], sitename)):
+        if text and len(text) <= 120 and (authors := clean_authors([text], sites)):
             return authors
     return []
 

@@ -33,7 +33,15 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
-from flows.extract.declared import Declared, byline_authors, clean, read_declared, stamp_of_day, strip_site
+from flows.extract.declared import (
+    Declared,
+    byline_authors,
+    clean,
+    read_declared,
+    site_names,
+    stamp_of_day,
+    strip_site,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -90,7 +98,7 @@ def complete_metadata(
         title = clean(extract_title(tree))
         metadata.headline = strip_site(title, metadata.sitename) if title else None
     if not metadata.authors:
-        metadata.authors = byline_authors(tree, metadata.sitename)
+        metadata.authors = byline_authors(tree, site_names(metadata.sitename, url))
     if metadata.published is None:
         # not extensive: the search of the whole text cost ~30 ms on some pages, and on the labelled pages
         # found more wrong days than right ones (date accuracy 0.943 with it, 0.951 without: bench_quality)
