@@ -95,30 +95,43 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, timeout: float | None = None) 
     DuckDB's own C code would not give Python a chance to see it until the statement ends."""
     check_read_only(con, sql)
     outcome: dict[str, Any] = {}
+    stop = threading.Event()  # set when the statement must not start (or go on): Ctrl-C, the time limit
+    # set when the statement thread is done; not Thread.is_alive(), which a KeyboardInterrupt during
+    # Thread.join() leaves False while the thread still runs (CPython 3.11, bpo-45274's handling)
+    done = threading.Event()
 
     def execute() -> None:
         try:
             statements = con.extract_statements(sql)
-            for statement in statements[:-1]:
-                con.execute(statement)
-            result = con.execute(statements[-1])
+            for statement in statements:
+                if stop.is_set():
+                    raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+                result = con.execute(statement)
             outcome["table"] = result.to_arrow_table() if result.description else pa.table({})
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
+        finally:
+            done.set()
+
+    def halt(patience: float) -> None:
+        """Stop the statement, also one that had not started when the first interrupt came (a signal that
+        arrives while the thread is still starting would otherwise find nothing to interrupt)."""
+        stop.set()
+        until = time.monotonic() + patience
+        while not done.is_set() and time.monotonic() < until:
+            con.interrupt()
+            done.wait(0.05)
 
     worker = threading.Thread(target=execute, name="corpus-query", daemon=True)
     deadline = None if timeout is None else time.monotonic() + timeout
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.05)
-            if deadline is not None and time.monotonic() > deadline and worker.is_alive():
-                con.interrupt()
-                worker.join()
+        while not done.wait(0.05):
+            if deadline is not None and time.monotonic() > deadline:
+                halt(60.0)
                 raise QueryError(f"stopped at the statement time limit of {timeout:g} s (--timeout)")
     except KeyboardInterrupt:
-        con.interrupt()
-        worker.join(10)
+        halt(10.0)
         raise QueryInterrupted("interrupted (Ctrl-C): the statement was stopped") from None
     error = outcome.get("error")
     if isinstance(error, duckdb.Error):

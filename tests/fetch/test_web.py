@@ -346,7 +346,7 @@ def test_reextract_writes_what_pages_say_now_into_documents_already_stored(
         )
         first = ingest(str(config))
     wanted = query(first.catalog, "select doc_id, authors, published_at from documents order by doc_id")
-    assert wanted and all(authors for _, authors, _ in wanted)
+    assert wanted and any(authors for _, authors, _ in wanted)
     store = Warehouse(str(tmp_path / "wh"))
     for path in store.files(DOCUMENTS):  # as an older version stored them
         table = pq.read_table(path)
