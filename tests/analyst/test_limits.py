@@ -19,12 +19,17 @@ ENDLESS = "select count(*) from range(1000000000000::bigint) a, range(10) b"
 
 def test_ctrl_c_stops_a_long_query_within_2_s(sample_warehouse: Sample) -> None:
     process = start_corpus("sql", "-c", sample_warehouse.config, ENDLESS)
-    time.sleep(4)  # started, connected, the statement running
-    assert process.poll() is None, process.communicate()
-    process.send_signal(signal.SIGINT)
-    sent = time.monotonic()
-    _, stderr = process.communicate(timeout=30)
-    took = time.monotonic() - sent
+    try:
+        time.sleep(4)  # started, connected, the statement running
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, stderr = process.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:  # a statement that did not stop would burn a core for the rest of the suite
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert took < 2, f"stopped {took:.1f} s after SIGINT"
     assert process.returncode == 130, stderr
     assert stderr.strip().splitlines() == ["error: interrupted (Ctrl-C): the statement was stopped"], stderr
