@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +47,11 @@ def corpus(
     )
 
 
+def _terminal_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def start_corpus(
     *args: str | os.PathLike[str],
     env: Mapping[str, str | None] | None = None,
@@ -53,8 +59,14 @@ def start_corpus(
     **popen: object,
 ) -> subprocess.Popen[str]:
     """Start `corpus ARGS...` (a server, `serve`) and return at once; stdout and stderr are piped unless
-    given."""
-    options: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
+    given. The command gets Ctrl-C as at a terminal: a suite started in the background (`make test &`)
+    would otherwise hand it SIGINT ignored, and Python then installs no handler for it."""
+    options: dict[str, object] = {
+        "stdout": subprocess.PIPE,
+        "stderr": subprocess.PIPE,
+        "preexec_fn": _terminal_signals,
+        **popen,
+    }
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         [str(CORPUS), *map(str, args)], text=True, env=environment(env), cwd=cwd, **options
     )
