@@ -37,7 +37,9 @@ _ITEM_SLUG = re.compile(r"^([^\W_]+[-_]){3,}[^\W_]+(\.\w{2,5})?$")  # 4+ words, 
 # Page types (og:type, schema.org @type, as trafilatura reads them) that are never a single article...
 _LISTING_TYPES = frozenset({"profile", "collectionpage", "searchresultspage", "profilepage", "itemlist"})
 # ...and those that are one (Open Graph's article, schema.org's Article and its news kinds).
-_ARTICLE_TYPES = frozenset(
+# schema.org types (lower-cased) whose page is one article: Article and the subtypes news pages use; also
+# the object extract/declared.py reads a page's metadata from
+ARTICLE_TYPES = frozenset(
     {
         "article",
         "newsarticle",
@@ -54,6 +56,10 @@ _ARTICLE_TYPES = frozenset(
         "report",
         "blogposting",
         "liveblogposting",
+        "socialmediaposting",
+        "discussionforumposting",
+        "medicalscholarlyarticle",
+        "review",
     }
 )
 
@@ -77,7 +83,7 @@ def not_an_article(
     parts = urlsplit(url)
     if parts.path in ("", "/") and parts.scheme in ("http", "https") and not parts.query:
         return "a site's front page"
-    if kind in _ARTICLE_TYPES or declared:
+    if kind in ARTICLE_TYPES or declared:
         return None
     match = _LISTING_PATH.search(parts.path)
     if match:

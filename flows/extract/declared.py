@@ -24,30 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-# schema.org types whose object is the article itself (Article and its subtypes that news pages use)
-ARTICLE_TYPES = frozenset(
-    {
-        "article",
-        "newsarticle",
-        "reportagenewsarticle",
-        "analysisnewsarticle",
-        "opinionnewsarticle",
-        "backgroundnewsarticle",
-        "reviewnewsarticle",
-        "askpublicnewsarticle",
-        "satiricalarticle",
-        "blogposting",
-        "liveblogposting",
-        "socialmediaposting",
-        "discussionforumposting",
-        "report",
-        "scholarlyarticle",
-        "techarticle",
-        "medicalscholarlyarticle",
-        "review",
-        "advertisercontentarticle",
-    }
-)
+from flows.filters import ARTICLE_TYPES
+
 # types that carry a page's dates and headline when no article object does
 _PAGE_TYPES = frozenset(
     {"webpage", "itempage", "collectionpage", "aboutpage", "medicalwebpage", "videoobject"}

@@ -21,6 +21,7 @@ from flows.config import UrlsSource
 from flows.errors import SourceError
 from flows.fetch.fetcher import Failure, Fetcher, Response
 from flows.ingest import ingest, reextract
+from flows.records import RunSummary
 from flows.sources.listing import Entry, parse_feed, parse_sitemap, select
 
 
@@ -282,15 +283,20 @@ def test_web_sources_land_and_rerun_is_conditional(site, make_config, tmp_path: 
     ) == [(3, 1)]
 
 
-@pytest.mark.flow
-def test_reextract_rebuilds_documents_without_the_network(make_config, tmp_path: Path) -> None:
+def _ingested_feed(make_config) -> tuple[Path, RunSummary]:
+    """A feed source's config, ingested once from a site that is gone afterwards."""
     with SiteServer() as site:
         config = make_config(
             '[warehouse]\npath = "wh"\n'
             f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.base}/feed.xml"\nallow_private = true\n'
             "delay = 0.0\n"
         )
-        first = ingest(str(config))
+        return config, ingest(str(config))
+
+
+@pytest.mark.flow
+def test_reextract_rebuilds_documents_without_the_network(make_config, tmp_path: Path) -> None:
+    config, first = _ingested_feed(make_config)
     before = query(first.catalog, "select url, text from articles order by url")
     shutil.rmtree(tmp_path / "wh" / "documents")
     summary = reextract(str(config))  # the server is gone
@@ -338,13 +344,7 @@ def test_reextract_writes_what_pages_say_now_into_documents_already_stored(
     from flows.warehouse.store import Warehouse
     from flows.warehouse.tables import DOCUMENTS, SIGNATURES
 
-    with SiteServer() as site:
-        config = make_config(
-            '[warehouse]\npath = "wh"\n'
-            f'[[sources]]\nname = "feed"\nkind = "feed"\nurl = "{site.base}/feed.xml"\nallow_private = true\n'
-            "delay = 0.0\n"
-        )
-        first = ingest(str(config))
+    config, first = _ingested_feed(make_config)
     wanted = query(first.catalog, "select doc_id, authors, published_at from documents order by doc_id")
     assert wanted and any(authors for _, authors, _ in wanted)
     store = Warehouse(str(tmp_path / "wh"))
