@@ -43,10 +43,7 @@ def choose_language(declared: str | None, text: str) -> str | None:
         return detect_language(text)
     if len(text) < MIN_TEXT_TO_OVERRULE:
         return declared
-    import py3langid
-
-    if py3langid.langid.IDENTIFIER is None:
-        load_model()
+    py3langid = _identifier()
     sample = text[:400]  # enough to tell a language; the score's cost grows with the text
     best, best_score = py3langid.classify(sample)
     if best == declared:
@@ -58,12 +55,17 @@ def choose_language(declared: str | None, text: str) -> str | None:
 
 
 def detect_language(text: str) -> str | None:
+    language, _score = _identifier().classify(text[:1000])
+    return language or None
+
+
+def _identifier() -> Any:
+    """py3langid, its model loaded."""
     import py3langid
 
     if py3langid.langid.IDENTIFIER is None:
         load_model()
-    language, _score = py3langid.classify(text[:1000])
-    return language or None
+    return py3langid
 
 
 def model_cache() -> Path:

@@ -15,14 +15,13 @@ from typing import Any
 
 from flows.config import DedupConfig, ExtractConfig
 from flows.dedup.near import signature
-from flows.extract.declared import Stamp
+from flows.extract.declared import Stamp, clean
 from flows.extract.fields import extract_fields
 from flows.extract.language import SNIFF_BYTES, choose_language, detect_language
 from flows.extract.urls import choose_canonical
 from flows.extract.words import count_words
 from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
 
-_SPACES = re.compile(r"[^\S\n]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 # <meta property="article:published_time">: the page declares itself an article (Open Graph article tags)
 _PUBLISHED_META = re.compile(rb"<meta\b[^>]*[\"']article:published_time[\"']", re.IGNORECASE)
@@ -180,7 +179,7 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
     if result is None:
         return rejected(page, "no_text", "no main text found")
     meta = result.metadata
-    title = _clean(meta.headline)
+    title = meta.headline  # declared.py cleaned every field it gives
     text = drop_headline(normalize_text(result.text), title)
     if not text:
         return rejected(page, "no_text", "no main text found")
@@ -198,8 +197,8 @@ def extract_page(page: Page, options: ExtractOptions, seen: IdenticalPages | Non
         "section": meta.section,
         "image": meta.image,
         "language": choose_language(meta.language, text),
-        "sitename": _clean(meta.sitename),
-        "description": _clean(meta.description),
+        "sitename": meta.sitename,
+        "description": meta.description,
         "tags": _tags(meta.tags),
         "text": text,
         "word_count": count_words(text),
@@ -231,18 +230,11 @@ def _moment(name: str, stamp: Stamp | None) -> dict[str, Any]:
     return columns
 
 
-def _clean(value: str | None) -> str | None:
-    if not value:
-        return None
-    value = _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
-    return value or None
-
-
 def _tags(raw: list[str] | None) -> list[str]:
     tags: list[str] = []
     for item in raw or []:
         for part in item.split(","):
-            tag = _clean(part)
+            tag = clean(part)
             if tag and tag not in tags:
                 tags.append(tag)
     return tags

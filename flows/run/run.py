@@ -406,25 +406,21 @@ class Run:
     def _restate(self) -> None:
         """Write what the pages say now into the documents already stored that were read again (corpus
         reextract after an upgrade of extraction: their text is the same, their metadata may be new): the
-        partitions holding them are rewritten as compaction does, one source at a time."""
-        for source, rows in sorted(self.restated.items()):
-            if not rows:
-                continue
-            report = compact(
-                self.warehouse,
-                [source],
-                lock_timeout=600.0,
-                restated={source: restated_rows(rows)},
-                own_run=self.ref.run_id,
-            )
-            documents = next((t for t in report.tables if t.table == DOCUMENTS.name), None)
-            logger().info(
-                "source %s: %d stored documents restated from their pages read again (%d partitions)",
-                source,
-                len({row["doc_id"] for row in rows}),
-                documents.partitions if documents else 0,
-            )
+        partitions holding them are rewritten as compaction does, in one compaction for every source."""
+        restated = {source: restated_rows(rows) for source, rows in sorted(self.restated.items()) if rows}
         self.restated.clear()
+        if not restated:
+            return
+        report = compact(
+            self.warehouse, sorted(restated), lock_timeout=600.0, restated=restated, own_run=self.ref.run_id
+        )
+        documents = next((t for t in report.tables if t.table == DOCUMENTS.name), None)
+        logger().info(
+            "%d stored documents restated from their pages read again (%s; %d partitions rewritten)",
+            sum(table.num_rows for table in restated.values()),
+            ", ".join(restated),
+            documents.partitions if documents else 0,
+        )
 
     def _close(self, completed: bool) -> datetime:
         ended = datetime.now(UTC)
