@@ -42,8 +42,12 @@ app = typer.Typer(
 sources_app = typer.Typer(help="List, check and add the sources of a config.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 
-# Not a terminal (a pipe, CI): render tables wide instead of rich's 80 columns.
-out = Console() if sys.stdout.isatty() else Console(width=160)
+# Not a terminal (a pipe, a file, CI): tables are rendered at their full width, nothing cut (rich would
+# take 80 columns), unless COLUMNS says otherwise.
+PIPE_WIDTH = 100_000  # wider than any table: "no limit"
+out = (
+    Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=PIPE_WIDTH)
+)
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -110,6 +114,20 @@ SourceOption = Annotated[
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's flow and task logs.")]
 
 
+class SummaryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+SummaryFormatOption = Annotated[
+    SummaryFormat,
+    typer.Option(
+        "--format", "-f", help="The run's summary as a table, as JSON (for scripts) or as markdown."
+    ),
+]
+
+
 @app.command()
 def ingest(
     config: ConfigOption = DEFAULT_CONFIG,
@@ -119,10 +137,12 @@ def ingest(
     full: Annotated[
         bool, typer.Option("--full", help="Read every local input file again, changed or not.")
     ] = False,
+    output_format: SummaryFormatOption = SummaryFormat.table,
 ) -> None:
     """Ingest the config's sources into the warehouse, then rebuild the views. Local files (HTML, WARC)
-    ingested before and unchanged since are skipped; a WARC file that grew is read from where it was left."""
-    _run_flow("ingest", config, source, warehouse, verbose, full)
+    ingested before and unchanged since are skipped; a WARC file that grew is read from where it was left.
+    Exits 1 when a source failed (the other sources' work is committed)."""
+    _run_flow("ingest", config, source, warehouse, verbose, full, output_format)
 
 
 @app.command()
@@ -131,15 +151,22 @@ def reextract(
     source: SourceOption = None,
     warehouse: WarehouseOption = None,
     verbose: VerboseOption = False,
+    output_format: SummaryFormatOption = SummaryFormat.table,
 ) -> None:
     """Extract the web sources' pages again from the raw archive (no network): texts that come out
     different (a newer trafilatura, other settings) are stored as new versions; documents already stored
     get the metadata read from their pages now."""
-    _run_flow("reextract", config, source, warehouse, verbose)
+    _run_flow("reextract", config, source, warehouse, verbose, output_format=output_format)
 
 
 def _run_flow(
-    name: str, config: Path, source: list[str] | None, warehouse: str | None, verbose: bool, full: bool = True
+    name: str,
+    config: Path,
+    source: list[str] | None,
+    warehouse: str | None,
+    verbose: bool,
+    full: bool = True,
+    output_format: SummaryFormat = SummaryFormat.table,
 ) -> None:
     from flows.sources import fetched_sources
     from flows.warehouse.store import Warehouse
@@ -174,44 +201,81 @@ def _run_flow(
         TimeElapsedColumn(),
     ]
     with Progress(*columns, console=err, transient=False) as bar, watching(_ProgressBar(bar)):
-        summary = run_flow(str(config), source or None, warehouse, full)
-    _print_summary(summary)
+        state = run_flow(str(config), source or None, warehouse, full, return_state=True)
+    summary = flows_module.summary_of(state)
+    _print_summary(summary, output_format)
     if not summary.ok:
         raise typer.Exit(1)
 
 
-def _print_summary(summary: RunSummary) -> None:
-    from flows.records import COUNTS as counts
-
-    table = Table(title=f"run {summary.run_id}", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("source", "status", *counts, "seconds"):
-        table.add_column(
-            name,
-            justify="left" if name in ("source", "status") else "right",
-            no_wrap=True,
-            min_width=len(name),
-        )
-    for name, stats in summary.sources.items():
-        table.add_row(
-            name,
-            stats.status,
-            *(str(getattr(stats, f)) for f in counts),
-            f"{stats.seconds:.1f}",
-        )
-    total = summary.total()
-    table.add_row(
-        "[bold]total",
-        "",
-        *(f"[bold]{getattr(total, f)}" for f in counts),
-        f"[bold]{summary.seconds:.1f}",
-    )
-    out.print(table)
+def _print_summary(summary: RunSummary, output_format: SummaryFormat = SummaryFormat.table) -> None:
+    """The run's summary on stdout; its errors also on stderr, one line each, when it is a table."""
+    if output_format is SummaryFormat.json:
+        sys.stdout.write(summary.model_dump_json(indent=1) + "\n")
+        return
+    if output_format is SummaryFormat.markdown:
+        sys.stdout.write(summary.markdown())
+        return
+    out.print(f"[bold]run {summary.run_id}[/]: {summary.status}", highlight=False)
+    out.print(summary_table(summary, out.width))
     for name, stats in summary.sources.items():
         if stats.error:
             named = stats.error.startswith(f"source {name!r}")  # most errors name their source already
             line = escape(stats.error if named else f"source {name!r}: {stats.error}")
             err.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+        elif stats.many_rejected:
+            share = f"{stats.rejected} of {stats.seen} pages rejected ({stats.reasons_line()})"
+            err.print(
+                f"[yellow]warning:[/] source {name!r}: {escape(share)}", highlight=False, soft_wrap=True
+            )
     out.print(f"warehouse: {summary.warehouse}\nviews:     {summary.catalog}", highlight=False)
+
+
+def summary_table(summary: RunSummary, width: int) -> Any:
+    """The run's figures in `width` columns, every number whole: a row per source when that fits; else a
+    column per source (the counts as rows); else, for many sources, a block of wrapped `count value` pairs
+    per source (wrapped between pairs, never inside one)."""
+    from rich.console import Group
+    from rich.measure import Measurement
+    from rich.padding import Padding
+    from rich.text import Text
+
+    from flows.records import COUNTS as counts
+
+    total = summary.total()
+    rows = [*summary.sources.items(), ("total", total)]
+    figures = {
+        name: [*(str(getattr(stats, c)) for c in counts), f"{stats.seconds:.1f}"] for name, stats in rows
+    }
+    labels = [*counts, "seconds"]
+    wide = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for label in ("source", "status", *labels):
+        left = label in ("source", "status")
+        wide.add_column(label, justify="left" if left else "right", no_wrap=True)
+    for name, stats in rows:
+        bold = "[bold]" if name == "total" else ""
+        status = "" if name == "total" else stats.status
+        wide.add_row(escape(name) if not bold else f"{bold}total", status, *(bold + f for f in figures[name]))
+    measuring = Console(width=PIPE_WIDTH)
+    if Measurement.get(measuring, measuring.options, wide).maximum <= width:
+        return wide
+    tall = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    tall.add_column("", no_wrap=True)
+    for name, _ in rows:
+        tall.add_column(escape(name), justify="right", no_wrap=True)
+    tall.add_row("status", *(stats.status if name != "total" else "" for name, stats in rows))
+    for index, label in enumerate(labels):
+        tall.add_row(label, *(figures[name][index] for name, _ in rows))
+    if Measurement.get(measuring, measuring.options, tall).maximum <= width:
+        return tall
+    blocks = []
+    for name, stats in rows:
+        pairs = "  ".join(
+            f"{label}\u00a0{figure}" for label, figure in zip(labels, figures[name], strict=True)
+        )
+        head = Text(f"{name}" + ("" if name == "total" else f" ({stats.status})"), style="bold")
+        blocks += [head, Padding(Text(pairs, overflow="fold"), (0, 0, 0, 2))]
+    return Group(*blocks)
 
 
 @app.command()

@@ -42,6 +42,15 @@ class Blocked(CorpusError):
         self.reason = reason
 
 
+class RunFailed(CorpusError):
+    """A run in which a source failed: what the Prefect flow ends with (its state is Failed, with this
+    message). `summary` is the run's RunSummary, the other sources' work included (it is committed)."""
+
+    def __init__(self, message: str, summary: object) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
 class QueryError(CorpusError):
     """A statement that cannot run: not read-only, or DuckDB refused it."""
 

@@ -15,19 +15,23 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import cast
+from datetime import UTC, datetime
+from typing import Any, cast
 from uuid import UUID
 
 from prefect import flow, get_client, task
 from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.objects import State
 from prefect.concurrency.sync import concurrency
 from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import get_current_settings
+from prefect.states import Completed, Failed
 
 from flows import prefect_settings  # noqa: F401  (quiet, offline defaults; must precede prefect's use)
+from flows.errors import RunFailed
 from flows.records import RunSummary
 from flows.run import Run, Tasks, logger
 from flows.run.progress import Fraction, Several, current, watching
@@ -45,32 +49,83 @@ TASKS = Tasks(
 )
 
 
-@flow(name="ingest")
+# Sources named in a run's name; the rest are counted.
+NAMED_SOURCES = 3
+
+
+def run_name() -> str:
+    """A flow run's name that says what ran, how it was started and when, e.g.
+    `news, blogs · scheduled · 2026-12-07 14:30 UTC` (instead of Prefect's random `spry-cicada`). How:
+    `scheduled` (a deployment's schedule), `deployment` (`prefect deployment run`, the UI, an automation),
+    `direct` (`corpus ingest`, a Python call)."""
+    from prefect import runtime
+
+    names = list(runtime.flow_run.parameters.get("sources") or [])
+    shown = ", ".join(names[:NAMED_SOURCES]) if names else "all sources"
+    if len(names) > NAMED_SOURCES:
+        shown += f" +{len(names) - NAMED_SOURCES}"
+    if runtime.deployment.id is None:
+        how = "direct"
+    elif "auto-scheduled" in runtime.flow_run.tags:
+        how = "scheduled"
+    else:
+        how = "deployment"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{shown} · {how} · {when}"
+
+
+@flow(name="ingest", flow_run_name=run_name)
 def ingest(
     config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = False
-) -> RunSummary:
+) -> Any:
     """Ingest the config's sources (or the named ones) into the warehouse, then rebuild the views. Local
-    input files ingested before and unchanged since are skipped, unless `full`."""
+    input files ingested before and unchanged since are skipped, unless `full`.
+
+    Gives the RunSummary; a run in which a source failed ends in Prefect's Failed state (its message names
+    the sources and why), and called as a function raises RunFailed, which carries the summary."""
     with _progress_artifact(), Run.begin(config_path, sources, warehouse, full, commit_guard) as run:
         summary = run.conduct(TASKS)
-    _publish_artifact(summary)
-    return summary
+    return _outcome(summary)
 
 
-@flow(name="reextract")
+@flow(name="reextract", flow_run_name=run_name)
 def reextract(
     config_path: str, sources: list[str] | None = None, warehouse: str | None = None, full: bool = True
-) -> RunSummary:
+) -> Any:
     """Extract the web sources' pages again from the raw archive, without the network. Texts that come out
     different (a newer trafilatura, other extraction settings) are stored as new versions; documents already
-    stored get the metadata read from their pages now (Run._restate)."""
+    stored get the metadata read from their pages now (Run._restate). Ends as `ingest` does."""
     with (
         _progress_artifact(),
         Run.begin(config_path, sources, warehouse, full, commit_guard, from_archive=True) as run,
     ):
         summary = run.conduct(TASKS)
+    return _outcome(summary)
+
+
+def _outcome(summary: RunSummary) -> State[Any]:
+    """The flow run's final state: Completed when no source failed (rejects and skipped sources are not
+    failures), else Failed, with the sources and their errors in its message; what the other sources
+    committed stays (the run is "partly failed": docs/operations.md)."""
     _publish_artifact(summary)
-    return summary
+    message = summary.state_message()
+    if summary.ok:
+        return Completed(message=message, data=summary)
+    logger().error("run %s %s: %s", summary.run_id, summary.status, message)
+    return Failed(message=message, data=RunFailed(message, summary))
+
+
+def summary_of(state: State[Any]) -> RunSummary:
+    """The RunSummary of a finished ingest or reextract flow run (called with return_state=True), failed
+    or not; raises what stopped a run that did not get to its summary."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, RunFailed) and isinstance(result.summary, RunSummary):
+        return result.summary
+    if isinstance(result, BaseException):
+        raise result
+    if not isinstance(result, RunSummary):
+        raise TypeError(f"the flow run ended {state.type.value} without a summary: {state.message}")
+    return result
 
 
 # ---- Prefect server features: a commit slot shared by every machine, a summary artifact per run

@@ -19,9 +19,11 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def quiet_console() -> None:
-    """Keep Prefect's console to warnings and errors (the CLI draws its own progress); a Prefect server
-    still receives every log line. Call before Prefect is imported; PREFECT_LOGGING_* settings win."""
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    """Keep Prefect's console to critical lines: the CLI draws its own progress and prints the run's
+    summary, with its errors and warnings, itself (the flow run's log lines said the same again, with
+    timestamps); a Prefect server still receives every log line, and `--verbose` shows them. Call before
+    Prefect is imported; PREFECT_LOGGING_* settings win."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def quiet_temporary_server() -> Path | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NotRequired, Protocol, TypedDict
 
-from pydantic import BaseModel, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 # Stored files carry it in their metadata; views read files with fewer columns too.
 # 2: documents gained cluster_id, similarity, page_type; the signatures table.
@@ -186,14 +186,26 @@ def one_line(errors: list[str]) -> str | None:
     return shown if more <= 0 else f"{shown}; and {more} more"
 
 
+# A source whose rejects reach this share of its pages (once it has seen at least REJECT_WARNING_PAGES) is
+# logged as a warning: half the pages turned down is what a site redesign or a block looks like, while a
+# few rejects per run (a 404, an index page) are the normal state of a news site.
+REJECT_WARNING_SHARE = 0.5
+REJECT_WARNING_PAGES = 10  # below this, a share says little (2 of 3 pages rejected is not a trend)
+SHOWN_REASONS = 5  # reject reasons named in a source's line; the rest are counted
+STATE_MESSAGE_ERROR = 300  # characters of a source's error in a run's state message (the UI shows one line)
+
+
 class SourceStats(Counts):
     seconds: float = 0.0
     status: str = "completed"  # completed, failed, skipped (a run of the source was still going)
     error: str | None = None
+    reasons: dict[str, int] = Field(default_factory=dict)  # rejected pages by reason (the rejects table's)
     _errors: list[str] = PrivateAttr(default_factory=list)
 
     def add(self, other: Counts) -> None:
         self.add_counts(other)
+        for reason, count in getattr(other, "reasons", {}).items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + count
         error = getattr(other, "error", None)
         if error:
             self.fail(error)
@@ -204,6 +216,34 @@ class SourceStats(Counts):
             self._errors.append(self.error)
         self._errors.append(error)
         self.error = one_line(self._errors)
+
+    @property
+    def many_rejected(self) -> bool:
+        """Rejects at or above REJECT_WARNING_SHARE of enough pages: worth a warning."""
+        return self.seen >= REJECT_WARNING_PAGES and self.rejected >= REJECT_WARNING_SHARE * self.seen
+
+    def reasons_line(self) -> str:
+        """`connect_error 3, http_404 1`: the most frequent reasons first, then how many more."""
+        ranked = sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))
+        shown = ", ".join(f"{reason} {count}" for reason, count in ranked[:SHOWN_REASONS])
+        more = len(ranked) - SHOWN_REASONS
+        return shown if more <= 0 else f"{shown}, {more} more reasons"
+
+    def line(self, name: str) -> str:
+        """The source's run in one line, for the flow run's log: what was seen, written and turned down
+        (by reason), how long it took, and why it failed."""
+        counts = [f"{self.seen} seen", f"{self.written} written"]
+        counts += [
+            f"{getattr(self, c)} {c}" for c in ("duplicates", "unchanged", "skipped") if getattr(self, c)
+        ]
+        if self.rejected:
+            counts.append(f"{self.rejected} rejected" + (f" ({self.reasons_line()})" if self.reasons else ""))
+        line = f"source {name}: {self.status} in {self.seconds:.1f} s: {', '.join(counts)}"
+        if self.many_rejected:
+            line += f"; {self.rejected / self.seen:.0%} of its pages rejected"
+        if self.error:
+            line += f"; error: {self.error}"
+        return line
 
 
 class RunSummary(BaseModel):
@@ -218,7 +258,19 @@ class RunSummary(BaseModel):
     @property
     def ok(self) -> bool:
         """No source failed (a skipped source is not a failure: its other run is doing the work)."""
-        return all(s.status in ("completed", "skipped") for s in self.sources.values())
+        return not self.failed
+
+    @property
+    def failed(self) -> dict[str, SourceStats]:
+        return {name: stats for name, stats in self.sources.items() if stats.status == "failed"}
+
+    @computed_field  # type: ignore[prop-decorator]  # in the summary's JSON too
+    @property
+    def status(self) -> str:
+        """completed; failed (every source failed); partly failed (some failed, the others' work stays)."""
+        if self.ok:
+            return "completed"
+        return "failed" if len(self.failed) == len(self.sources) else "partly failed"
 
     def total(self) -> SourceStats:
         total = SourceStats()
@@ -227,19 +279,62 @@ class RunSummary(BaseModel):
         total.seconds = self.seconds
         return total
 
+    def state_message(self) -> str:
+        """The run in one line, for its Prefect state: which sources failed and why, or what it did."""
+        total = self.total()
+        done = f"{total.written} written, {total.duplicates} duplicates, {total.rejected} rejected"
+        if self.ok:
+            return f"{len(self.sources)} source{_s(self.sources)} completed: {total.seen} seen, {done}"
+        failures = "; ".join(
+            f"{name}: {_cut(stats.error or 'failed', STATE_MESSAGE_ERROR)}"
+            for name, stats in self.failed.items()
+        )
+        kept = "" if self.status == "failed" else f" (the other sources' work is committed: {done})"
+        return f"{len(self.failed)} of {len(self.sources)} sources failed: {failures}{kept}"
+
     def markdown(self) -> str:
-        """The run as a markdown table, one row per source (the same figures as the `runs` view)."""
-        when = [t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "" for t in (self.started_at, self.ended_at)]
+        """The run for a Prefect artifact, narrow enough for a laptop screen: its status and totals first,
+        then one short row per source, then the errors and reject reasons in full (the same figures as the
+        `runs` view)."""
+        total = self.total()
+        when = " → ".join(t.strftime("%Y-%m-%d %H:%M:%S UTC") for t in (self.started_at, self.ended_at) if t)
         lines = [
-            f"### Run `{self.run_id}`",
+            f"### Run `{self.run_id}`: {self.status}",
             "",
-            f"Warehouse: `{self.warehouse}` · {self.seconds:.1f} s",
+            f"**{total.written} written** · {total.seen} seen · {total.duplicates} duplicates · "
+            f"{total.rejected} rejected · {self.seconds:.1f} s",
             "",
-            "| source | status | started | ended | " + " | ".join(COUNTS) + " | seconds | error |",
-            "| --- | --- | --- | --- | " + " | ".join("---:" for _ in COUNTS) + " | ---: | --- |",
+            f"{when} · warehouse `{self.warehouse}`",
+            "",
+            "| source | status | seen | written | duplicates | rejected | seconds |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for name, stats in self.sources.items():
-            error = (stats.error or "").replace("|", "\\|").replace("\n", " ")
-            cells = [name, stats.status, *when, *(str(getattr(stats, c)) for c in COUNTS)]
-            lines.append("| " + " | ".join([*cells, f"{stats.seconds:.1f}", error]) + " |")
-        return "\n".join(lines) + "\n"
+            cells = [
+                name,
+                stats.status,
+                *(str(getattr(stats, c)) for c in ("seen", "written", "duplicates", "rejected")),
+            ]
+            lines.append("| " + " | ".join([*(_cell(c) for c in cells), f"{stats.seconds:.1f}"]) + " |")
+        details = []
+        for name, stats in self.sources.items():
+            other = ", ".join(f"{getattr(stats, c)} {c}" for c in ("extracted", "unchanged", "skipped"))
+            details.append(f"- **{_cell(name)}**: {other}")
+            if stats.reasons:
+                details.append(f"  - rejected: {stats.reasons_line()}")
+            if stats.error:
+                details.append(f"  - error: {_cell(stats.error)}")
+        return "\n".join([*lines, "", "#### Details", "", *details]) + "\n"
+
+
+def _s(items: Any) -> str:
+    return "" if len(items) == 1 else "s"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cell(text: str) -> str:
+    """Text for a markdown table cell or list item: one line, no column breaks."""
+    return " ".join(text.split()).replace("|", "\\|")

@@ -38,6 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # see prefect_settings
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.pop("PREFECT_API_URL", None)
+    # Commands print for a pipe at their full width; xdist's workers get COLUMNS=80 from execnet, which
+    # `corpus` honours as a user's setting. Tests that want a width pass COLUMNS themselves.
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
     # One Prefect server for the session, as a user with `corpus server` running has: each `corpus ingest`
     # then skips starting Prefect's temporary server (~4 s each). The tests of the default path (no server
     # configured) ask for it with the `temporary_server` fixture; CORPUS_TEST_TEMPORARY_SERVER=1 runs the

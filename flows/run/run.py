@@ -238,6 +238,7 @@ class Run:
         finally:
             lock.release()
         stats.seconds = round(time.monotonic() - started, 3)
+        _log_source(source.name, stats)
         return stats
 
     def _source_tasks(self, source: SourceBase, runner: TaskRunner[Any], tasks: Tasks) -> SourceStats:
@@ -287,7 +288,7 @@ class Run:
     def commit(self, staged: StagedUnit) -> SourceStats:
         """Commit what a unit staged (extracted elsewhere, or while units before it were extracting); the
         chunks it committed directly are counted."""
-        stats = SourceStats(**staged.counts())
+        stats = SourceStats(**staged.counts(), reasons=staged.reasons)
         if not self.in_process:  # extracted on a worker, whose progress reports go nowhere
             self.progress.pages_fetched(staged.source, staged.fetched)
             self.progress.pages_done(staged.source, staged.seen)
@@ -446,6 +447,18 @@ class Run:
                 build_views(self.warehouse, only_if_changed=True)
         finally:
             self.indexing.close()
+
+
+def _log_source(name: str, stats: SourceStats) -> None:
+    """The source's one line in the flow run's log (the Prefect UI's logs tab, `corpus serve`'s console):
+    an error when it failed, a warning when it had many rejects, else information."""
+    if stats.status == "failed":
+        level = logging.ERROR
+    elif stats.many_rejected or stats.status == "skipped":
+        level = logging.WARNING
+    else:
+        level = logging.INFO
+    logger().log(level, "%s", stats.line(name))
 
 
 def recover_interrupted_runs(warehouse: Warehouse) -> list[str]:

@@ -59,6 +59,7 @@ class StagedUnit(Counts):
     chunks: list[StagedChunk] = Field(default_factory=list)
     error: str | None = None
     fetched: int = 0  # pages it fetched (web), for the progress of a run whose units extract elsewhere
+    reasons: dict[str, int] = Field(default_factory=dict)  # rejected pages by reason
 
 
 # Commits rows that must follow a unit's documents (fetch state, input files): (source, table, rows).
@@ -151,6 +152,8 @@ class StagingWriter:
         else:
             self.unit.rejected += 1
             assert outcome.reject is not None
+            reason = outcome.reject["reason"]
+            self.unit.reasons[reason] = self.unit.reasons.get(reason, 0) + 1
             self.rejects.append({**outcome.reject, "run_id": self.run_id})
 
     def add_reject(self, row: RejectRow) -> None:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from sites import make_article, news_page, syndicated_page, write_site
 
-from flows.ingest import ingest
+from flows.ingest import ingest, summary_of
 from flows.warehouse import Warehouse
 from flows.warehouse.views import build_views
 
@@ -98,7 +98,11 @@ def test_one_failing_source_does_not_fail_another(tmp_path: Path, make_config) -
         '[[sources]]\nname = "missing"\nkind = "warc"\npath = "nothing-here/*.warc.gz"\n'
         '[[sources]]\nname = "site"\nkind = "files"\npath = "site/**/*.html"\nurl_prefix = "https://"\n'
     )
-    summary = ingest(str(config))
+    state = ingest(str(config), return_state=True)  # Prefect's state says what happened
+    assert state.is_failed() and state.message.startswith("1 of 2 sources failed: missing: ")
+    assert "the other sources' work is committed: 2 written" in state.message
+    summary = summary_of(state)
+    assert summary.status == "partly failed"
     assert summary.sources["missing"].status == "failed"
     assert "no .warc" in summary.sources["missing"].error
     assert summary.sources["site"].status == "completed" and summary.sources["site"].written == 2

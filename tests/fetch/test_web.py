@@ -18,7 +18,7 @@ from sites import make_article
 from web_site import SiteServer
 
 from flows.config import UrlsSource
-from flows.errors import SourceError
+from flows.errors import RunFailed, SourceError
 from flows.fetch.fetcher import Failure, Fetcher, Response
 from flows.ingest import ingest, reextract
 from flows.records import RunSummary
@@ -311,7 +311,9 @@ def test_malformed_feed_fails_its_source_only(site, make_config) -> None:
         f'[[sources]]\nname = "bad"\nkind = "feed"\nurl = "{site.base}/bad-feed.xml"\nallow_private = true\n'
         f'[[sources]]\nname = "good"\nkind = "urls"\nurls = ["{site.article_url(0)}"]\nallow_private = true\n'
     )
-    summary = ingest(str(config))
+    with pytest.raises(RunFailed, match="1 of 2 sources failed: bad: feed") as failed:
+        ingest(str(config))
+    summary = failed.value.summary
     bad, good = summary.sources["bad"], summary.sources["good"]
     assert bad.status == "failed" and f"feed {site.base}/bad-feed.xml: not a valid feed" in bad.error
     assert good.status == "completed" and good.written == 1

@@ -20,7 +20,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from flows.config import load_config
-from flows.errors import SourceError
+from flows.errors import RunFailed, SourceError
 from flows.fetch.decoding import TooLarge, dechunk, decode_body
 from flows.ingest import ingest
 from flows.records import Extracted, Page, Skipped
@@ -252,7 +252,9 @@ def test_a_damaged_file_keeps_what_was_read_and_names_file_and_offset(tmp_path: 
         '[warehouse]\npath = "wh"\n[[sources]]\nname = "w"\nkind = "warc"\npath = "*.warc"\nmin_words = 10\n',
         name="s2.toml",
     )
-    summary = ingest(str(cfg))
+    with pytest.raises(RunFailed) as failed:
+        ingest(str(cfg))
+    summary = failed.value.summary
     stats = summary.sources["w"]
     assert (
         stats.status == "failed"
