@@ -13,7 +13,8 @@ import time
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, get_args
 
 import typer
 from rich import box
@@ -34,12 +35,14 @@ if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
 
 app = typer.Typer(
-    help="Ingest news and web articles into a de-duplicated Parquet warehouse; query it with SQL.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
-sources_app = typer.Typer(help="List, check and add the sources of a config.", no_args_is_help=True)
+sources_app = typer.Typer(
+    help="List, check and add the sources of a config.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 app.add_typer(sources_app, name="sources")
 
 # Not a terminal (a pipe, a file, CI): tables are rendered at their full width, nothing cut (rich would
@@ -49,6 +52,42 @@ out = (
     Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=PIPE_WIDTH)
 )
 err = Console(stderr=True)
+
+
+def version() -> str:
+    """`corpus 0.1.0 (trafilatura 2.3.1, prefect 3.8.8, duckdb 1.5.5, python 3.11.2)`: what a bug report
+    needs."""
+    import platform
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    def of(package: str) -> str:
+        try:
+            return installed(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    parts = ", ".join(f"{name} {of(name)}" for name in ("trafilatura", "prefect", "duckdb", "pyarrow"))
+    return f"corpus {of('corpus-pipeline')} ({parts}, python {platform.python_version()})"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(version() + "\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_show_version, help="Show the versions and exit."
+        ),
+    ] = False,
+) -> None:
+    """Ingest news and web articles into a de-duplicated Parquet warehouse; query it with SQL."""
+
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", envvar="CORPUS_CONFIG", help="Sources config (TOML).")
@@ -327,8 +366,7 @@ def sql(
     from flows.config import check_memory_limit
     from flows.warehouse import connect
 
-    if output_format is Format.parquet and output is None:
-        fail("--format parquet needs --output FILE", 2)
+    query.check_sink(output_format, output)
     if memory_limit is not None:
         try:
             check_memory_limit(memory_limit)
@@ -759,8 +797,11 @@ def main() -> None:
     kind says: 2 for config and arguments, 1 for failed work); CORPUS_DEBUG=1 shows the traceback."""
     debug = os.environ.get("CORPUS_DEBUG", "") not in {"", "0"}
     _warnings_to_stderr()
+    _completion_instruction()
     try:
-        app()
+        command = typer.main.get_command(app)
+        _readable_help(command)
+        command(prog_name="corpus")
     except CorpusError as exc:
         if debug:
             raise
@@ -779,6 +820,56 @@ def main() -> None:
             raise
         detail = " ".join(str(exc).split())
         _last_words(f"{type(exc).__name__}: {detail} (CORPUS_DEBUG=1 for the traceback)", 1)
+
+
+def _completion_instruction() -> None:
+    """Shell completion answers click's spelling of the instruction too: `_CORPUS_COMPLETE=bash_source`
+    (click's documentation) as well as Typer's `source_bash`, for bash, zsh and fish."""
+    value = os.environ.get("_CORPUS_COMPLETE", "")
+    shell, _, instruction = value.partition("_")
+    if shell in ("bash", "zsh", "fish") and instruction in ("source", "complete"):
+        os.environ["_CORPUS_COMPLETE"] = f"{instruction}_{shell}"
+
+
+def _readable_help(command: Any) -> None:
+    """Help in the words of the tools people know: a flag shows no type, a value its kind in capitals
+    (TEXT, PATH, INTEGER, FLOAT) or its choices, where Typer would show Python's `<bool>`,
+    `<list[str]>`."""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif getattr(param, "param_type_name", "") == "argument":
+            param.metavar = param.metavar or str(param.name).upper()
+            param.display_type_rich = lambda ctx: None  # its name says it: URL, QUERY
+        elif param.metavar is None:
+            param.metavar = _kind(param)
+    made = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:  # made when help is asked for: a flag too
+        option = made(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _readable_help(sub)
+
+
+_KINDS = MappingProxyType({"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "bool": "BOOLEAN"})
+
+
+def _kind(param: Any) -> str:
+    described = getattr(param, "type_descriptor", None)
+    if described is None:  # a click parameter
+        return str(param.type.name).upper()
+    if described.choices:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in described.choices) + "]"
+    if described.is_path:
+        return "PATH"
+    annotation = described.annotation
+    element = get_args(annotation)[0] if described.is_list and get_args(annotation) else annotation
+    return _KINDS.get(getattr(element, "__name__", ""), "VALUE")
 
 
 class _WarningLine(logging.Handler):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -111,8 +112,20 @@ def _outcome(summary: RunSummary) -> State[Any]:
     message = summary.state_message()
     if summary.ok:
         return Completed(message=message, data=summary)
-    logger().error("run %s %s: %s", summary.run_id, summary.status, message)
     return Failed(message=message, data=RunFailed(message, summary))
+
+
+class _ExpectedFailure(logging.Filter):
+    """A flow run executed by a worker or `corpus serve` (Prefect's engine in a process of its own) that
+    ends Failed makes Prefect log "Engine execution exited with unexpected exception" with a traceback of
+    its own internals. When the failure is a RunFailed (failed sources, already logged one line each, in
+    the state message and the artifact) that traceback says nothing: it is dropped; any other is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], RunFailed))
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_ExpectedFailure())
 
 
 def summary_of(state: State[Any]) -> RunSummary:

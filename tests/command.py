@@ -70,3 +70,37 @@ def start_corpus(
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
         [str(CORPUS), *map(str, args)], text=True, env=environment(env), cwd=cwd, **options
     )
+
+
+def corpus_at_terminal(
+    *args: str | os.PathLike[str], columns: int = 80, timeout: float = 120
+) -> tuple[int, str, str]:
+    """Run `corpus ARGS...` with its stdout on a terminal (a pseudo-terminal of `columns` columns), as a
+    person at a shell runs it; returns (exit code, what the terminal showed, stderr)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen(
+        [str(CORPUS), *map(str, args)],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=environment({"TERM": "dumb", "COLUMNS": None}),
+        text=True,
+    )
+    os.close(follower)
+    shown = bytearray()
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other end closed: the command is done writing
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    _, error = process.communicate(timeout=timeout)
+    return process.returncode, shown.decode("utf-8", "replace").replace("\r\n", "\n"), error

@@ -26,7 +26,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from flows.errors import QueryError, QueryInterrupted
+from flows.errors import ConfigError, QueryError, QueryInterrupted
 
 ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
@@ -158,12 +158,17 @@ def plain(value: Any) -> Any:
     return value
 
 
+def check_sink(fmt: Format, output: Path | None) -> None:
+    """Binary output goes to a file: --output, or stdout redirected (never a terminal)."""
+    if fmt is Format.parquet and output is None and sys.stdout.isatty():
+        raise ConfigError("--format parquet writes binary: give --output FILE, or redirect stdout to a file")
+
+
 def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Console | None = None) -> None:
     """Write a result to `output` (or stdout; a table is rendered to `console`)."""
     if fmt is Format.parquet:
-        if output is None:
-            raise QueryError("--format parquet needs --output FILE")
-        pq.write_table(result, output, compression="zstd")
+        check_sink(fmt, output)
+        pq.write_table(result, output if output is not None else sys.stdout.buffer, compression="zstd")
         return
     if fmt is Format.table and output is None:
         render_table(result, console or Console())
@@ -171,7 +176,8 @@ def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Co
     sink: IO[str] = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         if fmt is Format.table:
-            render_table(result, Console(file=sink, width=200, color_system=None))
+            table = _table(result)
+            render_table(result, Console(file=sink, width=_natural_width(table), color_system=None), table)
         elif fmt is Format.json:
             rows = [{k: plain(v) for k, v in row.items()} for row in result.to_pylist()]
             json.dump(rows, sink, ensure_ascii=False, indent=1, default=str)  # numbers stay numbers
@@ -188,16 +194,46 @@ def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Co
             sink.close()
 
 
-def render_table(result: pa.Table, console: Console) -> None:
-    """Rows as a table that fits the terminal: long values are cut with an ellipsis."""
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for name in result.column_names:
-        table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
-    for row in result.to_pylist():
-        table.add_row(*(_cell(v) for v in row.values()))
-    console.print(table)
+def render_table(result: pa.Table, console: Console, table: Table | None = None) -> None:
+    """Rows as a table that fits the console: numbers, times and flags are never cut (their columns keep
+    their width); long texts are cut with an ellipsis when the terminal is too narrow, and at MAX_CELL
+    characters (the full value is in csv/json/parquet). A console that is not a terminal has room for all."""
+    console.print(table if table is not None else _table(result))
     count = result.num_rows
     console.print(f"{count} row{'s' if count != 1 else ''}", style="dim")
+
+
+def _table(result: pa.Table) -> Table:
+    rows = [[_cell(v) for v in row.values()] for row in result.to_pylist()]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for index, field in enumerate(result.schema):
+        if _whole(field.type):
+            width = max([len(field.name), *(len(row[index]) for row in rows)])
+            table.add_column(field.name, no_wrap=True, min_width=width, justify="right")
+        else:
+            table.add_column(field.name, overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _whole(kind: pa.DataType) -> bool:
+    """Values shown whole whatever the width: numbers, moments, flags."""
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_temporal(kind)
+        or pa.types.is_boolean(kind)
+    )
+
+
+def _natural_width(table: Table) -> int:
+    """The width a table takes with nothing cut (for a file or a pipe)."""
+    from rich.measure import Measurement
+
+    wide = Console(width=1_000_000)  # no limit
+    return max(Measurement.get(wide, wide.options, table).maximum, 1)
 
 
 def _cell(value: Any) -> str:

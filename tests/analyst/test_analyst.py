@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from command import corpus
+from command import CORPUS, corpus, corpus_at_terminal
 from conftest import Sample
 
 from flows.analyst import query
@@ -102,8 +103,16 @@ def test_formats_and_output_files(sample: Path, tmp_path: Path) -> None:
     assert [r["doc_id"] for r in rows] == [r[0] for r in expected] and isinstance(rows[0]["tags"], list)
     assert (tmp_path / "out.csv").read_text().splitlines()[0] == "doc_id,title,tags,published_at,word_count"
     assert expected[0][0] in (tmp_path / "out.table").read_text()
-    refused = corpus("sql", sql, "-c", str(sample), "--format", "parquet")
-    assert refused.returncode == 2 and "--output" in refused.stderr
+    code, _, error = corpus_at_terminal("sql", sql, "-c", str(sample), "--format", "parquet")
+    assert code == 2 and "--output" in error and "redirect stdout" in error  # binary to a terminal: no
+    with (tmp_path / "redirected.parquet").open("wb") as redirected:  # `corpus sql ... > file`: yes
+        done = subprocess.run(
+            [str(CORPUS), "sql", sql, "-c", str(sample), "--format", "parquet"],
+            stdout=redirected,
+            check=False,
+        )
+    assert done.returncode == 0
+    assert pq.read_table(tmp_path / "redirected.parquet").equals(pq.read_table(tmp_path / "out.parquet"))
 
 
 def test_search_ranks_the_matching_article_first(sample: Path) -> None:

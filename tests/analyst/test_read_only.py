@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from command import CORPUS, corpus
+from command import CORPUS, corpus, corpus_at_terminal
 from conftest import Sample
 
 from flows.analyst import query
@@ -319,7 +319,7 @@ def test_a_read_only_warehouse_serves_reads_and_refuses_writes_in_one_line(sampl
 @pytest.mark.flow
 def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> None:
     """JSON keeps numbers as numbers (sums come back from DuckDB as decimals), CSV ends lines with LF,
-    --format parquet without --output is a bad argument (exit 2), and a config value of the wrong type
+    --format parquet to a terminal is a bad argument (exit 2), and a config value of the wrong type
     ("yes" for a boolean) is refused with one line naming the key."""
     done = corpus(
         "sql", "--config", str(sample), "--format", "json",
@@ -331,9 +331,9 @@ def test_output_formats_and_argument_errors(sample: Path, tmp_path: Path) -> Non
     two_rows = "select 1 as a union all select 2 order by a"
     done = corpus("sql", "--config", str(sample), "--format", "csv", two_rows)
     assert done.returncode == 0 and "\r" not in done.stdout and done.stdout.splitlines() == ["a", "1", "2"]
-    done = corpus("sql", "--config", str(sample), "--format", "parquet", "select 1")
-    assert done.returncode == 2 and "--output" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    code, _, error = corpus_at_terminal("sql", "--config", str(sample), "--format", "parquet", "select 1")
+    assert code == 2 and "--output" in error
+    assert len(error.strip().splitlines()) == 1
     config = tmp_path / "yes.toml"
     config.write_text('[[sources]]\nname = "a"\nkind = "files"\npath = "x/*.html"\nenabled = "yes"\n')
     done = corpus("sql", "--config", str(config), "select 1")
