@@ -307,7 +307,7 @@ def summary_table(summary: RunSummary, width: int) -> Any:
         tall.add_row(label, *(figures[name][index] for name, _ in rows))
     if Measurement.get(measuring, measuring.options, tall).maximum <= width:
         return tall
-    blocks = []
+    blocks: list[Text | Padding] = []
     for name, stats in rows:
         pairs = "  ".join(
             f"{label}\u00a0{figure}" for label, figure in zip(labels, figures[name], strict=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -88,7 +89,7 @@ def corpus_at_terminal(
         [str(CORPUS), *map(str, args)],
         stdout=follower,
         stderr=subprocess.PIPE,
-        env=environment({"TERM": "dumb", "COLUMNS": None}),
+        env=environment({"TERM": "xterm", "NO_COLOR": "1", "COLUMNS": None}),
         text=True,
     )
     os.close(follower)
@@ -103,4 +104,5 @@ def corpus_at_terminal(
         shown += chunk
     os.close(leader)
     _, error = process.communicate(timeout=timeout)
-    return process.returncode, shown.decode("utf-8", "replace").replace("\r\n", "\n"), error
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown.decode("utf-8", "replace"))  # styles: bold, dim
+    return process.returncode, text.replace("\r\n", "\n"), error

@@ -41,7 +41,7 @@ class Webhook:
         self.received = received
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 received.append(json.loads(body))
                 self.send_response(204)
@@ -151,7 +151,7 @@ def test_failed_source_fails_its_run_logs_say_why_and_the_automation_fires(
 
         # a summary artifact per run, its status and totals first
         artifact = artifacts(api, "ingest-down")
-        assert artifact.startswith(f"### Run `") and ": failed\n" in artifact.splitlines()[0] + "\n", artifact
+        assert artifact.startswith("### Run `") and ": failed\n" in artifact.splitlines()[0] + "\n", artifact
         assert "- **down**" in artifact and "error: feed" in artifact
         assert "**2 written**" in artifacts(api, "ingest-site")
 
