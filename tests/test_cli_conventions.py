@@ -155,3 +155,22 @@ def test_ingest_summary_as_json_and_at_a_terminal_of_80_columns(tmp_path: Path, 
     assert "…" not in shown and "partly failed" in shown
     rows = {line.split()[0]: line.split()[1:] for line in shown.splitlines() if line.strip()}
     assert rows["seen"] == ["3", "0", "3"] and rows["duplicates"] == ["3", "0", "3"], shown
+
+
+@pytest.mark.flow
+def test_sql_tables_keep_numbers_and_times_whole_at_a_terminal_and_everything_when_piped(
+    sample_warehouse,
+) -> None:
+    query = "select title, source, published_at, word_count from articles order by title"
+    config = sample_warehouse.config
+    rows = json.loads(corpus("sql", "-c", config, query, "--format", "json").stdout)
+    piped = corpus("sql", "-c", config, query).stdout  # a pipe: every value whole, the titles too
+    assert "…" not in piped and all(row["title"] in piped for row in rows)
+    for columns in (60, 40):
+        code, shown, _ = corpus_at_terminal("sql", "-c", config, query, columns=columns)
+        assert code == 0
+        lines = [line for line in shown.splitlines() if re.search(r"\d{4}-\d\d-\d\dT", line)]
+        assert len(lines) == len(rows), shown
+        for line, row in zip(lines, rows, strict=True):  # times and counts whole; titles shortened
+            assert row["published_at"] in line and line.rstrip().endswith(f" {row['word_count']}"), line
+        assert "…" in shown

@@ -30,6 +30,8 @@ from flows.errors import ConfigError, QueryError, QueryInterrupted
 
 ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
+# Characters a text column keeps in a narrow terminal: a few letters and an ellipsis still say something.
+NARROWEST = 5
 
 
 class Format(StrEnum):
@@ -196,25 +198,60 @@ def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Co
 
 def render_table(result: pa.Table, console: Console, table: Table | None = None) -> None:
     """Rows as a table that fits the console: numbers, times and flags are never cut (their columns keep
-    their width); long texts are cut with an ellipsis when the terminal is too narrow, and at MAX_CELL
-    characters (the full value is in csv/json/parquet). A console that is not a terminal has room for all."""
-    console.print(table if table is not None else _table(result))
+    their width, and when they alone are wider than the terminal the lines run on rather than lose a
+    digit); texts share the room left, the widest cut first, with an ellipsis, and at MAX_CELL characters
+    (the full value is in csv/json/parquet). A console that is not a terminal has room for all."""
+    console.print(table if table is not None else _table(result, console.width), crop=False)
     count = result.num_rows
     console.print(f"{count} row{'s' if count != 1 else ''}", style="dim")
 
 
-def _table(result: pa.Table) -> Table:
+def _table(result: pa.Table, width: int | None = None) -> Table:
     rows = [[_cell(v) for v in row.values()] for row in result.to_pylist()]
+    natural = [
+        max([len(field.name), *(len(row[i]) for row in rows)]) for i, field in enumerate(result.schema)
+    ]
+    whole = [_whole(field.type) for field in result.schema]
+    texts = [min(natural[i], MAX_CELL) for i in range(len(natural)) if not whole[i]]
+    if width is not None and texts:
+        overhead = _natural_width(_build(result, rows, natural, whole, [1] * len(texts))) - len(texts)
+        texts = _share(texts, width - overhead)
+    return _build(result, rows, natural, whole, texts)
+
+
+def _build(
+    result: pa.Table, rows: list[list[str]], natural: list[int], whole: list[bool], texts: list[int]
+) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    shares = iter(texts)
     for index, field in enumerate(result.schema):
-        if _whole(field.type):
-            width = max([len(field.name), *(len(row[index]) for row in rows)])
-            table.add_column(field.name, no_wrap=True, min_width=width, justify="right")
+        if whole[index]:
+            number = (
+                pa.types.is_integer(field.type)
+                or pa.types.is_floating(field.type)
+                or pa.types.is_decimal(field.type)
+            )
+            table.add_column(
+                field.name, no_wrap=True, min_width=natural[index], justify="right" if number else "left"
+            )
         else:
-            table.add_column(field.name, overflow="ellipsis", no_wrap=True, max_width=MAX_CELL)
+            share = next(shares)
+            table.add_column(field.name, overflow="ellipsis", no_wrap=True, min_width=share, max_width=share)
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def _share(widths: list[int], room: int) -> list[int]:
+    """Text columns' widths within `room`: each keeps its width while all fit; else the widest is cut first,
+    down to NARROWEST characters each."""
+    widths = list(widths)
+    while sum(widths) > room:
+        widest = max(range(len(widths)), key=lambda i: widths[i])
+        if widths[widest] <= NARROWEST:
+            break
+        widths[widest] -= 1
+    return widths
 
 
 def _whole(kind: pa.DataType) -> bool:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -206,7 +207,7 @@ def photograph(ui: str, runs: dict[str, dict[str, Any]], folder: Path) -> None:
     """The flow run pages in headless Chromium (Debian's package), when it is installed."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        print("chromium is not installed: the flow run pages were not photographed")
+        warnings.warn("chromium is not installed: the flow run pages were not photographed", stacklevel=1)
         return
     keep = os.environ.get("CORPUS_SCREENSHOTS")
     for name, run in runs.items():
