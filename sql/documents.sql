@@ -61,4 +61,4 @@ SELECT doc_id, url, canonical_url, source, title, page_title, authors,
        CASE WHEN regexp_matches(origin, '\.w?arc(\.gz)?#[0-9]+$') THEN CAST(regexp_extract(origin, '#([0-9]+)$', 1) AS BIGINT) END
            AS warc_offset,
        month, schema_version
-FROM _documents_raw;
+FROM internal.documents;

@@ -19,7 +19,7 @@ CREATE OR REPLACE VIEW inputs AS
 WITH reads AS (
     SELECT *, max(CASE WHEN coalesce(start, 0) = 0 THEN ingested_at END)
                   OVER (PARTITION BY source, path) AS last_full_read
-    FROM _inputs_raw
+    FROM internal.inputs
 )
 SELECT source, path,
        arg_max(size, ingested_at) AS size,

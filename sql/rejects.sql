@@ -20,4 +20,4 @@
 --   run_id       VARCHAR      the ingest run that recorded it (see runs)
 CREATE OR REPLACE VIEW rejects AS
 SELECT url, source, reason, detail, origin, fetched_at, run_id
-FROM _rejects_raw;
+FROM internal.rejects;

@@ -21,6 +21,6 @@ CREATE OR REPLACE VIEW run_sources AS
 SELECT run_id, source, kind, location, status, started_at, ended_at, seen, extracted, duplicates, rejected,
        written, coalesce(unchanged, 0) AS unchanged, coalesce(skipped, 0) AS skipped, seconds, error,
        coalesce(priority, 0) AS priority
-FROM _runs_raw
+FROM internal.runs
 -- a run writes a 'running' row per source when it starts and a final row when it ends: keep the last
 QUALIFY row_number() OVER (PARTITION BY run_id, source ORDER BY (status = 'running')) = 1;

@@ -125,7 +125,7 @@ class Shell:
         elif name in (".views", ".tables"):
             self.execute(
                 "select view_name as view, comment from duckdb_views() "
-                "where not internal and view_name not like '\\_%' escape '\\' order by 1;"
+                "where not internal and schema_name = 'main' order by 1;"
             )
         elif name == ".schema" and argument:
             if argument not in view_names(self.con):
@@ -148,8 +148,8 @@ class Shell:
 
 
 def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute("select view_name from duckdb_views() where not internal").fetchall()
-    return sorted(r[0] for r in rows if not r[0].startswith("_"))
+    rows = con.execute("select view_name from duckdb_views() where not internal and schema_name = 'main'")
+    return sorted(r[0] for r in rows.fetchall())
 
 
 def completion_words(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -90,6 +90,7 @@ def _record(
         "body_hash": None,
         "redirects": outcome.redirects,
         "origin": None,
+        "seconds": round(outcome.seconds, 4),
         "fetched_at": now,
         "run_id": run_id,
         "schema_version": SCHEMA_VERSION,

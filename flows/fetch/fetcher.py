@@ -36,6 +36,7 @@ class Response:
     redirects: list[str] = field(default_factory=list)  # the URLs that redirected, in order
     exchange: Exchange | None = None  # as it went over the wire (get(keep_wire=True))
     hops: list[Exchange] = field(default_factory=list)  # the redirects on the way, over the wire
+    seconds: float = 0.0  # the requests' time, redirects included (request sent to last byte; no waiting)
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -48,6 +49,7 @@ class Failure:
     detail: str
     status: int | None = None
     redirects: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # the requests' time until it failed (the last attempt's; no waiting)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class _Redirect:
     location: str
     status: int
     exchange: Exchange | None = None
+    seconds: float = 0.0
 
 
 class Fetcher:
@@ -103,6 +106,7 @@ class Fetcher:
         redirects: list[str] = []
         hops: list[Exchange] = []
         current = url
+        spent = 0.0  # seconds the redirects' requests took
         for _hop in range(MAX_REDIRECTS + 1):
             try:
                 address = await check_url(current, self.source.allow_private)
@@ -124,6 +128,8 @@ class Fetcher:
             outcome = await self._with_retries(
                 current, address, headers, delay, html_only, max_bytes, keep_wire
             )
+            spent += outcome.seconds
+            outcome.seconds = spent
             if isinstance(outcome, _Redirect):
                 redirects.append(current)
                 if outcome.exchange is not None:
@@ -173,12 +179,18 @@ class Fetcher:
             async with self._global, host_slots:
                 await self.politeness.pacer.wait_turn(host, delay)
                 limit = max_bytes or self.source.max_bytes
+                began = time.monotonic()
                 outcome = await self._once(url, address, headers, html_only, limit, keep_wire)
+                took = time.monotonic() - began
             if not isinstance(outcome, _Retry):
+                outcome.seconds = took
                 return outcome
             if attempt >= self.source.retries:
                 return Failure(
-                    outcome.reason, f"{outcome.detail} (after {attempt + 1} attempts)", outcome.status
+                    outcome.reason,
+                    f"{outcome.detail} (after {attempt + 1} attempts)",
+                    outcome.status,
+                    seconds=took,
                 )
             wait = min(30.0, RETRY_BACKOFF_BASE * 2**attempt) * random.uniform(0.5, 1.5)
             if outcome.retry_after is not None:

@@ -100,6 +100,7 @@ FETCH_SCHEMA = pa.schema(
         ("body_hash", pa.string()),  # blake2b-128 of the body: an unchanged body is not extracted again
         ("redirects", pa.list_(pa.string())),  # URLs that redirected, in order
         ("origin", pa.string()),  # raw archive record, "<warc file>#<offset>" (new and changed only)
+        ("seconds", pa.float64()),  # the requests' time (redirects included, pacing waits not); null before
         ("fetched_at", UTC_TIMESTAMP),
         ("run_id", pa.string()),
         ("schema_version", pa.int16()),

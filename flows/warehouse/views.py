@@ -62,7 +62,7 @@ def _quote(text: str) -> str:
 
 
 def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
-    """`_<table>_raw` over `files` (the table's own): every column of the declared schema (null where an
+    """`internal.<table>` over `files` (the table's own): every column of the declared schema (null where an
     older file lacks it, or filled from the columns it had: Table.upgrades), plus the partition columns; an
     empty typed relation while there are none."""
     columns = [f"CAST(NULL AS {duckdb_type(f.type)}) AS {f.name}" for f in table.readable_schema]
@@ -78,7 +78,7 @@ def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
         body = f"{empty}\nUNION ALL BY NAME\nSELECT * FROM read_parquet([{listing}], {options})"
     if table.retired or table.upgrades:
         body = table.upgraded_select(f"(\n{body}\n)")
-    return f"CREATE OR REPLACE VIEW _{table.name}_raw AS\n{body}"
+    return f"CREATE OR REPLACE VIEW {INTERNAL}.{table.name} AS\n{body}"
 
 
 def view_summary(sql: str) -> str:
@@ -187,6 +187,7 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
         with duckdb.connect(str(temp)) as con:
             if not warehouse.local:
                 remote.open_remote(con, warehouse.uri)
+            con.execute(f"CREATE SCHEMA {INTERNAL}")
             for statement in base:
                 con.execute(statement)
             pending = list(zip(files, texts, strict=True))
@@ -229,8 +230,12 @@ def _comment_columns(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
                 con.execute(f'COMMENT ON COLUMN "{view}"."{column.name}" IS {_quote(column.doc)}')
 
 
-FINGERPRINT_VIEW = "_catalog_fingerprint"
-FILES_TABLE = "_catalog_files"  # the files the base views read, as DuckDB names them
+# The catalog's own objects live in a schema of their own, out of the analyst's `SHOW TABLES` and of the
+# main schema's views: the base views over each table's files (`internal.documents`...), which the views of
+# sql/ read, the files they read, and what the catalog was built from.
+INTERNAL = "internal"
+FINGERPRINT_VIEW = f"{INTERNAL}.fingerprint"
+FILES_TABLE = f"{INTERNAL}.files"  # the files the base views read, as DuckDB names them
 
 
 def catalog_fingerprint(base: list[str], views: list[tuple[str, str]]) -> str:

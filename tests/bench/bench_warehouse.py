@@ -296,7 +296,7 @@ def row_counts(store) -> dict[str, int]:
     with duckdb.connect(store.catalog, read_only=True) as con:
         return {
             view: con.execute(f"select count(*) from {view}").fetchone()[0]
-            for view in ("documents", "articles", "rejects", "_signatures_raw")
+            for view in ("documents", "articles", "rejects", "internal.signatures")
         }
 
 

@@ -178,7 +178,7 @@ def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Pa
     (sql_dir / "sources.sql").write_text((sql_dir / "sources.sql").read_text() + "\n-- edited\n")
     assert rebuilt()
     with duckdb.connect(str(catalog)) as con:  # as a catalog written before fingerprints
-        con.execute("DROP VIEW _catalog_fingerprint")
+        con.execute("DROP VIEW internal.fingerprint")
     assert rebuilt()
     assert not rebuilt()
 

@@ -102,14 +102,15 @@ def view_disagreements(view: str, built: list[tuple[str, str]], documented: list
 def built_columns(catalog: str) -> dict[str, list[tuple[str, str]]]:
     names = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
     with duckdb.connect(catalog, read_only=True) as con:
-        listed = con.execute("select view_name from duckdb_views() where not internal").fetchall()
+        listed = con.execute(
+            "select view_name from duckdb_views() where not internal and schema_name = 'main'"
+        ).fetchall()
         views = [row[0] for row in listed]
         return {
             view: [
                 (row[0], names.get(row[1], row[1])) for row in con.execute(f'describe "{view}"').fetchall()
             ]
             for view in views
-            if not view.startswith("_")
         }
 
 
@@ -230,7 +231,7 @@ def test_a_header_that_documents_another_type_is_found(tmp_path: Path) -> None:
     sql.mkdir()
     (sql / "counts.sql").write_text(
         "-- counts: a sum.\n--   total   BIGINT   summed\n"
-        "CREATE OR REPLACE VIEW counts AS SELECT sum(seen) AS total FROM _runs_raw;\n"
+        "CREATE OR REPLACE VIEW counts AS SELECT sum(seen) AS total FROM internal.runs;\n"
     )
     store = Warehouse(tempfile.mkdtemp(dir=tmp_path))
     build_views(store, sql)

@@ -28,7 +28,7 @@ SNAPSHOT = {
     "articles": "select doc_id, copies, title from articles order by doc_id",
     "rejects": "select url, reason, run_id from rejects order by url, run_id",
     "daily_counts": "select * from daily_counts order by all",
-    "signatures": "select doc_id, cluster_id, bands from _signatures_raw order by doc_id",
+    "signatures": "select doc_id, cluster_id, bands from internal.signatures order by doc_id",
 }
 
 
