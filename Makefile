@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/corpus ingest --config $(CONFIG)
 	$(BIN)/corpus sql --config $(CONFIG) "select source, title, author, published_at, word_count, copies from articles order by published_at desc nulls last, title"
+	$(BIN)/corpus report --config $(CONFIG) --output corpus-report.html
 
 # Everything CI runs: lint, import contracts, then types (mypy, beside the tests: they leave a core idle a
 # fifth of the time) and every test tier (unit, flow, e2e). Fails if any of them fails.
@@ -51,6 +52,7 @@ lint: $(STAMP)
 # The generated parts of docs/ (config keys and defaults, view columns); tests/test_reference.py checks them.
 docs: $(STAMP)
 	$(BIN)/python tests/reference.py
+	$(BIN)/python tests/report_picture.py
 
 bench: $(STAMP)
 	$(BIN)/python tests/bench/bench_ingest.py

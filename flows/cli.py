@@ -24,7 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows.analyst.query import Format
-from flows.config import DEFAULT_CONFIG, Config, load_config
+from flows.config import DEFAULT_CONFIG, Config, load_config, reading_config
 from flows.errors import CorpusError
 from flows.sources import kind, location
 
@@ -110,9 +110,10 @@ def _refuse_output_inside(output: Path | None, config: Path, override: str | Non
 
 
 def _warehouse(config_path: Path, override: str | None) -> Warehouse:
+    """The warehouse a command works on: `--warehouse` alone is enough (no config file needed)."""
     from flows.warehouse.store import Warehouse
 
-    return Warehouse.of_config(load_config(config_path), override)
+    return Warehouse.of_config(reading_config(config_path, override), override)
 
 
 class _ProgressBar:
@@ -373,7 +374,7 @@ def sql(
         except ValueError as exc:
             fail(f"--memory-limit: {exc}")
     _refuse_output_inside(output, config, warehouse)
-    limit = timeout or load_config(config).query.timeout
+    limit = timeout or reading_config(config, warehouse).query.timeout
     con = connect(config, warehouse, allow_read, memory_limit)
     with con:
         if statement is None:
@@ -459,9 +460,34 @@ def stats(config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = No
             table.add_row(*row)
         out.print(table, soft_wrap=True)
     with connect(config, warehouse) as con:
-        for title, result in statistics.reports(con, load_config(config).query.timeout).items():
+        for title, result in statistics.reports(con, reading_config(config, warehouse).query.timeout).items():
             out.print(f"[bold]{title}[/]")
             query.write(result, Format.table, console=out)
+
+
+@app.command()
+def report(
+    config: ConfigOption = DEFAULT_CONFIG,
+    warehouse: WarehouseOption = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The HTML file to write (never inside the warehouse).")
+    ] = Path("corpus-report.html"),
+) -> None:
+    """Pictures of the corpus in one self-contained HTML file (no network needed to view it): growth per
+    source, languages, rejects by reason and host, the most syndicated stories, who copies whom, fetch
+    health per host, runs. Each figure shows the SQL it came from."""
+    from flows.analyst import report as reporting
+    from flows.warehouse import connect
+
+    store = _warehouse(config, warehouse)
+    store.require_existing("corpus report")
+    _refuse_output_inside(output, config, warehouse)
+    limit = reading_config(config, warehouse).query.timeout
+    with connect(config, warehouse) as con:
+        page = reporting.build(con, store.uri, limit)
+    output.write_text(page, encoding="utf-8")
+    size = output.stat().st_size
+    out.print(f"report: {output.resolve()} ({_human(size)})", highlight=False)
 
 
 @app.command()

@@ -492,6 +492,18 @@ class Config(StrictModel):
         return [by_name[n] for n in names]
 
 
+def reading_config(path: str | Path | None, warehouse: str | None) -> Config:
+    """The config of a command that only reads a warehouse (sql, search, stats, report, connect()). Given a
+    warehouse folder, it needs no config file: when none was named (`path` None or the default, and no
+    CORPUS_CONFIG) and there is none, the defaults serve ([query] limits); a config named or present is
+    read, and must be valid."""
+    named = path is not None and Path(path) != DEFAULT_CONFIG
+    chosen = Path(path) if path is not None else default_config_path()
+    if warehouse is not None and not named and "CORPUS_CONFIG" not in os.environ and not chosen.exists():
+        return Config()
+    return load_config(chosen)
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config; raise ConfigError with a one-line message on any problem (a file
     that is not a regular file, such as /dev/zero or a FIFO, or one larger than MAX_CONFIG_BYTES, is refused

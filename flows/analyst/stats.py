@@ -37,12 +37,14 @@ class TableSize:
 
 
 def sizes(warehouse: Warehouse) -> list[TableSize]:
-    """Files and bytes of each stored table."""
+    """Files and bytes of each stored table, then of the raw archive (the web pages as fetched)."""
     result = []
     for table in TABLES:
         files = list(warehouse.files(table))
         total = sum(info.size for info in warehouse.fs.get_file_info(files)) if files else 0
         result.append(TableSize(table.name, len(files), total))
+    raw = warehouse.raw_archive_files()
+    result.append(TableSize("raw archive", len(raw), sum(info.size for info in raw)))
     return result
 
 

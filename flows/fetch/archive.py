@@ -33,15 +33,14 @@ from flows.config import RAW_ARCHIVE_ROTATE_BYTES
 from flows.fetch.fetcher import Response
 from flows.fetch.wire import Exchange
 
+from flows.warehouse.store import RAW_ARCHIVE
+
 if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
 
-RAW = "raw"
-
-
 def raw_path(warehouse: Warehouse, source: str, name: str = "*.warc.gz") -> str:
     """A file of a source's raw archive (by default the glob of all of them): the archive's one layout."""
-    return warehouse.path(RAW, f"source={source}", name)
+    return warehouse.path(RAW_ARCHIVE, f"source={source}", name)
 
 
 @dataclass
@@ -201,7 +200,7 @@ class RawArchive:
 def is_raw_archive(warehouse: Warehouse | None, path: str) -> bool:
     """Whether `path` is a file of the warehouse's raw archive (written here: its request, warcinfo and
     redirect records are bookkeeping, not pages). No warehouse (a local kind read on its own): no."""
-    return warehouse is not None and path.startswith(warehouse.path(RAW) + "/")
+    return warehouse is not None and path.startswith(warehouse.path(RAW_ARCHIVE) + "/")
 
 
 def _digest(data: bytes) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.config import default_config_path, load_config
+from flows.config import reading_config
 from flows.errors import QueryError
 from flows.warehouse.store import Warehouse
 
@@ -36,7 +36,7 @@ def connect(
     from flows.warehouse import remote
     from flows.warehouse.views import FILES_TABLE
 
-    loaded = load_config(config or default_config_path())
+    loaded = reading_config(config, warehouse)
     store = Warehouse.of_config(loaded, warehouse)
     store.require_existing("a query")
     con = duckdb.connect(current_catalog(store), read_only=True)

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 PARQUET_OPTIONS = MappingProxyType({"compression": "zstd", "compression_level": 3, "row_group_size": 50_000})
 STAGING = "_staging"
+RAW_ARCHIVE = "raw"  # the web sources' raw archive: raw/source=<name>/*.warc.gz (fetch/archive.py writes it)
 
 
 class Warehouse:
@@ -179,6 +180,15 @@ class Warehouse:
         ]
         self.checks.save(if_read=True)
         return own
+
+    def raw_archive_files(self) -> list[pafs.FileInfo]:
+        """The raw archive's WARC files, every source's."""
+        selector = pafs.FileSelector(self.path(RAW_ARCHIVE), recursive=True, allow_not_found=True)
+        return [
+            info
+            for info in self.fs.get_file_info(selector)
+            if info.type == pafs.FileType.File and info.base_name.endswith(".warc.gz")
+        ]
 
     def _parquet_infos(self, folder: str, recursive: bool = False) -> list[pafs.FileInfo]:
         selector = pafs.FileSelector(folder, recursive=recursive, allow_not_found=True)

@@ -300,6 +300,25 @@ def row_counts(store) -> dict[str, int]:
         }
 
 
+def time_report(root: Path, output: Path) -> None:
+    """`corpus report` as a user runs it (a process of its own), timed whole, and the file's size."""
+    import subprocess
+
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "corpus"), "report", "--warehouse", str(root), "--output", str(output)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(done.stderr)
+    print(
+        f"corpus report: {seconds:.1f} s wall, {output.stat().st_size / 2**20:.2f} MB ({output})", flush=True
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -308,6 +327,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/corpus-bench"))
     parser.add_argument("--keep", action="store_true", help="Reuse a warehouse built before at this size.")
     parser.add_argument("--no-search", action="store_true", help="Skip building the search index.")
+    parser.add_argument(
+        "--report-only", action="store_true", help="Only time `corpus report` on the warehouse (then stop)."
+    )
     args = parser.parse_args()
 
     from flows.analyst import search
@@ -333,6 +355,10 @@ def main() -> None:
         f"articles: {counts['articles']:,}",
         flush=True,
     )
+
+    if args.report_only:
+        time_report(root, args.work / f"report-{args.articles}.html")
+        return
 
     before = time_queries(store, "before")
     index_seconds = search_before = None
