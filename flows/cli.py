@@ -564,7 +564,7 @@ def _stop_on_sigterm() -> None:
 
 
 def _server_home(cfg: Config, warehouse: str | None, command: str) -> Path:
-    """Where a local Prefect server keeps its database (beside a local warehouse's catalog), after checking
+    """Where a local Prefect server keeps its database (a folder per warehouse: server_home), after checking
     that the warehouse can be written (the server's database, and serve's runs, write there)."""
     from flows.prefect_server import server_home
     from flows.warehouse.store import Warehouse
@@ -578,7 +578,7 @@ def _server_home(cfg: Config, warehouse: str | None, command: str) -> Path:
 def server(
     config: ConfigOption = DEFAULT_CONFIG, warehouse: WarehouseOption = None, port: PortOption = 4200
 ) -> None:
-    """Run a local Prefect server (API and UI) until stopped; its database lives beside the warehouse.
+    """Run a local Prefect server (API and UI) until stopped; its database is kept per warehouse.
     Point `corpus serve` (and the prefect CLI) at it with PREFECT_API_URL."""
     from flows.prefect_server import local_server
 

@@ -1,14 +1,16 @@
 """A local Prefect server as a child process: schedules need a real server (Prefect's temporary in-process
 one refuses them), and `corpus serve` should work with one command when no server is configured.
 
-Its SQLite database lives beside the warehouse's catalog (`<warehouse>/.prefect/`), so a warehouse keeps
-its run history; a remote warehouse uses PREFECT_HOME instead. PREFECT_SERVER_DATABASE_CONNECTION_URL,
-when set, names another database (PostgreSQL). Listens on 127.0.0.1 only.
+Its SQLite database lives in Prefect's home, a folder per warehouse (server_home), so each warehouse
+keeps its own run history without any of it inside the warehouse; a remote warehouse uses PREFECT_HOME.
+PREFECT_SERVER_DATABASE_CONNECTION_URL, when set, names another database (PostgreSQL). Listens on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import signal
@@ -56,10 +58,20 @@ def shown(url: str) -> str:
 
 
 def server_home(catalog: str | None) -> Path:
-    """Where the server keeps its database: beside a local warehouse's catalog, else PREFECT_HOME."""
-    if catalog:
-        return Path(catalog).resolve().parent / ".prefect"
-    return Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    """Where the server keeps its database: in Prefect's home (PREFECT_HOME, else ~/.prefect), a folder
+    per warehouse named after it (`corpus-servers/<folder>-<hash of its path>`), never inside the
+    warehouse, which holds data only (copying or sharing it carries no run history and no database being
+    written). A warehouse whose server database is inside it already (`<warehouse>/.prefect`, where
+    earlier versions put it) keeps it there: its run history is not left behind."""
+    home = Path(os.environ.get("PREFECT_HOME", "~/.prefect")).expanduser()
+    if not catalog:
+        return home
+    place = Path(catalog).resolve().parent
+    earlier = place / ".prefect"
+    if (earlier / "prefect.db").exists():
+        return earlier
+    digest = hashlib.blake2b(str(place).encode(), digest_size=4).hexdigest()
+    return home / "corpus-servers" / f"{place.name}-{digest}"
 
 
 def free_port(preferred: int) -> int:

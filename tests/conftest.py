@@ -38,10 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # see prefect_settings
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.pop("PREFECT_API_URL", None)
-    # Commands print for a pipe at their full width; xdist's workers get COLUMNS=80 from execnet, which
-    # `corpus` honours as a user's setting. Tests that want a width pass COLUMNS themselves.
-    os.environ.pop("COLUMNS", None)
-    os.environ.pop("LINES", None)
     # One Prefect server for the session, as a user with `corpus server` running has: each `corpus ingest`
     # then skips starting Prefect's temporary server (~4 s each). The tests of the default path (no server
     # configured) ask for it with the `temporary_server` fixture; CORPUS_TEST_TEMPORARY_SERVER=1 runs the
@@ -89,6 +85,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "each test needs exactly one tier marker (unit, flow, e2e):\n" + "\n".join(wrong)
         )
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands print for a pipe at their full width; in the test session COLUMNS=80 and LINES=24 are in
+    the process's C environment (GNU readline exports them when it starts, where Python's os.environ does
+    not see them), and `corpus` honours COLUMNS as a user's setting. Set, then removed, so that the C
+    environment children inherit loses them too. Tests that want a width pass COLUMNS themselves."""
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.setenv(name, "0")
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from flows.config import RAW_ARCHIVE_ROTATE_BYTES
 from flows.fetch.fetcher import Response
 from flows.fetch.wire import Exchange
-
 from flows.warehouse.store import RAW_ARCHIVE
 
 if TYPE_CHECKING:

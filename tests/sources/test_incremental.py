@@ -61,7 +61,9 @@ def test_warc_folder_is_read_incrementally(tmp_path: Path, make_config) -> None:
         handle.write(warc_bytes(records(5, 2)))
     grown = ingest(str(config)).sources["crawl"]
     assert (grown.seen, grown.written, grown.rejected) == (3, 2, 1)
-    starts = query(catalog, "select start from internal.inputs where path like '%a.warc.gz' order by ingested_at")
+    starts = query(
+        catalog, "select start from internal.inputs where path like '%a.warc.gz' order by ingested_at"
+    )
     assert starts == [(0,), (size_before,)]
 
     # a new file: only its pages; a rewritten file: read again whole
