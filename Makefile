@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/ruff check flows tests seeds
 	$(BIN)/lint-imports
 	@$(BIN)/mypy > .mypy.out 2>&1 & checking=$$!; \
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal $(PYTEST_TIERS); tested=$$?; \
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal --durations=15 $(PYTEST_TIERS); tested=$$?; \
 	wait $$checking; checked=$$?; echo "mypy: $$(tail -n 1 .mypy.out)"; \
 	if [ $$checked -ne 0 ]; then cat .mypy.out; fi; \
 	[ $$tested -eq 0 ] && [ $$checked -eq 0 ]

@@ -37,6 +37,7 @@ from flows.warehouse.store import RAW_ARCHIVE
 if TYPE_CHECKING:
     from flows.warehouse.store import Warehouse
 
+
 def raw_path(warehouse: Warehouse, source: str, name: str = "*.warc.gz") -> str:
     """A file of a source's raw archive (by default the glob of all of them): the archive's one layout."""
     return warehouse.path(RAW_ARCHIVE, f"source={source}", name)
