@@ -10,7 +10,7 @@ number it draws), so a test can check that what is drawn is what the SQL gave.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -165,7 +165,7 @@ def stacked_columns(
     stacks: Stacks,
     unit: str,
     period_name: str,
-    colours: dict[str, str] | None = None,
+    colours: Mapping[str, str] | None = None,
 ) -> str:
     """A column per period, stacked by series; `stacks` as time_series' series."""
     names = list(stacks)

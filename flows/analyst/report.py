@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from html import escape
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
@@ -232,7 +233,9 @@ def runs() -> Figure:
     )
 
 
-STATUS_COLOURS = {"completed": "#59a14f", "failed": "#e15759", "interrupted": "#edc948", "running": "#bab0ac"}
+STATUS_COLOURS = MappingProxyType(
+    {"completed": "#59a14f", "failed": "#e15759", "interrupted": "#edc948", "running": "#bab0ac"}
+)
 
 
 def figures(con: duckdb.DuckDBPyConnection, timeout: float | None = None) -> list[Figure]:
