@@ -106,6 +106,24 @@ def _value_axis(top: float, unit: str, height: int) -> tuple[list[str], float]:
     return parts, scale_top
 
 
+def _period_axis(periods: Sequence[str], period_name: str) -> list[str]:
+    """The x axis of a chart over periods: at most eight labels, each under its period's middle, and the
+    axis' name."""
+    count = max(len(periods), 1)
+    step = (WIDTH - LEFT - RIGHT) / count
+    parts = [
+        f'<text x="{LEFT + step * (index + 0.5):.1f}" y="{TOP + HEIGHT + 16}" text-anchor="middle" '
+        f'fill="#555">{escape(periods[index])}</text>'
+        for index in range(0, len(periods), max(1, math.ceil(count / 8)))
+    ]
+    middle = LEFT + (WIDTH - LEFT - RIGHT) / 2
+    parts.append(
+        f'<text x="{middle:.0f}" y="{TOP + HEIGHT + 32}" text-anchor="middle" fill="#333">'
+        f"{escape(period_name)}</text>"
+    )
+    return parts
+
+
 def time_series(
     title: str,
     periods: Sequence[str],
@@ -142,16 +160,7 @@ def time_series(
                 f'fill="{colour}" class="mark" {_attrs(Mark(row, value, name))}>'
                 f"<title>{escape(name)} {escape(periods[index])}: {label(value)}</title></circle>"
             )
-    every = max(1, math.ceil(count / 8))
-    for index in range(0, count, every):
-        parts.append(
-            f'<text x="{x(index):.1f}" y="{TOP + HEIGHT + 16}" text-anchor="middle" fill="#555">'
-            f"{escape(periods[index])}</text>"
-        )
-    parts.append(
-        f'<text x="{LEFT + span / 2:.0f}" y="{TOP + HEIGHT + 32}" text-anchor="middle" fill="#333">'
-        f"{escape(period_name)}</text>"
-    )
+    parts += _period_axis(periods, period_name)
     parts += _legend(names, TOP + HEIGHT + BOTTOM + 8)
     return _svg(WIDTH, TOP + HEIGHT + BOTTOM + 16, parts, title)
 
@@ -191,16 +200,7 @@ def stacked_columns(
                 f"{label(value)}</title></rect>"
             )
             base += value
-    every = max(1, math.ceil(count / 8))
-    for index in range(0, count, every):
-        parts.append(
-            f'<text x="{LEFT + step * (index + 0.5):.1f}" y="{TOP + HEIGHT + 16}" text-anchor="middle" '
-            f'fill="#555">{escape(periods[index])}</text>'
-        )
-    parts.append(
-        f'<text x="{LEFT + span / 2:.0f}" y="{TOP + HEIGHT + 32}" text-anchor="middle" fill="#333">'
-        f"{escape(period_name)}</text>"
-    )
+    parts += _period_axis(periods, period_name)
     if len(names) > 1 or colours:
         parts += _legend(names, TOP + HEIGHT + BOTTOM + 8)
     return _svg(WIDTH, TOP + HEIGHT + BOTTOM + 16, parts, title)
