@@ -582,7 +582,7 @@ def server(
     Point `corpus serve` (and the prefect CLI) at it with PREFECT_API_URL."""
     from flows.prefect_server import local_server
 
-    cfg = load_config(config)
+    cfg = reading_config(config, warehouse)  # it only locates the warehouse
     _stop_on_sigterm()
     try:
         with local_server(_server_home(cfg, warehouse, "server"), port) as running:

@@ -76,3 +76,26 @@ def test_the_duckdb_shell_shows_only_the_views_and_reads_them(sample_warehouse) 
     assert lines[: len(views) + 1] == ["name", *views]
     assert lines[len(views) + 1] == "n" and int(lines[len(views) + 2]) > 5
     assert "seen,BIGINT" in done.stdout and "HUGEINT" not in done.stdout
+
+
+def test_the_reading_commands_need_only_the_warehouse_from_any_folder(
+    sample_warehouse, tmp_path: Path
+) -> None:
+    """No config file beside, none named: `--warehouse` is all sql, search, stats and report read."""
+    from command import corpus
+
+    warehouse = str(sample_warehouse.folder / "wh")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    commands = [
+        ("sql", "select count(*) as n from articles", "--format", "csv"),
+        ("search", "border"),
+        ("stats",),
+        ("report", "--output", str(tmp_path / "r.html")),
+    ]
+    for command in commands:
+        done = corpus(*command, "--warehouse", warehouse, cwd=elsewhere)
+        assert done.returncode == 0, (command, done.stderr)
+    assert corpus("sql", "select 1", "--warehouse", warehouse, cwd=elsewhere).stdout.strip()
+    named = corpus("sql", "select 1", "-c", "missing.toml", "--warehouse", warehouse, cwd=elsewhere)
+    assert named.returncode == 2 and "missing.toml: config file not found" in named.stderr  # named: needed
