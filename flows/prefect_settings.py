@@ -33,16 +33,21 @@ def quiet_temporary_server() -> Path | None:
 
     Prefect offers no setting for this, so its `SubprocessASGIServer._run_uvicorn_command` is replaced by
     the same command with the output redirected, mirrored from prefect 3.8.8 (pinned); another version
-    keeps Prefect's own method. Call after `quiet_console`, before a flow runs."""
+    keeps Prefect's own method, and with a Prefect server configured (PREFECT_API_URL, a profile's
+    api.url) nothing is done: no temporary server will start. Call after `quiet_console`, before a flow
+    runs."""
     import subprocess
     import sys
 
     import prefect
-    from prefect.server.api import server as prefect_server
     from prefect.settings import get_current_settings
 
-    if prefect.__version__ != "3.8.8":
-        return None
+    if prefect.__version__ != "3.8.8" or get_current_settings().api.url:
+        return None  # another version keeps its own method; with a server configured none is started
+    # Prefect's server package is imported only now: ~4 s of imports (FastAPI, SQLAlchemy, the API's
+    # routes) that a run reporting to a running server never needs.
+    from prefect.server.api import server as prefect_server
+
     log = Path(get_current_settings().home) / "temporary-server.log"
 
     def run_uvicorn(self: Any) -> subprocess.Popen[Any]:

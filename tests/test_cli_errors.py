@@ -3,6 +3,7 @@ and before any work starts."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -126,6 +127,26 @@ def test_the_temporary_servers_output_goes_to_its_log(make_config, temporary_ser
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert log.exists()  # the server was started with its output there
+
+
+@pytest.mark.flow
+def test_a_run_reporting_to_a_server_does_not_load_prefects_server() -> None:
+    """Quieting the temporary server imports Prefect's server package (~4 s): only when one will start."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from flows import prefect_settings; prefect_settings.quiet_temporary_server(); "
+        "print('prefect.server.api.server' in sys.modules)"
+    )
+    for api, loaded in (("http://127.0.0.1:9/api", "False"), (None, "True")):
+        env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+        if api is not None:
+            env["PREFECT_API_URL"] = api
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+        )
+        assert done.stdout.strip() == loaded, (api, done.stdout, done.stderr)
 
 
 @pytest.mark.flow
