@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect 3.8's client-side analytics (milestones sent to Amplitude from a background thread, 0.3 s of
+# start-up) obey only the DO_NOT_TRACK convention; DO_NOT_TRACK=0 in the environment turns them back on.
+os.environ.setdefault("DO_NOT_TRACK", "1")
 # Prefect waits 20 s for its temporary server. Its first start on an empty PREFECT_HOME creates the
 # database (~13 s on a fast 2-core machine, over 20 s on a slower one: every flow of the first run then
 # failed with "Timed out while attempting to connect to ephemeral Prefect API server").
