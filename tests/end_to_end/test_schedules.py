@@ -309,13 +309,22 @@ def test_a_killed_serve_leaves_no_prefect_server(tmp_path: Path, make_config) ->
         while time.monotonic() < deadline and "serving on" not in output.text():
             assert serve.poll() is None, output.text()
             time.sleep(0.5)
-        servers = [c for c in psutil.Process(serve.pid).children() if "server" in " ".join(c.cmdline())]
+        servers = [c for c in psutil.Process(serve.pid).children() if _runs(c, "server")]
         assert servers, output.text()
     finally:
         serve.kill()
         serve.wait(10)
     _, alive = psutil.wait_procs(servers, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
+
+
+def _runs(process: psutil.Process, word: str) -> bool:
+    """`word` is in the process' command line; a child that has just ended (a zombie until reaped) or
+    gone runs nothing."""
+    try:
+        return word in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _ignore_sigint() -> None:
