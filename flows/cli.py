@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.analyst.query import Format
+from flows.analyst.query import NO_LIMIT, Format, natural_width
 from flows.config import DEFAULT_CONFIG, Config, load_config, reading_config
 from flows.errors import CorpusError
 from flows.sources import kind, location
@@ -47,10 +47,7 @@ app.add_typer(sources_app, name="sources")
 
 # Not a terminal (a pipe, a file, CI): tables are rendered at their full width, nothing cut (rich would
 # take 80 columns), unless COLUMNS says otherwise.
-PIPE_WIDTH = 100_000  # wider than any table: "no limit"
-out = (
-    Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=PIPE_WIDTH)
-)
+out = Console() if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else Console(width=NO_LIMIT)
 err = Console(stderr=True)
 
 
@@ -276,7 +273,6 @@ def summary_table(summary: RunSummary, width: int) -> Any:
     column per source (the counts as rows); else, for many sources, a block of wrapped `count value` pairs
     per source (wrapped between pairs, never inside one)."""
     from rich.console import Group
-    from rich.measure import Measurement
     from rich.padding import Padding
     from rich.text import Text
 
@@ -296,8 +292,7 @@ def summary_table(summary: RunSummary, width: int) -> Any:
         bold = "[bold]" if name == "total" else ""
         status = "" if name == "total" else stats.status
         wide.add_row(escape(name) if not bold else f"{bold}total", status, *(bold + f for f in figures[name]))
-    measuring = Console(width=PIPE_WIDTH)
-    if Measurement.get(measuring, measuring.options, wide).maximum <= width:
+    if natural_width(wide) <= width:
         return wide
     tall = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     tall.add_column("", no_wrap=True)
@@ -306,7 +301,7 @@ def summary_table(summary: RunSummary, width: int) -> Any:
     tall.add_row("status", *(stats.status if name != "total" else "" for name, stats in rows))
     for index, label in enumerate(labels):
         tall.add_row(label, *(figures[name][index] for name, _ in rows))
-    if Measurement.get(measuring, measuring.options, tall).maximum <= width:
+    if natural_width(tall) <= width:
         return tall
     blocks: list[Text | Padding] = []
     for name, stats in rows:

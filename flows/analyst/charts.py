@@ -175,8 +175,10 @@ def stacked_columns(
     unit: str,
     period_name: str,
     colours: Mapping[str, str] | None = None,
+    notes: Sequence[str] | None = None,
 ) -> str:
-    """A column per period, stacked by series; `stacks` as time_series' series."""
+    """A column per period, stacked by series; `stacks` as time_series' series; `notes`: what each
+    period's tooltip adds after its label."""
     names = list(stacks)
     count = max(len(periods), 1)
     totals = [sum(stacks[n][i][1] for n in names) for i in range(len(periods))]
@@ -196,7 +198,8 @@ def stacked_columns(
             parts.append(
                 f'<rect x="{LEFT + step * index + (step - width) / 2:.1f}" y="{top_y:.1f}" '
                 f'width="{width:.1f}" height="{max(height, 0.5):.1f}" fill="{colour}" class="mark" '
-                f"{_attrs(Mark(row, value, name))}><title>{escape(name)} {escape(periods[index])}: "
+                f"{_attrs(Mark(row, value, name))}><title>{escape(name)} {escape(periods[index])}"
+                f"{escape(notes[index]) if notes else ''}: "
                 f"{label(value)}</title></rect>"
             )
             base += value

@@ -32,6 +32,7 @@ ALLOWED = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 MAX_CELL = 80  # characters of one cell in a rendered table (the full value is in csv/json/parquet)
 # Characters a text column keeps in a narrow terminal: a few letters and an ellipsis still say something.
 NARROWEST = 5
+NO_LIMIT = 1_000_000  # columns of a console for a pipe or a file: wider than any table
 
 
 class Format(StrEnum):
@@ -179,7 +180,7 @@ def write(result: pa.Table, fmt: Format, output: Path | None = None, console: Co
     try:
         if fmt is Format.table:
             table = _table(result)
-            render_table(result, Console(file=sink, width=_natural_width(table), color_system=None), table)
+            render_table(result, Console(file=sink, width=natural_width(table), color_system=None), table)
         elif fmt is Format.json:
             rows = [{k: plain(v) for k, v in row.items()} for row in result.to_pylist()]
             json.dump(rows, sink, ensure_ascii=False, indent=1, default=str)  # numbers stay numbers
@@ -214,7 +215,7 @@ def _table(result: pa.Table, width: int | None = None) -> Table:
     whole = [_whole(field.type) for field in result.schema]
     texts = [min(natural[i], MAX_CELL) for i in range(len(natural)) if not whole[i]]
     if width is not None and texts:
-        overhead = _natural_width(_build(result, rows, natural, whole, [1] * len(texts))) - len(texts)
+        overhead = natural_width(_build(result, rows, natural, whole, [1] * len(texts))) - len(texts)
         texts = _share(texts, width - overhead)
     return _build(result, rows, natural, whole, texts)
 
@@ -226,13 +227,9 @@ def _build(
     shares = iter(texts)
     for index, field in enumerate(result.schema):
         if whole[index]:
-            number = (
-                pa.types.is_integer(field.type)
-                or pa.types.is_floating(field.type)
-                or pa.types.is_decimal(field.type)
-            )
+            right = _number(field.type)
             table.add_column(
-                field.name, no_wrap=True, min_width=natural[index], justify="right" if number else "left"
+                field.name, no_wrap=True, min_width=natural[index], justify="right" if right else "left"
             )
         else:
             share = next(shares)
@@ -254,22 +251,20 @@ def _share(widths: list[int], room: int) -> list[int]:
     return widths
 
 
+def _number(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind))
+
+
 def _whole(kind: pa.DataType) -> bool:
     """Values shown whole whatever the width: numbers, moments, flags."""
-    return bool(
-        pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_decimal(kind)
-        or pa.types.is_temporal(kind)
-        or pa.types.is_boolean(kind)
-    )
+    return _number(kind) or bool(pa.types.is_temporal(kind) or pa.types.is_boolean(kind))
 
 
-def _natural_width(table: Table) -> int:
-    """The width a table takes with nothing cut (for a file or a pipe)."""
+def natural_width(table: Any) -> int:
+    """The width a table (any rich renderable) takes with nothing cut (for a file or a pipe)."""
     from rich.measure import Measurement
 
-    wide = Console(width=1_000_000)  # no limit
+    wide = Console(width=NO_LIMIT)
     return max(Measurement.get(wide, wide.options, table).maximum, 1)
 
 

@@ -289,15 +289,10 @@ def _draw_runs(figure: Figure) -> None:
     stacks = {
         s: [(i, float(r[3])) if r[2] == s else (-1, 0.0) for i, r in enumerate(figure.rows)] for s in statuses
     }
+    pages = [f" ({r[4]} seen, {r[5]} written)" for r in figure.rows]  # in each bar's tooltip
     figure.drawing = charts.stacked_columns(
-        figure.title, periods, stacks, "seconds", "run (start, UTC)", colours=STATUS_COLOURS
+        figure.title, periods, stacks, "seconds", "run (start, UTC)", colours=STATUS_COLOURS, notes=pages
     )
-    for index, row in enumerate(figure.rows):  # pages in each bar's tooltip
-        figure.drawing = figure.drawing.replace(
-            f'data-row="{index}" data-value=',
-            f'data-seen="{row[4]}" data-written="{row[5]}" data-row="{index}" data-value=',
-            1,
-        ).replace(f"{periods[index]}: ", f"{periods[index]} ({row[4]} seen, {row[5]} written): ", 1)
 
 
 def _draw_matrix(figure: Figure) -> None:
