@@ -136,6 +136,9 @@ class DedupConfig(StrictModel):
     whole-text similarity can be too low for the bands above to find it) is found by its lead."""
     lead_bands: int = Field(16, ge=0)
     """LSH bands of 3 rows over the lead's own MinHash (0: no lead signature)."""
+    index_memory: int = Field(64, ge=1)
+    """MB of the dedup index (on disk beside the catalog) a commit keeps in memory: its page cache. The
+    index grows with the warehouse; a run's memory does not."""
 
     @property
     def all_bands(self) -> int:

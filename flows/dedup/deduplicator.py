@@ -2,15 +2,17 @@
 the same text under another URL is a copy) and near (near.py: the same article syndicated, edited, cut
 short).
 
-Every stored document belongs to a cluster whose id is the doc_id of its first document. The indexes are
-built from the committed Parquet files, so they never disagree with what is stored, and refreshed before
-each commit from files that other processes committed meanwhile: with the commit step serialised across
-processes (a file lock), two overlapping runs cannot open two clusters for one article.
+Every stored document belongs to a cluster whose id is the doc_id of its first document. What is stored is
+known from the dedup index on disk (index.py), derived from the committed Parquet files: a commit records
+its rows there once its files are published, and files that other processes (or a run that crashed before
+recording) committed are absorbed before the next batch is classified. The commit step is serialised
+across processes (a file lock), so two overlapping runs cannot open two clusters for one article.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,12 +22,31 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from flows.config import DedupConfig
-from flows.dedup.exact import ExactIndex, SeenRejects, Verdict
+from flows.dedup.exact import ExactIndex, SeenRejects, Verdict, absorb_documents, keys_of, rejects_part
+from flows.dedup.index import Absorption, DedupIndex
 from flows.dedup.near import Member, NearIndex, ParagraphCounts
 from flows.records import DocumentRow
-from flows.warehouse.ids import first16
+from flows.warehouse.ids import first16, hex64
 from flows.warehouse.store import Warehouse
-from flows.warehouse.tables import DOCUMENTS, SIGNATURES
+from flows.warehouse.tables import DOCUMENTS, REJECTS, SIGNATURES, Table
+
+LOGGER = logging.getLogger("corpus.dedup")
+_BATCH = 16_384  # Parquet rows read at a time when absorbing (a signature row stages ~80 index rows)
+_LARGE = 100_000  # absorbing more rows than this is a migration or a catch-up worth a line in the log
+
+
+def open_index(warehouse: Warehouse, options: DedupConfig) -> DedupIndex:
+    """The warehouse's dedup index (beside its catalog), made for these signature settings."""
+    fingerprint = {
+        "warehouse": warehouse.uri,
+        "bands": options.bands,
+        "num_perm": options.num_perm,
+        "lead_bands": options.lead_bands,
+        "lead_words": options.lead_words,
+        "shingle_words": options.shingle_words,
+        "paragraph_slots": ParagraphCounts.SIZE,
+    }
+    return DedupIndex(warehouse.dedup_index, fingerprint, options.index_memory)
 
 
 @dataclass
@@ -38,47 +59,61 @@ class Classified:
 
 
 class Deduplicator:
-    def __init__(self, warehouse: Warehouse, options: DedupConfig) -> None:
+    def __init__(self, warehouse: Warehouse, options: DedupConfig, index: DedupIndex | None = None) -> None:
         self.warehouse = warehouse
         self.options = options
-        self.exact = ExactIndex()
-        self.rejects = SeenRejects(warehouse)
-        self.near = NearIndex(options, warehouse.read_text) if options.near else None
-        self._seen_documents: set[str] = set()
-        self._seen_signatures: set[str] = set()
-        self._bulk_loaded = False
+        self.index = index if index is not None else open_index(warehouse, options)
+        self.exact = ExactIndex(self.index)
+        self.rejects = SeenRejects(warehouse, self.index)
+        self.near = NearIndex(options, warehouse.read_text, self.index) if options.near else None
+
+    def close(self) -> None:
+        self.index.close()
 
     def refresh(self) -> None:
-        """Load what was committed since the last look (everything, the first time)."""
-        documents = sorted(self.warehouse.files_of(DOCUMENTS) - self._seen_documents)
-        self.exact.load(self.warehouse, documents)
-        self._seen_documents.update(documents)
-        pa.default_memory_pool().release_unused()
-        if self.near is None:
+        """Absorb the files committed since the index last recorded (by other processes, or by a run that
+        stopped between publishing and recording), and forget those compaction replaced."""
+        tables = [DOCUMENTS, SIGNATURES] if self.near is not None else [DOCUMENTS]
+        new: dict[str, list[str]] = {}
+        gone: list[str] = []
+        for table in tables:
+            listed = self.warehouse.files_of(table)
+            absorbed = self.index.absorbed(table.name)
+            new[table.name] = sorted(listed - absorbed)
+            gone += sorted(absorbed - listed)
+        if not gone and not any(new.values()):
             return
-        signatures = sorted(self.warehouse.files_of(SIGNATURES) - self._seen_signatures)
-        self._seen_signatures.update(signatures)
-        if not signatures:
-            self._bulk_loaded = True
-            return
-        doc_ids, clusters, files, bands = _read_signatures(
-            self.warehouse, signatures, self.options, self.near.paragraphs
-        )
-        if not self._bulk_loaded:
-            self.near.bands.load(doc_ids, clusters, files, bands)
-            self._bulk_loaded = True
-            del doc_ids, clusters, files, bands
-            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed memory otherwise
-            return
-        names, index = files
-        for i in range(len(doc_ids)):
-            member = Member(doc_ids[i].decode(), clusters[i].decode(), names[index[i]])
-            self.near.add(member, [int(v) for v in bands[i]])
+        rows = sum(_rows_in(self.warehouse, paths) for paths in new.values())
+        if rows > _LARGE:
+            LOGGER.info(
+                "dedup index %s: recording %d stored documents from %d files (once; a first run on an "
+                "existing warehouse, or files committed elsewhere)",
+                self.index.path,
+                rows,
+                sum(map(len, new.values())),
+            )
+        with self.index.absorbing() as absorption:
+            for table in tables:
+                for path in new[table.name]:
+                    for batch in _batches(self.warehouse, table, path):
+                        self._absorb(absorption, table, batch)
+                    absorption.file(path, table.name)
+            absorption.gone(gone)
+        if self.near is not None:
+            self.near.paragraphs.reread()
+
+    def _absorb(self, absorption: Absorption, table: Table, rows: pa.Table) -> None:
+        if table is DOCUMENTS:
+            absorb_documents(absorption, rows)
+        else:
+            assert self.near is not None
+            _absorb_signatures(absorption, rows, self.options)
 
     def classify(self, rows: list[DocumentRow]) -> Classified:
         """Decide each row's fate and cluster; rows carry `bands` and `paragraphs` from the workers when
         near is on (both popped here; paragraphs are worked out here when missing)."""
         result = Classified()
+        self.exact.prefetch([row["doc_id"] for row in rows], [row["content_hash"] for row in rows])
         for row in rows:
             bands = row.pop("bands", None) or []
             paragraph_hashes = row.pop("paragraphs", None)
@@ -121,7 +156,6 @@ class Deduplicator:
         signature rows to publish."""
         file_of = {}
         for path, rows in written:
-            self._seen_documents.add(path)
             for row in rows:
                 file_of[row["doc_id"]] = path
         signatures = []
@@ -138,50 +172,80 @@ class Deduplicator:
             )
         return signatures
 
-    def seen_signature_files(self, paths: list[str]) -> None:
-        self._seen_signatures.update(paths)
+    def record(
+        self,
+        source: str,
+        documents: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+        signatures: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+        rejects: Sequence[tuple[str, Sequence[Mapping[str, Any]]]] = (),
+    ) -> None:
+        """Record in the index what a commit published (its files and their rows), in one transaction."""
+        with self.index.absorbing() as absorption:
+            for table, written in ((DOCUMENTS, documents), (SIGNATURES, signatures)):
+                for path, rows in written:
+                    self._absorb(absorption, table, _table_of(table, rows))
+                    absorption.file(path, table.name)
+            for path, rows in rejects:
+                absorption.rejects(keys_of(source, _table_of(None, rows, ("url", "reason")).to_pydict()))
+                absorption.file(path, rejects_part(source))
+        self.exact.recorded()
+        self.rejects.recorded()
+        if self.near is not None:
+            self.near.recorded()
 
 
-def _read_signatures(
-    warehouse: Warehouse, files: list[str], options: DedupConfig, paragraphs: ParagraphCounts
-) -> tuple[np.ndarray, np.ndarray, tuple[list[str], np.ndarray], np.ndarray]:
-    """Signature rows as numpy arrays, read a file at a time (paragraph hashes go straight into their
-    counter), so that loading a million signatures never holds them as Arrow tables and arrays at once."""
-    columns = ["doc_id", "cluster_id", "bands", "paragraphs", "doc_file"]
-    schema = pa.schema([SIGNATURES.schema.field(c) for c in columns])
-    ids, clusters, indices, matrices = [], [], [], []
-    names: dict[str, int] = {}
+_DOCUMENT_COLUMNS = ("doc_id", "content_hash", "duplicate_of", "cluster_id")
+_SIGNATURE_COLUMNS = ("doc_id", "cluster_id", "bands", "paragraphs", "doc_file")
+
+
+def _columns(table: Table) -> tuple[str, ...]:
+    return _DOCUMENT_COLUMNS if table is DOCUMENTS else _SIGNATURE_COLUMNS
+
+
+def _table_of(
+    table: Table | None, rows: Sequence[Mapping[str, Any]], columns: tuple[str, ...] = ()
+) -> pa.Table:
+    """Rows as the Arrow table the index reads from Parquet (the columns it needs)."""
+    names = columns or _columns(table or DOCUMENTS)
+    schema = pa.schema([(table or REJECTS).schema.field(c) for c in names])
+    return pa.Table.from_pylist([{c: row.get(c) for c in names} for row in rows], schema=schema)
+
+
+def _batches(warehouse: Warehouse, table: Table, path: str) -> Iterator[pa.Table]:
+    """A stored file's columns the index needs, a batch of rows at a time (a compacted file holds
+    hundreds of thousands)."""
+    columns = list(_columns(table))
+    schema = pa.schema([table.schema.field(c) for c in columns])
+    dataset = ds.dataset([path], schema=schema, format="parquet", filesystem=warehouse.fs)
+    return (pa.Table.from_batches([b]) for b in dataset.to_batches(columns=columns, batch_size=_BATCH))
+
+
+def _rows_in(warehouse: Warehouse, paths: list[str]) -> int:
+    """Rows of these Parquet files (their footers alone are read)."""
+    return ds.dataset(paths, format="parquet", filesystem=warehouse.fs).count_rows() if paths else 0
+
+
+def _absorb_signatures(absorption: Absorption, table: pa.Table, options: DedupConfig) -> None:
+    """Signature rows (doc_id, cluster_id, bands, paragraphs, doc_file) into the index as members. Rows
+    made with other LSH settings cannot be compared and are left out; those from before lead signatures
+    (only the whole text's bands) are padded (_band_matrix)."""
     width = options.all_bands
-    for path in files:
-        table = ds.dataset([path], schema=schema, format="parquet", filesystem=warehouse.fs).to_table(
-            columns=columns
-        )
-        lengths = pc.list_value_length(table.column("bands")).to_numpy(zero_copy_only=False)
-        # signatures made with other LSH settings cannot be compared; those from before lead signatures
-        # (only the whole text's bands) are padded below
-        keep = (lengths == width) | (lengths == options.bands)
-        if not keep.all():
-            table = table.filter(pa.array(keep))
-        if not table.num_rows:
-            continue
-        paragraphs.add(table.column("paragraphs").combine_chunks().flatten().to_numpy(zero_copy_only=False))
-        ids.append(first16(table.column("doc_id")))
-        clusters.append(first16(table.column("cluster_id")))
-        encoded = table.column("doc_file").combine_chunks().dictionary_encode()
-        local = np.asarray(
-            [names.setdefault(n, len(names)) for n in encoded.dictionary.to_pylist()], dtype=np.int32
-        )
-        indices.append(local[encoded.indices.to_numpy(zero_copy_only=False)])
-        matrices.append(_band_matrix(table.column("bands").combine_chunks(), options))
-        del table
-    if not ids:
-        empty = np.empty(0, "S16")
-        return empty, empty, ([], np.empty(0, np.int32)), np.empty((0, width), np.uint32)
-    return (
-        np.concatenate(ids),
-        np.concatenate(clusters),
-        (list(names), np.concatenate(indices)),
-        np.concatenate(matrices),
+    lengths = pc.list_value_length(table.column("bands")).to_numpy(zero_copy_only=False)
+    keep = (lengths == width) | (lengths == options.bands)
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    if not table.num_rows:
+        return
+    paragraphs = table.column("paragraphs").combine_chunks()
+    counts = pc.fill_null(pc.list_value_length(paragraphs), 0).to_numpy(zero_copy_only=False)
+    slots = ParagraphCounts.slots(paragraphs.flatten().to_numpy(zero_copy_only=False))
+    owner = np.repeat(np.arange(table.num_rows), counts)
+    absorption.members(
+        hex64(first16(table.column("doc_id"))),
+        hex64(first16(table.column("cluster_id"))),
+        table.column("doc_file").to_pylist(),
+        _band_matrix(table.column("bands").combine_chunks(), options),
+        (slots, owner),
     )
 
 

@@ -6,9 +6,8 @@ edits, or cut short, found across runs and grouped into clusters.
              sets themselves (Jaccard ≥ threshold, or containment for a copy cut short) → cluster
 
 A cluster's id is the doc_id of its first document, so it never changes as the cluster grows. Band hashes
-of stored documents persist in the warehouse (`signatures/`) and are loaded into sorted numpy arrays:
-about 420 bytes per document (32 band keys of 8 bytes and their rows), so a million stored documents fit
-in well under 1 GB.
+of stored documents persist in the warehouse (`signatures/`) and in the dedup index on disk (index.py),
+where each text's band keys are looked up: memory does not grow with the warehouse.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flows.config import DedupConfig
+from flows.dedup.index import DedupIndex, hex_of
 
 SEED = 20_261_124  # part of the signature format: changing it invalidates stored signatures
 LEAD_SEED = SEED + 2  # the lead signature's MinHash (format too)
@@ -147,27 +147,55 @@ def line_shingle_ids(lines: list[list[str]], words: int) -> tuple[np.ndarray, np
 
 
 class ParagraphCounts:
-    """In how many distinct stored texts each paragraph occurs (approximately: a hashed counter table).
+    """In how many distinct stored texts each paragraph occurs (approximately: hashed counters).
 
     A paragraph found in many different texts is page furniture that extraction kept (a sidebar of
     quotes, a newsletter pitch), not the article: verification leaves such paragraphs out, so two
-    different articles sharing a template's leftovers are not taken for copies."""
+    different articles sharing a template's leftovers are not taken for copies. The counters of stored
+    texts live in the dedup index (read per paragraph, kept for the batch), those of texts placed since
+    the last commit here."""
 
-    SIZE = 1 << 25  # 64 MB of uint16 counters; ~1 paragraph per slot at a million documents
+    SIZE = 1 << 25  # counter slots (part of the index's format): ~1 paragraph per slot at a million texts
 
-    def __init__(self, frequent: int) -> None:
+    def __init__(self, frequent: int, index: DedupIndex | None = None) -> None:
         self.frequent = frequent
-        self._counts = np.zeros(self.SIZE, np.uint16)
+        self.index = index
+        self._pending: dict[int, int] = {}
+        self._stored: dict[int, int] = {}  # counters read from the index since it last changed
+
+    @classmethod
+    def slots(cls, hashes: np.ndarray) -> np.ndarray:
+        return (np.asarray(hashes, np.uint64) % np.uint64(cls.SIZE)).astype(np.int64)
 
     def add(self, hashes: Iterable[int] | np.ndarray) -> None:
-        slots = np.asarray(list(hashes) if not isinstance(hashes, np.ndarray) else hashes, np.uint64)
-        if len(slots):  # as np.add.at, ~25 % faster on these short arrays
-            where, times = np.unique((slots % np.uint64(self.SIZE)).astype(np.int64), return_counts=True)
-            self._counts[where] += times.astype(np.uint16)
+        array = np.asarray(list(hashes) if not isinstance(hashes, np.ndarray) else hashes, np.uint64)
+        if len(array):
+            where, times = np.unique(self.slots(array), return_counts=True)
+            pending = self._pending
+            for slot, count in zip(where.tolist(), times.tolist(), strict=True):
+                pending[slot] = pending.get(slot, 0) + count
 
     def frequent_mask(self, paragraphs: np.ndarray) -> np.ndarray:
-        slots = (paragraphs.astype(np.uint64) % np.uint64(self.SIZE)).astype(np.int64)
-        return self._counts[slots] >= self.frequent
+        slots = self.slots(paragraphs)
+        unique = np.unique(slots).tolist()
+        stored, pending = self._stored, self._pending
+        if self.index is not None:
+            missing = [slot for slot in unique if slot not in stored]
+            if missing:
+                found = self.index.paragraph_counts(missing)
+                for slot in missing:
+                    stored[slot] = found.get(slot, 0)
+        count = {slot: stored.get(slot, 0) + pending.get(slot, 0) for slot in unique}
+        return np.fromiter((count[slot] >= self.frequent for slot in slots.tolist()), bool, len(slots))
+
+    def recorded(self) -> None:
+        """The texts counted here are in the index now."""
+        self._pending.clear()
+        self._stored.clear()
+
+    def reread(self) -> None:
+        """The index took in other processes' texts: its counters are read anew."""
+        self._stored.clear()
 
 
 @dataclass(frozen=True)
@@ -257,158 +285,24 @@ class Member:
     doc_file: str  # the documents file holding its text (read back to verify a candidate)
 
 
-@dataclass
-class _Segment:
-    """Members in sorted arrays: every (band, value) pair of every member as one 64-bit key (the band in
-    the high half), sorted, with the member row of each, so that a text's bands are looked up in one
-    search per segment rather than one per band (at 10k documents a run made 1.9 million searches)."""
-
-    keys: np.ndarray  # uint64, sorted
-    rows: np.ndarray  # uint32, the member row of each key
-    doc_ids: np.ndarray  # 'S16'
-    cluster_ids: np.ndarray  # 'S16'
-    file_index: np.ndarray  # int32, into BandIndex._files
-
-    @classmethod
-    def build(
-        cls, doc_ids: np.ndarray, cluster_ids: np.ndarray, file_index: np.ndarray, bands: np.ndarray
-    ) -> _Segment:
-        # The keys sorted are each band's values sorted, band after band: built a band at a time, so that
-        # loading a million members needs no temporary larger than one band's (~8 MB).
-        count, width = bands.shape
-        keys, rows = np.empty(count * width, np.uint64), np.empty(count * width, np.uint32)
-        for band in range(width):
-            order = np.argsort(bands[:, band], kind="stable")
-            block = slice(band * count, (band + 1) * count)
-            keys[block] = band_keys(band, bands[order, band])
-            rows[block] = order
-        return cls(keys, rows, doc_ids, cluster_ids, file_index)
-
-    def band_matrix(self) -> np.ndarray:
-        """The band values in row order again (to merge segments)."""
-        count = len(self.doc_ids)
-        width = len(self.keys) // max(count, 1)
-        matrix = np.empty((count, width), np.uint32)
-        for band in range(width):
-            block = slice(band * count, (band + 1) * count)
-            matrix[self.rows[block], band] = self.keys[block].astype(np.uint32)
-        return matrix
-
-    def sharing(self, keys: np.ndarray) -> list[tuple[int, int]]:
-        """(band, row) of the members that share one of these band keys (one key per band), by band, then
-        in key order."""
-        lo = np.searchsorted(self.keys, keys, "left")
-        hi = np.searchsorted(self.keys, keys, "right")
-        return [
-            (band, row)
-            for band in np.flatnonzero(hi > lo).tolist()
-            for row in self.rows[lo[band] : hi[band]].tolist()
-        ]
-
-    @classmethod
-    def merge(cls, segments: list[_Segment]) -> _Segment:
-        return cls.build(
-            np.concatenate([s.doc_ids for s in segments]),
-            np.concatenate([s.cluster_ids for s in segments]),
-            np.concatenate([s.file_index for s in segments]),
-            np.concatenate([s.band_matrix() for s in segments]),
-        )
-
-
 class BandIndex:
-    """Band hash → members. Members live in sorted numpy segments (~420 bytes each); those added since
-    the last seal in a dict, sealed into a new segment every SEAL members, segments merged when there
-    are more than MAX_SEGMENTS, so memory grows by bytes, not Python objects, per stored document."""
+    """Band key → members: those stored in the dedup index (looked up per text), and those added since the
+    last commit recorded them (here)."""
 
-    SEAL = 1024  # ~8 KB of Python objects per unsealed member: ~7 MB at most
-    MAX_SEGMENTS = 8
-
-    def __init__(self, bands: int) -> None:
+    def __init__(self, bands: int, index: DedupIndex | None = None) -> None:
         self.bands = bands
-        self._segments: list[_Segment] = []
-        self._files: list[str] = []
-        self._file_numbers: dict[str, int] = {}
+        self.index = index
         self._recent: dict[int, list[Member]] = {}
-        self._recent_members: list[tuple[Member, list[int]]] = []
-        self.size = 0
+        self._recent_count = 0
 
-    def load(
-        self,
-        doc_ids: np.ndarray,
-        cluster_ids: np.ndarray,
-        files: tuple[list[str], np.ndarray],
-        bands: np.ndarray,
-    ) -> None:
-        """Bulk load: doc_ids and cluster_ids as 'S16' arrays, files as (names, index of each row's name),
-        bands as a uint32 [n, bands] matrix."""
-        names, index = files
-        numbers = np.asarray([self._file_number(name) for name in names], dtype=np.int32)
-        file_index = numbers[index] if len(names) else np.empty(0, np.int32)
-        if len(doc_ids):
-            self._segments.append(_Segment.build(doc_ids, cluster_ids, file_index, bands))
-        self.size += len(doc_ids)
-
-    def _file_number(self, path: str) -> int:
-        number = self._file_numbers.get(path)
-        if number is None:
-            number = self._file_numbers[path] = len(self._files)
-            self._files.append(path)
-        return number
+    @property
+    def size(self) -> int:
+        stored = self.index.size()["members"] if self.index is not None else 0
+        return stored + self._recent_count
 
     def add(self, member: Member, bands: list[int]) -> None:
-        self._index_recent(member, bands)
-        self._recent_members.append((member, bands))
-        self.size += 1
-        if len(self._recent_members) >= self.SEAL:
-            self._seal()
-
-    def _seal(self) -> None:
-        """Move the recent members whose file is known into a new segment."""
-        ready = [(m, b) for m, b in self._recent_members if m.doc_file]
-        if not ready:
-            return
-        waiting = [(m, b) for m, b in self._recent_members if not m.doc_file]
-        self._segments.append(
-            _Segment.build(
-                np.asarray([m.doc_id for m, _ in ready], "S16"),
-                np.asarray([m.cluster_id for m, _ in ready], "S16"),
-                np.asarray([self._file_number(m.doc_file) for m, _ in ready], np.int32),
-                np.asarray([b for _, b in ready], np.uint32),
-            )
-        )
-        self._recent_members = waiting
-        self._recent = {}
-        for member, bands in waiting:
-            self._index_recent(member, bands)
-        if len(self._segments) > self.MAX_SEGMENTS:
-            base, rest = self._segments[0], _Segment.merge(self._segments[1:])
-            self._segments = (
-                [_Segment.merge([base, rest])] if len(rest.doc_ids) >= len(base.doc_ids) else [base, rest]
-            )
-
-    def candidates(self, bands: list[int]) -> list[Member]:
-        """Members sharing a band with these, each once, in band order (per band: the segments in order,
-        then the members added since the last seal): the first of equally similar candidates wins."""
-        found: dict[str, Member] = {}
-        keys = band_keys(np.arange(len(bands)), np.asarray(bands, np.uint32))
-        by_band: dict[int, list[tuple[_Segment, int]]] = {}
-        for segment in self._segments:
-            for band, row in segment.sharing(keys):
-                by_band.setdefault(band, []).append((segment, row))
-        for band, value in enumerate(bands):
-            for segment, row in by_band.get(band, ()):
-                doc_id = segment.doc_ids[row].decode()
-                if doc_id not in found:
-                    found[doc_id] = Member(
-                        doc_id, segment.cluster_ids[row].decode(), self._files[segment.file_index[row]]
-                    )
-            for member in self._recent.get(band << 32 | value, ()):
-                found.setdefault(member.doc_id, member)
-        return list(found.values())
-
-    def _index_recent(self, member: Member, bands: list[int]) -> None:
-        """The member under each of its band keys (band in the high half, as band_keys; an int key
-        hashes faster than a (band, value) tuple)."""
+        """The member under each of its band keys (band in the high half, as band_keys; an int key hashes
+        faster than a (band, value) tuple)."""
         recent = self._recent
         for band, value in enumerate(bands):
             key = band << 32 | value
@@ -417,6 +311,28 @@ class BandIndex:
                 recent[key] = [member]
             else:
                 listed.append(member)
+        self._recent_count += 1
+
+    def recorded(self) -> None:
+        """The members added so far are in the index now."""
+        self._recent.clear()
+        self._recent_count = 0
+
+    def candidates(self, bands: list[int]) -> list[Member]:
+        """Members sharing a band with these, each once, in band order (per band: the stored members in
+        order of arrival, then those added since): the first of equally similar candidates wins."""
+        found: dict[str, Member] = {}
+        keys = [band << 32 | value for band, value in enumerate(bands)]
+        stored: dict[int, list[Member]] = {}
+        if self.index is not None:
+            for key, _, doc, cluster, path in self.index.members(keys):
+                stored.setdefault(key, []).append(Member(hex_of(doc), hex_of(cluster), path))
+        for key in keys:
+            for member in stored.get(key, ()):
+                found.setdefault(member.doc_id, member)
+            for member in self._recent.get(key, ()):
+                found.setdefault(member.doc_id, member)
+        return list(found.values())
 
 
 def band_keys(band: int | np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -474,11 +390,11 @@ class Placement:
 class NearIndex:
     """Assigns each new document to the cluster of its most similar verified candidate, or a new one."""
 
-    def __init__(self, options: DedupConfig, read_text: ReadText) -> None:
+    def __init__(self, options: DedupConfig, read_text: ReadText, index: DedupIndex | None = None) -> None:
         self.options = options
-        self.bands = BandIndex(options.all_bands)
+        self.bands = BandIndex(options.all_bands, index)
         self.cache = ShingleCache(options.shingle_words, read_text)
-        self.paragraphs = ParagraphCounts(options.frequent_paragraph)
+        self.paragraphs = ParagraphCounts(options.frequent_paragraph, index)
         self.verified = 0
 
     def place(
@@ -514,3 +430,8 @@ class NearIndex:
             self.bands.add(member, bands)
         if text is not None and not self.cache.holds(member.doc_id):
             self.cache.put(member.doc_id, text)
+
+    def recorded(self) -> None:
+        """What was added is in the index now (or the index took in other processes' commits)."""
+        self.bands.recorded()
+        self.paragraphs.recorded()

@@ -332,9 +332,9 @@ class Run:
             written = self.warehouse.write_partitioned(DOCUMENTS, classified.kept, source, run_id, seq)
             signatures = self.deduplicator.committed(written, classified.pending)
             signed = self.warehouse.write_partitioned(SIGNATURES, signatures, source, run_id, seq)
-            self.deduplicator.seen_signature_files([path for path, _ in signed])
             first = self.deduplicator.rejects.first(source, rejects)  # once per page and reason
-            self.warehouse.write_partitioned(REJECTS, first, source, run_id, seq)
+            rejected = self.warehouse.write_partitioned(REJECTS, first, source, run_id, seq)
+            self.deduplicator.record(source, written, signed, rejected)  # published: now in the index
         if classified.kept:  # indexed for search, and the catalog checked, while the next pages extract
             self.indexing.request()
             self.cataloguing.request()
@@ -441,6 +441,9 @@ class Run:
         """Close the pool and the refreshers; with `build_catalog`, bring the catalog up to date while the
         last commit is indexed for search in the background."""
         self.resources.close()
+        if self.deduplicator is not None:
+            self.deduplicator.close()
+            self.deduplicator = None
         try:
             self.cataloguing.close()
             if build_catalog:

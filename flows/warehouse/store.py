@@ -92,6 +92,11 @@ class Warehouse:
             self._checks = FileChecks(os.path.join(os.path.dirname(self.catalog), ".checked-files.json"))
         return self._checks
 
+    @property
+    def dedup_index(self) -> str:
+        """The dedup index's database (flows/dedup/index.py): local, beside the catalog, named after it."""
+        return str(Path(self.catalog).with_suffix(".dedup.sqlite"))
+
     def writable(self) -> bool:
         """Whether files can be created in the warehouse (tried, not guessed: a read-only mount refuses
         even root). Remote warehouses are taken as writable (their errors come with the write)."""

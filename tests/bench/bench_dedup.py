@@ -9,7 +9,8 @@
    Deduplicator.classify). Pairwise precision and recall of the clusters over the stored documents, with
    make_corpus's `family` as the truth (same family = same article).
 2. Throughput of that replay: signatures (docs/s on one core; the pipeline computes them in the extraction
-   workers) and classification (candidates, verification, clustering; docs/s).
+   workers) and classification (candidates, verification, clustering, and recording each chunk in the
+   dedup index on disk, as the commit step does; docs/s).
 3. Scale. A synthetic warehouse of --scale stored documents (random band hashes, one text hash each);
    a fresh process loads the dedup indexes (exact and near) as a commit does: time and peak RSS.
 """
@@ -20,6 +21,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,6 +100,7 @@ class _Texts:
 def replay(docs: list[dict], threshold: float) -> dict:
     from flows.config import DedupConfig
     from flows.dedup.deduplicator import Deduplicator
+    from flows.dedup.index import DedupIndex
     from flows.dedup.near import signature
 
     options = DedupConfig(threshold=threshold)
@@ -105,7 +108,9 @@ def replay(docs: list[dict], threshold: float) -> dict:
     signatures = [signature(d["text"], options) for d in docs]
     signing = time.perf_counter() - started
     texts = _Texts(docs)
-    dedup = Deduplicator(texts, options)  # type: ignore[arg-type]
+    folder = tempfile.mkdtemp(prefix="dedup-index-")
+    index = DedupIndex(os.path.join(folder, "index.sqlite"), {}, options.index_memory)
+    dedup = Deduplicator(texts, options, index)  # type: ignore[arg-type]
     rows = [  # as the workers hand them to the commit step: with band and paragraph hashes
         {
             "doc_id": d["doc_id"],
@@ -118,12 +123,16 @@ def replay(docs: list[dict], threshold: float) -> dict:
     ]
     started = time.perf_counter()
     clusters = []
-    for start in range(0, len(rows), 500):  # chunks, as the commit step sees them
+    for number, start in enumerate(range(0, len(rows), 500)):  # chunks, as the commit step sees them
         classified = dedup.classify(rows[start : start + 500])
-        for member, _, _ in classified.pending:
-            member.doc_file = member.doc_id
+        # recorded in the index on disk as a commit does (texts are read back from memory, not Parquet)
+        written = [(f"chunk-{number}", classified.kept)]
+        signatures = dedup.committed(written, classified.pending)  # type: ignore[arg-type]
+        dedup.record("bench", written, [(f"signatures-{number}", signatures)])  # type: ignore[list-item]
         clusters += [row["cluster_id"] for row in classified.kept]
     classifying = time.perf_counter() - started
+    dedup.close()
+    shutil.rmtree(folder)
     return {
         "clusters": clusters,
         "sign_docs_s": len(docs) / signing,

@@ -35,7 +35,7 @@ def commit(dedup: Deduplicator, warehouse: Warehouse, rows: list[DocumentRow], s
     written = warehouse.write_partitioned(DOCUMENTS, classified.kept, "s", "run1", seq)
     signatures = dedup.committed(written, classified.pending)
     signed = warehouse.write_partitioned(SIGNATURES, signatures, "s", "run1", seq)
-    dedup.seen_signature_files([path for path, _ in signed])
+    dedup.record("s", written, signed)
     return classified.kept
 
 

@@ -349,23 +349,38 @@ def test_overlapping_runs_make_one_cluster_per_article(tmp_path: Path, make_conf
     assert query(catalog, titles) == query(sequential, titles)
 
 
+def _store(index, members: list) -> None:
+    """Record members in the dedup index as a commit does (their files published)."""
+    with index.absorbing() as absorption:
+        absorption.members(
+            np.asarray([int(m.doc_id, 16) for m, _ in members], np.uint64),
+            np.asarray([int(m.cluster_id, 16) for m, _ in members], np.uint64),
+            [m.doc_file for m, _ in members],
+            np.asarray([b for _, b in members], np.uint32),
+            (np.empty(0, np.int64), np.empty(0, np.int64)),
+        )
+
+
 @pytest.mark.unit
-def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
-    """Members move from the dict into sorted segments every SEAL and segments merge past MAX_SEGMENTS;
-    each member stays findable by any of its bands, and a member without its file yet stays in the dict."""
+def test_band_index_finds_members_stored_and_recent(tmp_path) -> None:
+    """Members recorded in the index on disk and members added since: each stays findable by any of its
+    bands, with its cluster and its file."""
+    from flows.dedup.index import DedupIndex
     from flows.dedup.near import BandIndex, Member
 
-    monkeypatch.setattr(BandIndex, "SEAL", 4)
-    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
-    index = BandIndex(bands=3)
+    disk = DedupIndex(str(tmp_path / "index.sqlite"), {}, 8)
+    index = BandIndex(bands=3, index=disk)
     rng = np.random.default_rng(7)
     members = []
     for i in range(41):
         bands = [int(v) for v in rng.integers(0, 2**32, size=3)]
-        member = Member(f"{i:016x}", f"{i % 5:016x}", "" if i == 40 else f"file-{i // 10}.parquet")
+        member = Member(f"{i:016x}", f"{i % 5:016x}", "" if i >= 30 else f"file-{i // 10}.parquet")
         index.add(member, bands)
         members.append((member, bands))
-    assert index.size == 41 and len(index._segments) <= 3
+        if i == 29:  # the first 30 committed
+            _store(disk, members)
+            index.recorded()
+    assert index.size == 41 and disk.size()["members"] == 30
     for member, bands in members:
         for band in range(3):
             lookup = [0] * 3
@@ -377,31 +392,34 @@ def test_band_index_finds_members_across_seals_and_merges(monkeypatch) -> None:
 
 
 @pytest.mark.unit
-def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(monkeypatch) -> None:
-    """With few distinct band values (many members share each), bulk-loaded, sealed and merged members:
-    candidates are exactly the members sharing a band with the query, each once, in band order (by
-    band, the older members first): the order decides between equally similar candidates."""
+def test_band_index_candidates_are_every_member_sharing_a_band_in_band_order(tmp_path) -> None:
+    """With few distinct band values (many members share each), members recorded over several commits and
+    members added since: candidates are exactly the members sharing a band with the query, each once, in
+    band order (by band, the older members first): the order decides between equally similar candidates.
+    Doc ids are drawn at random, so that the index's key order is not the order of arrival."""
+    from flows.dedup.index import DedupIndex
     from flows.dedup.near import BandIndex, Member
 
-    monkeypatch.setattr(BandIndex, "SEAL", 16)
-    monkeypatch.setattr(BandIndex, "MAX_SEGMENTS", 2)
+    disk = DedupIndex(str(tmp_path / "index.sqlite"), {}, 8)
     rng = np.random.default_rng(11)
-    index, members = BandIndex(bands=8), []
-    loaded = rng.integers(0, 12, size=(40, 8)).astype(np.uint32)
-    ids = np.asarray([f"{i:016x}" for i in range(40)], "S16")
-    index.load(ids, ids, (["old.parquet"], np.zeros(40, np.int32)), loaded)
-    members += [(Member(f"{i:016x}", f"{i:016x}", "old.parquet"), loaded[i].tolist()) for i in range(40)]
-    for i in range(40, 140):
+    index, members, unrecorded = BandIndex(bands=8, index=disk), [], []
+    for i in range(140):
         bands = rng.integers(0, 12, size=8).tolist()
         query = rng.integers(0, 16, size=8).tolist()
         expected = []
         for band in range(8):
             expected += [m.doc_id for m, b in members if b[band] == query[band] and m.doc_id not in expected]
         assert [m.doc_id for m in index.candidates(query)] == expected
-        member = Member(f"{i:016x}", f"{i:016x}", f"new-{i // 30}.parquet")
+        doc_id = f"{int(rng.integers(0, 2**63)):016x}"
+        member = Member(doc_id, doc_id, f"part-{i // 30}.parquet")
         index.add(member, bands)
         members.append((member, bands))
-    assert len(index._segments) >= 2  # the loaded segment, and sealed ones merged
+        unrecorded.append((member, bands))
+        if i % 30 == 29:
+            _store(disk, unrecorded)
+            index.recorded()
+            unrecorded = []
+    assert disk.size()["members"] == 120
 
 
 @pytest.mark.unit

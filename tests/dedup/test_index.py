@@ -1,0 +1,167 @@
+"""The dedup index on disk (flows/dedup/index.py) against the Parquet files it is derived from: rebuilt from
+them when missing, of other settings or damaged; catching up on files published but never recorded;
+re-aimed, not double counted, after compaction; and the same answers either way."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sites import make_article, news_page, syndicated_page
+
+from flows.config import DedupConfig
+from flows.dedup.deduplicator import Deduplicator
+from flows.extract.page import ExtractOptions, extract_page
+from flows.records import DocumentRow, Page
+from flows.warehouse import Warehouse
+from flows.warehouse.compact import compact
+from flows.warehouse.tables import DOCUMENTS, SIGNATURES
+
+pytestmark = pytest.mark.unit
+
+OPTIONS = ExtractOptions(signature=DedupConfig())
+
+
+def row(html: str, url: str) -> DocumentRow:
+    from datetime import UTC, datetime
+
+    page = Page(url, html.encode(), datetime(2025, 7, 1, tzinfo=UTC), url)
+    document = extract_page(page, OPTIONS).document
+    assert document is not None
+    return document
+
+
+def pages(start: int, count: int) -> list[DocumentRow]:
+    """Articles, each with an exact copy elsewhere and an edited copy (its last paragraph cut)."""
+    rows = []
+    for n in range(start, start + count):
+        article = make_article(n, paragraphs=6)
+        edited = dataclasses.replace(article, paragraphs=article.paragraphs[:5])
+        rows.append(row(news_page(article, f"https://a.test/{n}"), f"https://a.test/{n}"))
+        rows.append(row(news_page(article, f"https://a.test/{n}"), f"https://mirror.test/{n}"))
+        rows.append(row(news_page(edited, f"https://b.test/{n}"), f"https://b.test/{n}"))
+    return rows
+
+
+def commit(dedup: Deduplicator, warehouse: Warehouse, rows: list[DocumentRow], seq: int, record: bool = True):
+    dedup.refresh()
+    classified = dedup.classify(rows)
+    written = warehouse.write_partitioned(DOCUMENTS, classified.kept, "s", "run1", seq)
+    signatures = dedup.committed(written, classified.pending)
+    signed = warehouse.write_partitioned(SIGNATURES, signatures, "s", "run1", seq)
+    if record:  # else: the process died between publishing and recording
+        dedup.record("s", written, signed)
+    return classified.kept
+
+
+def contents(path: str) -> dict[str, list[tuple]]:
+    """What the index knows, independent of the order it learnt it in (members ranked by arrival)."""
+    con = sqlite3.connect(path)
+    try:
+        members = con.execute(
+            "SELECT d.doc, d.cluster, f.path FROM docs d JOIN files f ON f.num = d.file ORDER BY d.seq"
+        ).fetchall()
+        return {
+            "docs": con.execute("SELECT doc, cluster FROM docs ORDER BY doc").fetchall(),
+            "texts": con.execute("SELECT * FROM texts ORDER BY text").fetchall(),
+            "members": members,
+            "bands": con.execute("SELECT * FROM bands ORDER BY key, doc").fetchall(),
+            "paragraphs": con.execute("SELECT * FROM paragraphs ORDER BY slot").fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_an_index_rebuilt_from_the_parquet_files_knows_what_the_commits_recorded(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    clusters = [r["cluster_id"] for seq in range(3) for r in commit(dedup, warehouse, pages(seq * 4, 4), seq)]
+    assert len(clusters) == 36 and len(set(clusters)) == 12  # each article's three rows in one cluster
+    dedup.close()
+    recorded = contents(warehouse.dedup_index)
+    assert len(recorded["docs"]) == 36 and len(recorded["members"]) == 24  # exact copies are not members
+
+    for suffix in ("", "-wal", "-shm"):  # an existing warehouse from before the index: migrated
+        if os.path.exists(warehouse.dedup_index + suffix):
+            os.remove(warehouse.dedup_index + suffix)
+    rebuilt = Deduplicator(warehouse, DedupConfig())
+    rebuilt.refresh()
+    rebuilt.close()
+    assert contents(warehouse.dedup_index) == recorded
+
+
+def test_files_published_but_never_recorded_are_absorbed_by_the_next_commit(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dies = Deduplicator(warehouse, DedupConfig())
+    first = commit(dies, warehouse, pages(0, 2), 1, record=False)
+    dies.close()
+
+    later = Deduplicator(warehouse, DedupConfig())  # the next run (or another machine's)
+    again = pages(0, 2)
+    assert commit(later, warehouse, again[:1], 2) == []  # the same page version: stored already
+    edited = again[2]
+    assert commit(later, warehouse, [edited], 3) == []  # its edited copy too (the same page again)
+    article = make_article(0, paragraphs=6)
+    other_copy = row(syndicated_page(article, "https://c.test/0", "https://a.test/0"), "https://c.test/0")
+    assert commit(later, warehouse, [other_copy], 4)[0]["cluster_id"] == first[0]["doc_id"]
+    later.close()
+    assert len(contents(warehouse.dedup_index)["docs"]) == 7
+
+
+def test_compaction_re_aims_members_and_counts_each_text_once(tmp_path: Path) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    rows = pages(0, 4)
+    for seq in range(3):  # originals, their copies, their edited copies: three files a partition (month)
+        commit(dedup, warehouse, rows[seq::3], seq)
+    before = contents(warehouse.dedup_index)
+    compact(warehouse)
+    dedup.refresh()  # the compacted files are new, the small ones gone
+    after = contents(warehouse.dedup_index)
+    assert after["paragraphs"] == before["paragraphs"] and after["bands"] == before["bands"]
+    assert after["docs"] == before["docs"] and after["texts"] == before["texts"]
+    files = {path for _, _, path in after["members"]}
+    assert files and all(os.path.exists(path) for path in files)
+    merged = {path for _, _, path in before["members"]} - files
+    assert merged and not any(os.path.exists(path) for path in merged)  # members of merged files re-aimed
+    # a new run's near copy is verified against a member's text, read from the compacted file
+    dedup.close()
+    article = make_article(3, paragraphs=6)
+    edited = dataclasses.replace(article, paragraphs=article.paragraphs[1:])
+    later = Deduplicator(warehouse, DedupConfig())
+    kept = commit(later, warehouse, [row(news_page(edited, "https://c.test/3"), "https://c.test/3")], 9)
+    assert kept[0]["duplicate_of"] is not None and later.near is not None and later.near.cache.reads >= 1
+
+
+def test_an_index_of_other_settings_or_damaged_is_rebuilt(tmp_path: Path, caplog) -> None:
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    commit(dedup, warehouse, pages(0, 2), 1)
+    dedup.close()
+    recorded = contents(warehouse.dedup_index)
+
+    other = Deduplicator(warehouse, DedupConfig(bands=16))  # other band values: not comparable
+    assert other.index.rebuilt
+    other.refresh()
+    other.close()
+    assert not contents(warehouse.dedup_index)["members"]  # the stored signatures have 48 bands, not 32
+
+    with open(warehouse.dedup_index, "r+b") as damaged:
+        damaged.write(b"not an sqlite database" * 100)
+    with caplog.at_level(logging.WARNING, logger="corpus.dedup"):
+        again = Deduplicator(warehouse, DedupConfig())
+    assert again.index.rebuilt and "damaged" in caplog.text
+    again.refresh()
+    again.close()
+    assert contents(warehouse.dedup_index) == recorded
+
+
+def test_the_index_memory_is_the_setting(tmp_path: Path) -> None:
+    dedup = Deduplicator(Warehouse(str(tmp_path / "wh")), DedupConfig(index_memory=5))
+    assert dedup.index.con.execute("PRAGMA cache_size").fetchone()[0] == -5 * 1024
+    assert dedup.index.con.execute("PRAGMA mmap_size").fetchone()[0] == 0
+    dedup.close()
