@@ -7,7 +7,9 @@ an error on every run. A slow machine needs longer than Prefect's default to sta
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,26 @@ def quiet_console() -> None:
     timestamps); a Prefect server still receives every log line, and `--verbose` shows them. Call before
     Prefect is imported; PREFECT_LOGGING_* settings win."""
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextlib.contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """Flow runs started inside the block send no heartbeats, unless a PREFECT_*_HEARTBEAT_FREQUENCY
+    variable asks for them. For the CLI's one-shot runs: Prefect's heartbeat thread sleeps in whole
+    seconds and the flow waits for it at its end (up to 1 s, half on average, of a 3-second run), and a
+    heartbeat serves only a zombie-flow automation, which an interactive command does not need (a run
+    killed midway is recorded as interrupted by the next one). `corpus serve` keeps them. Call after
+    Prefect's settings are final (it imports Prefect)."""
+    if any(name in os.environ for name in HEARTBEAT_SETTINGS):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def quiet_temporary_server() -> Path | None:

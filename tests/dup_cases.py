@@ -26,7 +26,8 @@ from sites import WORDS, Article, make_article, news_page, syndicated_page
 
 from flows.config import DedupConfig
 from flows.dedup.deduplicator import Deduplicator
-from flows.extract.page import ExtractOptions, extract_page
+from flows.extract.options import ExtractOptions
+from flows.extract.page import extract_page
 from flows.records import Page
 from flows.warehouse import Warehouse
 

@@ -42,6 +42,11 @@ ALLOWED = {
         "_WATCHER",
     ): "a context variable: the watcher of the context that begins a run, "
     "which the run then keeps on its own object",
+    (
+        "flows/run/unit.py",
+        "_WARMED",
+    ): "a context variable: the extraction pool the CLI started for the run it begins in that context, "
+    "which the run then takes onto its own object",
     ("flows/extract/fields.py", "_options"): "trafilatura's options, a pure function of its arguments",
     ("flows/extract/urls.py", "_site_of_host"): "a pure function of the host name",
     ("flows/sources/storage.py", "_filesystem"): "a filesystem client per place and AWS environment, all in "

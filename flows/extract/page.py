@@ -10,14 +10,13 @@ import hashlib
 import re
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
-from flows.config import DedupConfig, ExtractConfig
 from flows.dedup.near import signature
 from flows.extract.declared import Stamp, clean
 from flows.extract.fields import extract_fields
 from flows.extract.language import SNIFF_BYTES, choose_language, detect_language
+from flows.extract.options import ExtractOptions
 from flows.extract.urls import choose_canonical
 from flows.extract.words import count_words
 from flows.records import SCHEMA_VERSION, DocumentRow, Extracted, Page, rejected
@@ -27,23 +26,6 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 _PUBLISHED_META = re.compile(rb"<meta\b[^>]*[\"']article:published_time[\"']", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([a-zA-Z0-9_:.-]+)", re.IGNORECASE)
 _UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
-
-
-_DEFAULTS = ExtractConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractOptions:
-    """What an extraction worker needs of the config (defaults: the config's own)."""
-
-    favor_precision: bool = _DEFAULTS.favor_precision
-    max_bytes: int = _DEFAULTS.max_bytes
-    signature: DedupConfig | None = None  # compute near-duplicate band hashes with these settings
-    identical_pages: int = _DEFAULTS.identical_pages  # pages each worker remembers by their bytes; 0: off
-
-    @classmethod
-    def of(cls, config: ExtractConfig, dedup: DedupConfig | None = None) -> ExtractOptions:
-        return cls(config.favor_precision, config.max_bytes, dedup, config.identical_pages)
 
 
 # Columns that depend on where a page was read, not on its bytes: set anew for every copy of a page.

@@ -27,10 +27,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING
 
 from flows.errors import SourceError
-from flows.extract.page import ExtractOptions, IdenticalPages, extract_page
+from flows.extract.options import ExtractOptions
 from flows.records import Extracted, Page, Skipped, WorkItem, rejected
+
+if TYPE_CHECKING:
+    from flows.extract.page import IdenticalPages
 
 PREFETCH = 4  # work items queued per worker (~0.5 s of work), so that it never waits for the parent,
 # not even while the parent commits a chunk
@@ -87,6 +91,8 @@ def _on_alarm(_signum: int, _frame: object) -> None:
 def _extract_with_limit(
     page: Page, options: ExtractOptions, limit: float, seen: IdenticalPages | None = None
 ) -> Extracted:
+    from flows.extract.page import extract_page  # in the worker (preloaded there): the parent never extracts
+
     try:
         signal.setitimer(signal.ITIMER_REAL, limit)
         try:
@@ -104,6 +110,8 @@ def _worker_main(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGALRM, _on_alarm)
+    from flows.extract.page import IdenticalPages
+
     seen = IdenticalPages(options.identical_pages)
     while True:
         item = inbox.recv()

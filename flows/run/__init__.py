@@ -12,7 +12,25 @@
 The Prefect flows and tasks (flows/ingest.py) are thin wrappers around Run's steps.
 """
 
-from flows.run.run import CommitOrder, Run, Tasks, logger
-from flows.run.unit import RunRef
+from __future__ import annotations
+
+import importlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flows.run.run import CommitOrder, Run, Tasks, logger
+    from flows.run.unit import RunRef
 
 __all__ = ["CommitOrder", "Run", "RunRef", "Tasks", "logger"]
+# where each name lives: imported when first asked for, so that importing flows.run.unit (the CLI warms the
+# extraction pool with it before Prefect is imported) does not import run.py and Prefect with it
+_HOMES = MappingProxyType(
+    {"CommitOrder": "run", "Run": "run", "Tasks": "run", "logger": "run", "RunRef": "unit"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"flows.run.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'flows.run' has no attribute {name!r}")

@@ -5,19 +5,24 @@ and the DuckDB catalog (built once the run's first files exist, rather than afte
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 
 class BackgroundRefresh:
     """Runs `action` in a thread of its own each time it is requested; requests that arrive while it runs
     are folded into one more run. A failure is kept in `error` for the caller, who repeats the action
-    after `close` (so a failed refresh is repaired, and never fails the run by itself)."""
+    after `close` (so a failed refresh is repaired, and never fails the run by itself). With `interval`,
+    runs are at least that many seconds apart, the first one too after the refresher was created: a run
+    shorter than that leaves the action to its end."""
 
-    def __init__(self, action: Callable[[], object], name: str) -> None:
+    def __init__(self, action: Callable[[], object], name: str, interval: float = 0.0) -> None:
         self.action = action
         self.error: Exception | None = None
+        self.interval = interval
+        self._next = time.monotonic() + interval
         self._wanted = threading.Event()
-        self._closing = False
+        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -27,16 +32,17 @@ class BackgroundRefresh:
     def _loop(self) -> None:
         while True:
             self._wanted.wait()
-            self._wanted.clear()
-            if self._closing:
+            if self._closed.wait(max(0.0, self._next - time.monotonic())):
                 return
+            self._wanted.clear()
             try:
                 self.action()
             except Exception as exc:
                 self.error = exc
+            self._next = time.monotonic() + self.interval
 
     def close(self) -> None:
         """Wait for the run in progress; requests not started yet are dropped."""
-        self._closing = True
+        self._closed.set()
         self._wanted.set()
         self._thread.join()

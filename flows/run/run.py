@@ -61,6 +61,9 @@ THREADS = 2
 CommitGuard = Callable[[Warehouse], Callable[[], AbstractContextManager[object]] | None]
 
 
+CATALOG_INTERVAL = 30.0  # seconds between catalog builds during a run (~0.2 s each, more with many files)
+
+
 def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
     """The flow run's logger (its lines go to the Prefect server), else the "corpus" logger."""
     try:
@@ -121,7 +124,7 @@ class Run:
         self.results: dict[str, SourceStats] = {}
         self.in_process = config.runner.kind == "threads"  # extraction in this process (else: a cluster)
         self.slots: int | None = None  # a cluster's task slots, once it is up
-        self.resources = UnitResources(config.extract, config.dedup)
+        self.resources = UnitResources.for_run(config.extract, config.dedup)
         # the commit: one chunk at a time, through the deduplicator, under the warehouse's file lock and
         # the guard (taken after the file lock, so the two can never deadlock)
         self.deduplicator: Deduplicator | None = None
@@ -130,12 +133,12 @@ class Run:
         self.warehouse_lock = FileLock(warehouse.lock_path("commit"))
         self.guard = guard
         self.parts_read: dict[str, dict[str, Any]] = {}  # input files read in parts: their sum so far
-        # the search index and the catalog kept up to date while the run goes; the catalog depends on which
-        # tables have files, not on the files themselves: built once the run's first files exist, it is
-        # usually current at the end, when it is only checked
+        # the search index and the catalog kept up to date while the run goes (the catalog names every file,
+        # so it is rebuilt at the end anyway: while the run goes, every CATALOG_INTERVAL at most, so that a
+        # long run's documents can be queried before it ends and a short run builds it once)
         self.indexing = BackgroundRefresh(lambda: search_index.refresh(warehouse), "corpus-search-index")
         self.cataloguing = BackgroundRefresh(
-            lambda: build_views(warehouse, only_if_changed=True), "corpus-views"
+            lambda: build_views(warehouse, only_if_changed=True), "corpus-views", CATALOG_INTERVAL
         )
         self.finished: RunSummary | None = None
         # corpus reextract: documents already stored whose page was read again, per source (doc_id and the

@@ -10,8 +10,10 @@ run's own process (`Committer`, which Run implements).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from flows.config import DedupConfig, ExtractConfig
-from flows.extract.page import ExtractOptions
+from flows.extract.options import ExtractOptions
 from flows.extract.pool import ExtractPool, ReadError
 from flows.fetch import Politeness
 from flows.filters import filtered
@@ -92,6 +94,7 @@ class UnitResources:
         self.politeness = Politeness()
         self._pool: ExtractPool | None = None
         self._lock = threading.Lock()
+        self._taken = False  # warmed ahead, then taken by a run (for_run)
 
     @staticmethod
     def on_this_worker(run_id: str) -> UnitResources:
@@ -102,6 +105,22 @@ class UnitResources:
         if not isinstance(resources, UnitResources):
             raise RuntimeError(f"run {run_id}: its plugin is not set up on this worker")
         return resources
+
+    @classmethod
+    def for_run(cls, extract: ExtractConfig, dedup: DedupConfig) -> UnitResources:
+        """The resources warmed for this run (`warming`) when their settings are the run's, else new."""
+        warmed = _WARMED.get()
+        if warmed is not None and not warmed._taken:
+            candidate = cls(extract, dedup)
+            if (warmed.options, warmed.processes, warmed.timeout) == (
+                candidate.options,
+                candidate.processes,
+                candidate.timeout,
+            ):
+                warmed._taken = True
+                return warmed
+            return candidate
+        return cls(extract, dedup)
 
     def pool(self) -> ExtractPool:
         with self._lock:
@@ -118,6 +137,26 @@ class UnitResources:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+
+# Resources warmed ahead of the run that will use them (`warming`): the CLI starts the extraction pool
+# before it imports Prefect and creates the flow run (~1.5 s), so that the pool's processes start on the
+# other cores meanwhile instead of after the run has begun.
+_WARMED: ContextVar[UnitResources | None] = ContextVar("corpus_warmed_resources", default=None)
+
+
+@contextlib.contextmanager
+def warming(extract: ExtractConfig, dedup: DedupConfig) -> Iterator[None]:
+    """Start an extraction pool now for the run begun inside the block (UnitResources.for_run takes it);
+    closed on the way out, whether a run took it or not."""
+    resources = UnitResources(extract, dedup)
+    resources.start_pool()
+    token = _WARMED.set(resources)
+    try:
+        yield
+    finally:
+        _WARMED.reset(token)
+        resources.close()
 
 
 def extract_unit(

@@ -204,7 +204,11 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
                 if len(failed) == len(pending):
                     con.execute(failed[0][1])  # raises with DuckDB's message
                 pending = failed
+            con.execute(
+                "BEGIN TRANSACTION"
+            )  # ~190 statements: one commit instead of one each (0.09 → 0.02 s)
             _comment_columns(con, sql_dir)
+            con.execute("COMMIT")
             readable = [warehouse.uri_of(path) for files in own.values() for path in files]
             con.execute(f"CREATE TABLE {FILES_TABLE} AS SELECT unnest($1::VARCHAR[]) AS path", [readable])
             con.execute(f"CREATE VIEW {FINGERPRINT_VIEW} AS SELECT {_quote(fingerprint)} AS fingerprint")

@@ -37,7 +37,8 @@ def load(bench: Path) -> list[tuple[str, bytes]]:
 
 def _pipeline(pages: list[tuple[str, bytes]]) -> None:
     from flows.config import ExtractConfig
-    from flows.extract.page import ExtractOptions, extract_page
+    from flows.extract.options import ExtractOptions
+    from flows.extract.page import extract_page
     from flows.records import Page
 
     options = ExtractOptions.of(ExtractConfig())

@@ -48,7 +48,8 @@ from trafilatura import bare_extraction  # noqa: E402
 
 from flows import filters  # noqa: E402
 from flows.config import ExtractConfig, FilterFields  # noqa: E402
-from flows.extract.page import ExtractOptions, drop_headline, extract_page, normalize_text  # noqa: E402
+from flows.extract.options import ExtractOptions  # noqa: E402
+from flows.extract.page import drop_headline, extract_page, normalize_text  # noqa: E402
 from flows.extract.words import count_words, has_spaceless, segment  # noqa: E402
 from flows.records import Page  # noqa: E402
 

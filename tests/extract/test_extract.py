@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sites import COMMENT, MENU_ITEMS, make_article, news_page, syndicated_page
 
-from flows.extract.page import ExtractOptions, IdenticalPages, content_hash, extract_page, normalize_text
+from flows.extract.options import ExtractOptions
+from flows.extract.page import IdenticalPages, content_hash, extract_page, normalize_text
 from flows.extract.urls import canonical_url, choose_canonical
 from flows.records import Page
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sites import make_article, news_page
 
-from flows.extract.page import ExtractOptions
+from flows.extract.options import ExtractOptions
 from flows.extract.pool import ExtractPool
 from flows.sources.files import FilesItem
 

@@ -14,7 +14,8 @@ from sites import make_article, news_page
 
 from flows import filters
 from flows.config import ExtractConfig, FilterFields
-from flows.extract.page import ExtractOptions, extract_page
+from flows.extract.options import ExtractOptions
+from flows.extract.page import extract_page
 from flows.extract.words import count_words
 from flows.ingest import ingest
 from flows.records import Page

@@ -73,7 +73,8 @@ def test_staged_chunks_keep_the_workers_hashes_for_the_commit_step(tmp_path: Pat
     from datetime import UTC, datetime
 
     from flows.config import DedupConfig
-    from flows.extract.page import ExtractOptions, extract_page
+    from flows.extract.options import ExtractOptions
+    from flows.extract.page import extract_page
     from flows.records import Page
 
     body = "".join(

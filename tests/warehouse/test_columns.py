@@ -21,7 +21,8 @@ import pytest
 from conftest import Sample
 from sites import make_article, news_page
 
-from flows.extract.page import ExtractOptions, extract_page
+from flows.extract.options import ExtractOptions
+from flows.extract.page import extract_page
 from flows.records import DocumentRow, Page, RejectRow
 from flows.warehouse.store import Warehouse
 from flows.warehouse.tables import DOCUMENT_SCHEMA, DOCUMENTS, REJECT_SCHEMA
