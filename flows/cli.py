@@ -221,8 +221,14 @@ def _run_flow(
         cluster.check_cluster(loaded, store, loaded.select(source))
     if name == "reextract":
         fetched_sources(loaded, source)
+    from flows.prefect_server import running_server, server_home
     from flows.run.unit import warming
 
+    if "PREFECT_API_URL" not in os.environ:  # this warehouse's `corpus server` (or serve) is running: use it
+        url = running_server(server_home(store.catalog if store.local else None))
+        if url is not None:
+            os.environ["PREFECT_API_URL"] = url
+            err.print(f"reporting to this warehouse's Prefect server at {url} (corpus server)", style="dim")
     # the extraction pool's processes start on the other cores while Prefect is imported and the flow run
     # created (~1.5 s); the run takes the pool (a cluster's run extracts elsewhere: nothing to warm)
     warm = warming(loaded.extract, loaded.dedup) if loaded.runner.kind == "threads" else nullcontext()

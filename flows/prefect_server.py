@@ -31,6 +31,9 @@ HEALTH_TIMEOUT = 90.0  # seconds; a first start (database migrations, UI files) 
 
 
 DATABASE_SETTING = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+# In a local server's home while it runs: its API URL, so that the same warehouse's later CLI runs report
+# to it (running_server) instead of starting Prefect's temporary server (~6 s each).
+URL_FILE = "server-url"
 
 
 @dataclass(frozen=True)
@@ -123,11 +126,28 @@ def local_server(home: Path, port: int = DEFAULT_PORT) -> Iterator[LocalServer]:
             preexec_fn=_stop_with_parent,
         )
     server = LocalServer(f"http://127.0.0.1:{port}", home, log, process, shown(database_url(home)))
+    announced = home / URL_FILE
     try:
         _wait_healthy(server)
+        announced.write_text(server.api_url + "\n")
         yield server
     finally:
+        with contextlib.suppress(OSError):
+            if announced.read_text().strip() == server.api_url:  # not another server's since
+                announced.unlink()
         stop(process)
+
+
+def running_server(home: Path) -> str | None:
+    """The API URL of the local server that `corpus server` or `corpus serve` runs from this home (a
+    warehouse's: server_home), when it answers on 127.0.0.1; else None."""
+    try:
+        url = (home / URL_FILE).read_text().strip()
+    except OSError:
+        return None
+    if not re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}/api", url):
+        return None
+    return url if healthy(url) else None
 
 
 def _stop_with_parent() -> None:
