@@ -92,7 +92,7 @@ class Deduplicator:
                 rows,
                 sum(map(len, new.values())),
             )
-        with self.index.absorbing() as absorption:
+        with self.index.building() if self.index.empty() else self.index.absorbing() as absorption:
             for table in tables:
                 for path in new[table.name]:
                     for batch in _batches(self.warehouse, table, path):

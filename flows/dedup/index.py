@@ -112,6 +112,7 @@ class DedupIndex:
         self.fingerprint = json.dumps({"format": FORMAT, **fingerprint}, sort_keys=True)
         self.memory_mb = memory_mb
         self.rebuilt = False
+        self._building = f"{path}.building"
         if path != ":memory:":
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         try:
@@ -122,13 +123,20 @@ class DedupIndex:
             self.con = self._open()
             self.rebuilt = True
 
-    def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, isolation_level=None, timeout=600, check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commit, never the file
+    def _connect(self, path: str) -> sqlite3.Connection:
+        con = sqlite3.connect(path, isolation_level=None, timeout=600, check_same_thread=False)
         con.execute(f"PRAGMA cache_size=-{self.memory_mb * 1024}")  # KiB: the index's memory
         con.execute("PRAGMA mmap_size=0")  # read through the page cache alone (mapped pages count as RSS)
         con.execute("PRAGMA temp_store=FILE")  # staged rows of a migration go to disk, not memory
+        return con
+
+    def _open(self) -> sqlite3.Connection:
+        for leftover in (self._building, self._building + "-journal"):  # a first build that was cut short
+            with suppress(FileNotFoundError):
+                os.remove(leftover)
+        con = self._connect(self.path)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses at most the last commit, never the file
         con.executescript(_SCHEMA)
         found = con.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
         if found is not None and found[0] != self.fingerprint:
@@ -200,6 +208,51 @@ class DedupIndex:
         }
 
     # ---- writing
+
+    def empty(self) -> bool:
+        """Nothing absorbed yet: a new index (a first run on an existing warehouse, or a rebuild)."""
+        return self.con.execute("SELECT 1 FROM absorbed LIMIT 1").fetchone() is None
+
+    @contextmanager
+    def building(self) -> Iterator[Absorption]:
+        """Like `absorbing`, for an empty index: the rows go into a new database file written without a
+        journal (each page written once, where a transaction of millions of rows would write them twice
+        through the write-ahead log), which then replaces the index. A build cut short leaves the empty
+        index as it was, and a leftover file the next open removes."""
+        if self.path == ":memory:":
+            with self.absorbing() as absorption:
+                yield absorption
+            return
+        con = self._connect(self._building)
+        try:
+            con.execute("PRAGMA journal_mode=OFF")
+            con.execute("PRAGMA synchronous=OFF")  # fsynced once, below, before it replaces the index
+            con.executescript(_SCHEMA)
+            con.execute(
+                "INSERT INTO meta VALUES ('fingerprint', ?), ('next_seq', '0'), ('members', '0')",
+                (self.fingerprint,),
+            )
+            for table, columns in _STAGING.items():
+                con.execute(f"CREATE TEMP TABLE {table}({columns})")
+            con.execute("BEGIN")
+            absorption = Absorption(con)
+            yield absorption
+            absorption.apply()
+            con.execute("COMMIT")
+        except BaseException:
+            con.close()
+            with suppress(FileNotFoundError):
+                os.remove(self._building)
+            raise
+        con.close()
+        with open(self._building, "rb+") as built:
+            os.fsync(built.fileno())
+        self.con.close()
+        for suffix in ("-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
+        os.replace(self._building, self.path)
+        self.con = self._open()
 
     @contextmanager
     def absorbing(self) -> Iterator[Absorption]:
