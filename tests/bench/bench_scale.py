@@ -341,7 +341,8 @@ def run_committer(args: argparse.Namespace, env: dict[str, str]) -> None:
             f"; index {index.stat().st_size / size:,.0f} bytes a document" if size and index.exists() else ""
         )
         print(
-            f"  {size:>12,} stored: {float(rate):8.0f} docs/s (refresh before: {float(refresh):.2f} s){per_doc}"
+            f"  {size:>12,} stored: {float(rate):8.0f} docs/s "
+            f"(refresh before: {float(refresh):.2f} s){per_doc}"
         )
 
 
