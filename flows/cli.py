@@ -145,6 +145,9 @@ class _ProgressBar:
             done[0] += 1
             self.progress.update(self.bars[source], units=f"{done[0]}/{done[1]} units")
 
+    def note(self, message: str) -> None:
+        self.progress.console.print(message, style="dim", highlight=False)
+
 
 SourceOption = Annotated[
     list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")

@@ -12,7 +12,7 @@ across processes (a file lock), so two overlapping runs cannot open two clusters
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,9 +59,16 @@ class Classified:
 
 
 class Deduplicator:
-    def __init__(self, warehouse: Warehouse, options: DedupConfig, index: DedupIndex | None = None) -> None:
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        options: DedupConfig,
+        index: DedupIndex | None = None,
+        log: Callable[[str], object] | None = None,
+    ) -> None:
         self.warehouse = warehouse
         self.options = options
+        self.log = log or LOGGER.info  # the run's log (the CLI's console, the flow run's logs in Prefect)
         self.index = index if index is not None else open_index(warehouse, options)
         self.exact = ExactIndex(self.index)
         self.rejects = SeenRejects(warehouse, self.index)
@@ -84,21 +91,28 @@ class Deduplicator:
         if not gone and not any(new.values()):
             return
         rows = sum(_rows_in(self.warehouse, paths) for paths in new.values())
-        if rows > _LARGE:
-            LOGGER.info(
-                "dedup index %s: recording %d stored documents from %d files (once; a first run on an "
-                "existing warehouse, or files committed elsewhere)",
-                self.index.path,
-                rows,
-                sum(map(len, new.values())),
+        large = rows > _LARGE
+        if large:
+            self.log(
+                f"dedup index {self.index.path}: recording {rows:,} stored rows from "
+                f"{sum(map(len, new.values())):,} files (once: a first run on an existing warehouse, or "
+                "files committed elsewhere)"
             )
+        done, step = 0, max(rows // 10, 1)
         with self.index.building() if self.index.empty() else self.index.absorbing() as absorption:
             for table in tables:
                 for path in new[table.name]:
                     for batch in _batches(self.warehouse, table, path):
                         self._absorb(absorption, table, batch)
+                        if large and (done + batch.num_rows) // step > done // step:
+                            self.log(f"dedup index: {done + batch.num_rows:,} of {rows:,} rows read")
+                        done += batch.num_rows
                     absorption.file(path, table.name)
             absorption.gone(gone)
+            if large:
+                self.log("dedup index: writing it in key order")
+        if large:
+            self.log("dedup index: done")
         if self.near is not None:
             self.near.paragraphs.reread()
 

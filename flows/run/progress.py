@@ -27,6 +27,9 @@ class Listener(Protocol):
     def unit_done(self, source: str) -> None:
         """A unit committed."""
 
+    def note(self, message: str) -> None:
+        """Long work that is not pages (a warehouse's dedup index built on its first run): a line to show."""
+
 
 class Fraction:
     """How far a run is, as a share of its known work: for a source whose pages are known (web), each page
@@ -56,6 +59,9 @@ class Fraction:
     def unit_done(self, source: str) -> None:
         if source not in self.by_page:
             self.done += 1
+
+    def note(self, message: str) -> None:
+        pass
 
     def percent(self) -> float:
         return 100.0 * min(self.done, self.total) / self.total if self.total else 0.0
@@ -101,6 +107,10 @@ class Several:
         for listener in self.listeners:
             listener.unit_done(source)
 
+    def note(self, message: str) -> None:
+        for listener in self.listeners:
+            listener.note(message)
+
 
 class Progress:
     """A run's reports: to the watcher of the context the run began in, if any."""
@@ -127,3 +137,7 @@ class Progress:
     def unit_done(self, source: str) -> None:
         if self.listener is not None:
             self.listener.unit_done(source)
+
+    def note(self, message: str) -> None:
+        if self.listener is not None:
+            self.listener.note(message)

@@ -322,7 +322,7 @@ class Run:
         chunk at a time across runs and processes. Returns (duplicates, written)."""
         with self.commit_lock, self.warehouse_lock, self.guard() if self.guard else contextlib.nullcontext():
             if self.deduplicator is None:
-                self.deduplicator = Deduplicator(self.warehouse, self.config.dedup)
+                self.deduplicator = Deduplicator(self.warehouse, self.config.dedup, log=self._say)
             self.deduplicator.refresh()  # what other runs committed since
             classified = self.deduplicator.classify(documents)
             if self.restating:
@@ -342,6 +342,11 @@ class Run:
             self.indexing.request()
             self.cataloguing.request()
         return classified.duplicates, len(classified.kept)
+
+    def _say(self, message: str) -> None:
+        """A line about long work of the run's own: in its log, and to whoever watches it (the CLI)."""
+        logger().info("%s", message)
+        self.progress.note(message)
 
     def commit_after(self, source: str, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Rows that describe what a unit's documents came from (web fetch state, local input files):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import sqlite3
 from pathlib import Path
 
@@ -166,3 +167,23 @@ def test_the_index_memory_is_the_setting(tmp_path: Path) -> None:
     assert dedup.index.con.execute("PRAGMA cache_size").fetchone()[0] == -5 * 1024
     assert dedup.index.con.execute("PRAGMA mmap_size").fetchone()[0] == 0
     dedup.close()
+
+
+def test_a_long_first_build_says_how_far_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.dedup import deduplicator
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    commit(dedup, warehouse, pages(0, 4), 1, record=False)  # published, never recorded: like an old warehouse
+    dedup.close()
+    monkeypatch.setattr(deduplicator, "_LARGE", 1)  # what counts as long (100,000 rows)
+    monkeypatch.setattr(deduplicator, "_BATCH", 2)
+    said: list[str] = []
+    later = Deduplicator(warehouse, DedupConfig(), log=said.append)
+    later.refresh()
+    later.close()
+    found = re.match(rf"dedup index {re.escape(warehouse.dedup_index)}: recording (\d+) stored rows", said[0])
+    assert found is not None, said
+    rows = int(found.group(1))  # 12 documents and their 8 signatures (exact copies have none)
+    assert rows == 20 and f"dedup index: {rows} of {rows} rows read" in said
+    assert said[-2:] == ["dedup index: writing it in key order", "dedup index: done"]

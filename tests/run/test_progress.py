@@ -39,6 +39,9 @@ class Recorder:
     def unit_done(self, source: str) -> None:
         self.events.append((time.monotonic(), "unit", 1))
 
+    def note(self, message: str) -> None:
+        self.events.append((time.monotonic(), message, 0))
+
 
 class SlowPages(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -61,6 +61,9 @@ class Watcher:
     def unit_done(self, source: str) -> None:
         self.sources.add(source)
 
+    def note(self, message: str) -> None:
+        pass
+
 
 @pytest.mark.flow
 def test_two_runs_at_once_report_to_their_own_watchers(tmp_path: Path) -> None:
