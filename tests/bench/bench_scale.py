@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pyarrow as pa
+import pyarrow.compute
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -51,13 +52,20 @@ FILE_ROWS = 100_000
 PARAGRAPHS = 20
 
 
-def hex_ids(values: np.ndarray, digits: int) -> pa.Array:
-    """uint64 values as fixed-width lower-case hex strings (numpy, no Python string per value)."""
-    nibbles = (
-        values[:, None] >> (np.arange(digits - 1, -1, -1, dtype=np.uint64) * np.uint64(4))
-    ) & np.uint64(15)
+def hex_ids(values: np.ndarray) -> pa.Array:
+    """uint64 values as 16-digit lower-case hex strings (numpy, no Python string per value)."""
+    shifts = np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4)
+    nibbles = (values[:, None] >> shifts) & np.uint64(15)
     chars = np.frombuffer(b"0123456789abcdef", np.uint8)[nibbles.astype(np.int64)]
-    return pa.array(chars.view(f"S{digits}").ravel().astype(str))
+    return pa.array(chars.view("S16").ravel().astype(str))
+
+
+def hex_hashes(rng: np.random.Generator, count: int) -> pa.Array:
+    """Random 128-bit hashes as 32 hex digits, as content hashes are (all 128 bits random: the index keys a
+    text by its first 64)."""
+    high = hex_ids(rng.integers(0, 2**64, count, dtype=np.uint64))
+    low = hex_ids(rng.integers(0, 2**64, count, dtype=np.uint64))
+    return pa.compute.binary_join_element_wise(high, low, "")
 
 
 def synthetic(work: Path, count: int) -> Path:
@@ -66,7 +74,7 @@ def synthetic(work: Path, count: int) -> Path:
     from flows.warehouse import Warehouse
     from flows.warehouse.tables import DOCUMENT_SCHEMA, SCHEMA_VERSION, SIGNATURE_SCHEMA
 
-    root = work / f"synthetic-{count}"
+    root = work / f"synthetic-{count}-v2"  # v2: content hashes random in all their 128 bits
     done = root / ".written"
     if done.exists() or count == 0:
         root.mkdir(parents=True, exist_ok=True)
@@ -80,7 +88,7 @@ def synthetic(work: Path, count: int) -> Path:
         n = min(FILE_ROWS, count - start)
         month = f"2025-{number % 12 + 1:02d}"
         # doc ids far from any real page's (those are hashes): the high bit set, then the row number
-        ids = hex_ids(np.arange(start, start + n, dtype=np.uint64) | np.uint64(1 << 63), 16)
+        ids = hex_ids(np.arange(start, start + n, dtype=np.uint64) | np.uint64(1 << 63))
         doc_file = str(
             root / "documents" / "source=synthetic" / f"month={month}" / f"part-{number:05d}.parquet"
         )
@@ -89,7 +97,7 @@ def synthetic(work: Path, count: int) -> Path:
             "url": pa.array([f"https://synthetic.test/{i}" for i in range(start, start + n)]),
             "canonical_url": pa.array([f"https://synthetic.test/{i}" for i in range(start, start + n)]),
             "text": pa.array(["synthetic document"] * n),
-            "content_hash": hex_ids(rng.integers(0, 2**63, n, dtype=np.uint64), 32),
+            "content_hash": hex_hashes(rng, n),
             "cluster_id": ids,
             "source": pa.array(["synthetic"] * n),
             "schema_version": pa.array(np.full(n, SCHEMA_VERSION, np.int16)),
@@ -306,7 +314,8 @@ while done < count:
     rows = []
     for i in range(n):
         doc = f"{int(rng.integers(0, 2**62)):016x}"
-        rows.append({"doc_id": doc, "content_hash": f"{int(rng.integers(0, 2**62)):032x}", "text": "a b c",
+        text_hash = "".join(f"{int(v):016x}" for v in rng.integers(0, 2**63, 2))
+        rows.append({"doc_id": doc, "content_hash": text_hash, "text": "a b c",
                      "bands": rng.integers(0, 2**32, options.all_bands).tolist(),
                      "paragraphs": rng.integers(0, 2**32, 20).tolist()})
     classified = dedup.classify(rows)
