@@ -197,14 +197,18 @@ class DedupIndex:
     def absorbed(self, part: str) -> set[str]:
         return {row[0] for row in self.con.execute("SELECT path FROM absorbed WHERE part = ?", (part,))}
 
+    def member_count(self) -> int:
+        """Members of the near-duplicate index (kept in `meta` as they join)."""
+        return int(self.con.execute("SELECT value FROM meta WHERE name = 'members'").fetchone()[0])
+
     def size(self) -> dict[str, int]:
-        """Documents, texts and near-duplicate members held (counted from the tables: slow on a large
-        index; for benchmarks and tests)."""
+        """Documents, texts and members held (counted from the tables: slow on a large index; for
+        benchmarks and tests)."""
         one = self.con.execute
         return {
             "documents": one("SELECT count(*) FROM docs").fetchone()[0],
             "texts": one("SELECT count(*) FROM texts").fetchone()[0],
-            "members": int(one("SELECT value FROM meta WHERE name = 'members'").fetchone()[0]),
+            "members": self.member_count(),
         }
 
     # ---- writing

@@ -297,12 +297,12 @@ class BandIndex:
 
     @property
     def size(self) -> int:
-        stored = self.index.size()["members"] if self.index is not None else 0
+        stored = self.index.member_count() if self.index is not None else 0
         return stored + self._recent_count
 
     def add(self, member: Member, bands: list[int]) -> None:
-        """The member under each of its band keys (band in the high half, as band_keys; an int key hashes
-        faster than a (band, value) tuple)."""
+        """The member under each of its band keys (band << 32 | value, as the index keys them; an int key
+        hashes faster than a (band, value) tuple)."""
         recent = self._recent
         for band, value in enumerate(bands):
             key = band << 32 | value
@@ -333,11 +333,6 @@ class BandIndex:
             for member in self._recent.get(key, ()):
                 found.setdefault(member.doc_id, member)
         return list(found.values())
-
-
-def band_keys(band: int | np.ndarray, values: np.ndarray) -> np.ndarray:
-    """The segments' uint64 keys of band values: the band number in the high half, the value below."""
-    return (np.asarray(band, np.uint64) << np.uint64(32)) | values.astype(np.uint64)
 
 
 # Reads the text of one document (doc_id) from its documents file (path); None when it is not there.

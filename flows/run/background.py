@@ -14,12 +14,17 @@ class BackgroundRefresh:
     are folded into one more run. A failure is kept in `error` for the caller, who repeats the action
     after `close` (so a failed refresh is repaired, and never fails the run by itself). With `interval`,
     runs are at least that many seconds apart, the first one too after the refresher was created: a run
-    shorter than that leaves the action to its end."""
+    shorter than that leaves the action to its end. With `share`, the wait after a run is also at least its
+    own duration divided by `share`: an action that grows with the warehouse (the catalog names every
+    file: 14 s at 4,000 files) takes at most that share of the run's time, however large the warehouse."""
 
-    def __init__(self, action: Callable[[], object], name: str, interval: float = 0.0) -> None:
+    def __init__(
+        self, action: Callable[[], object], name: str, interval: float = 0.0, share: float = 1.0
+    ) -> None:
         self.action = action
         self.error: Exception | None = None
         self.interval = interval
+        self.share = share
         self._next = time.monotonic() + interval
         self._wanted = threading.Event()
         self._closed = threading.Event()
@@ -35,11 +40,13 @@ class BackgroundRefresh:
             if self._closed.wait(max(0.0, self._next - time.monotonic())):
                 return
             self._wanted.clear()
+            started = time.monotonic()
             try:
                 self.action()
             except Exception as exc:
                 self.error = exc
-            self._next = time.monotonic() + self.interval
+            took = time.monotonic() - started
+            self._next = time.monotonic() + max(self.interval, took / self.share)
 
     def close(self) -> None:
         """Wait for the run in progress; requests not started yet are dropped."""

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -62,6 +63,10 @@ CommitGuard = Callable[[Warehouse], Callable[[], AbstractContextManager[object]]
 
 
 CATALOG_INTERVAL = 30.0  # seconds between catalog builds during a run (~0.2 s each, more with many files)
+BACKGROUND_SHARE = 0.1  # of a run's time, at most, for the catalog and search index kept current meanwhile
+# seconds between two listings of the warehouse's files by the commit step (files other processes published
+# but never recorded in the dedup index); the first commit of a run always lists them
+LISTING_INTERVAL = 60.0
 
 
 def logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
@@ -136,10 +141,16 @@ class Run:
         # the search index and the catalog kept up to date while the run goes (the catalog names every file,
         # so it is rebuilt at the end anyway: while the run goes, every CATALOG_INTERVAL at most, so that a
         # long run's documents can be queried before it ends and a short run builds it once)
-        self.indexing = BackgroundRefresh(lambda: search_index.refresh(warehouse), "corpus-search-index")
-        self.cataloguing = BackgroundRefresh(
-            lambda: build_views(warehouse, only_if_changed=True), "corpus-views", CATALOG_INTERVAL
+        self.indexing = BackgroundRefresh(
+            lambda: search_index.refresh(warehouse), "corpus-search-index", share=BACKGROUND_SHARE
         )
+        self.cataloguing = BackgroundRefresh(
+            lambda: build_views(warehouse, only_if_changed=True),
+            "corpus-views",
+            CATALOG_INTERVAL,
+            BACKGROUND_SHARE,
+        )
+        self.listed_at = -math.inf  # when the commit step last listed the warehouse's files (dedup refresh)
         self.finished: RunSummary | None = None
         # corpus reextract: documents already stored whose page was read again, per source (doc_id and the
         # columns read from the page: warehouse/tables.py RESTATED_COLUMNS), written into them at the end
@@ -323,7 +334,9 @@ class Run:
         with self.commit_lock, self.warehouse_lock, self.guard() if self.guard else contextlib.nullcontext():
             if self.deduplicator is None:
                 self.deduplicator = Deduplicator(self.warehouse, self.config.dedup, log=self._say)
-            self.deduplicator.refresh()  # what other runs committed since
+            if time.monotonic() - self.listed_at >= LISTING_INTERVAL:  # O(files): not at every commit
+                self.deduplicator.refresh()  # unrecorded files (runs that crashed, other machines)
+                self.listed_at = time.monotonic()
             classified = self.deduplicator.classify(documents)
             if self.restating:
                 self.restated.setdefault(source, []).extend(

@@ -84,3 +84,24 @@ def test_one_shot_runs_send_no_heartbeats_unless_asked(monkeypatch: pytest.Monke
     monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
     with without_heartbeats():  # asked for: Prefect's own setting stands
         assert get_current_settings().flows.heartbeat_frequency == default
+
+
+@pytest.mark.unit
+def test_a_costly_refresher_takes_its_share_of_the_run_at_most() -> None:
+    """An action that takes 0.3 s, with share 0.5: the next run waits 0.6 s after it ends, not `interval`."""
+    ends: list[float] = []
+    done = threading.Event()
+
+    def slow() -> None:
+        time.sleep(0.3)
+        ends.append(time.monotonic())
+        done.set()
+
+    refresher = BackgroundRefresh(slow, "test-share", interval=0.0, share=0.5)
+    refresher.request()
+    assert done.wait(10)
+    done.clear()
+    refresher.request()
+    assert done.wait(10)
+    refresher.close()
+    assert ends[1] - ends[0] >= 0.3 + 0.55  # its own 0.3 s, after waiting 0.6 s
