@@ -525,9 +525,12 @@ def compact(
 ) -> None:
     """Merge each partition's small Parquet files into one (atomically); report files and sizes before and
     after. Waits for a commit in progress; refuses while an ingest is running."""
+    from flows.dedup.deduplicator import Deduplicator
     from flows.warehouse.compact import compact as compact_warehouse
+    from flows.warehouse.store import Warehouse
 
-    store = _warehouse(config, warehouse)
+    cfg = reading_config(config, warehouse)
+    store = Warehouse.of_config(cfg, warehouse)
     store.require_writable("corpus compact")
     with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("compacting")
@@ -536,6 +539,13 @@ def compact(
             bar.update(task, description=f"compacting {table}/{partition}")
 
         report = compact_warehouse(store, source, show)
+        if os.path.exists(store.dedup_index):  # the merged files' rows, under their new files' names
+            bar.update(task, description="dedup index")
+            dedup = Deduplicator(store, cfg.dedup, log=lambda line: err.print(line, style="dim"))
+            try:
+                dedup.refresh(merged=True)
+            finally:
+                dedup.close()
     table = Table(
         "table",
         "partitions merged",

@@ -77,9 +77,11 @@ class Deduplicator:
     def close(self) -> None:
         self.index.close()
 
-    def refresh(self) -> None:
+    def refresh(self, merged: bool = False) -> None:
         """Absorb the files committed since the index last recorded (by other processes, or by a run that
-        stopped between publishing and recording), and forget those compaction replaced."""
+        stopped between publishing and recording). Files that are gone were merged by `compact` when it
+        says so (`merged`: their rows are in the new files, absorbed now); otherwise documents were removed
+        from the warehouse, and the index is rebuilt from the files there are."""
         tables = [DOCUMENTS, SIGNATURES] if self.near is not None else [DOCUMENTS]
         new: dict[str, list[str]] = {}
         gone: list[str] = []
@@ -88,6 +90,17 @@ class Deduplicator:
             absorbed = self.index.absorbed(table.name)
             new[table.name] = sorted(listed - absorbed)
             gone += sorted(absorbed - listed)
+        if gone and not merged:
+            self.log(
+                f"dedup index {self.index.path}: {len(gone):,} stored files were removed from the "
+                "warehouse; rebuilding it from the files there are"
+            )
+            self.index.reset()
+            self.exact.recorded()
+            if self.near is not None:
+                self.near.recorded()
+            new = {table.name: sorted(self.warehouse.files_of(table)) for table in tables}
+            gone = []
         if not gone and not any(new.values()):
             return
         rows = sum(_rows_in(self.warehouse, paths) for paths in new.values())

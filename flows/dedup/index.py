@@ -3,9 +3,10 @@ database beside the catalog, queried by key. A commit looks up its own doc ids, 
 paragraphs; memory is SQLite's page cache ([dedup] index_memory), whatever the warehouse holds, and opening
 the index reads nothing in proportion to history.
 
-    docs(doc, cluster, seq, file)   every stored document (64 bits of its doc_id) and its cluster; for a
-                                    member of the near-duplicate index also its order of arrival (seq:
-                                    the first of equally similar candidates wins) and its documents file
+    docs(doc, cluster, seq, file,   every document (64 bits of its doc_id) and its cluster; `stored` when
+         stored)                    a documents file holds it; for a member of the near-duplicate index
+                                    its order of arrival (seq: the first of equally similar candidates
+                                    wins) and the documents file its text is read back from
     texts(text, first, cluster)     the first document of each text (64 bits of the content hash)
     bands(key, doc)                 LSH band key (band << 32 | value) → the member that has it
     paragraphs(slot, count)         near.ParagraphCounts' counters (how many stored texts have a paragraph)
@@ -37,13 +38,14 @@ import numpy as np
 
 LOGGER = logging.getLogger("corpus.dedup")
 
-FORMAT = 1  # bump when the tables change: an index of another format is rebuilt
+FORMAT = 2  # bump when the tables change: an index of another format is rebuilt
 _PARAMS = 10_000  # keys per IN (...) list: well under SQLite's 32,766 variables
 _ROWS = 65_536  # rows per executemany call: bounds the Python objects of one call (a few MB)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS docs(doc INTEGER PRIMARY KEY, cluster INTEGER, seq INTEGER, file INTEGER);
+CREATE TABLE IF NOT EXISTS docs(doc INTEGER PRIMARY KEY, cluster INTEGER, seq INTEGER, file INTEGER,
+    stored INTEGER);
 CREATE TABLE IF NOT EXISTS texts(text INTEGER PRIMARY KEY, first INTEGER NOT NULL, cluster INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER, doc INTEGER, PRIMARY KEY(key, doc)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS paragraphs(slot INTEGER PRIMARY KEY, count INTEGER NOT NULL);
@@ -69,7 +71,8 @@ _STAGING = MappingProxyType(
 # Applying the staged rows, in this order (a member's documents file numbered before the member refers to
 # it; the members that are new decided before they are recorded, so a paragraph is counted once a text).
 _APPLY = (
-    "INSERT OR IGNORE INTO docs(doc, cluster) SELECT doc, cluster FROM s_docs ORDER BY doc",
+    "INSERT INTO docs(doc, cluster, stored) SELECT doc, cluster, 1 FROM s_docs WHERE true ORDER BY doc "
+    "ON CONFLICT(doc) DO UPDATE SET stored = 1",
     "INSERT OR IGNORE INTO texts SELECT text, first, cluster FROM s_texts ORDER BY ord",
     "INSERT OR IGNORE INTO files(path) SELECT DISTINCT file FROM s_members",
     "CREATE TEMP TABLE s_fresh AS SELECT min(ord) AS ord, doc FROM s_members m WHERE NOT EXISTS "
@@ -162,6 +165,13 @@ class DedupIndex:
     def close(self) -> None:
         self.con.close()
 
+    def reset(self) -> None:
+        """Start again from nothing (the next absorption is a first build)."""
+        self.con.close()
+        self._remove()
+        self.con = self._open()
+        self.rebuilt = True
+
     # ---- reading
 
     def _in(self, sql: str, keys: Sequence[int]) -> Iterator[tuple[Any, ...]]:
@@ -171,7 +181,7 @@ class DedupIndex:
             yield from self.con.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
     def stored_docs(self, docs: Sequence[int]) -> set[int]:
-        return {row[0] for row in self._in("SELECT doc FROM docs WHERE doc IN ({})", docs)}
+        return {row[0] for row in self._in("SELECT doc FROM docs WHERE stored AND doc IN ({})", docs)}
 
     def first_of_texts(self, texts: Sequence[int]) -> dict[int, tuple[int, int]]:
         """text key → (first doc, its cluster), for the texts stored."""
@@ -206,7 +216,7 @@ class DedupIndex:
         benchmarks and tests)."""
         one = self.con.execute
         return {
-            "documents": one("SELECT count(*) FROM docs").fetchone()[0],
+            "documents": one("SELECT count(*) FROM docs WHERE stored").fetchone()[0],
             "texts": one("SELECT count(*) FROM texts").fetchone()[0],
             "members": self.member_count(),
         }

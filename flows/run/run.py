@@ -436,6 +436,9 @@ class Run:
         report = compact(
             self.warehouse, sorted(restated), lock_timeout=600.0, restated=restated, own_run=self.ref.run_id
         )
+        if self.deduplicator is not None:  # the rewritten partitions' files: merged, not removed
+            with self.warehouse_lock:
+                self.deduplicator.refresh(merged=True)
         documents = next((t for t in report.tables if t.table == DOCUMENTS.name), None)
         logger().info(
             "%d stored documents restated from their pages read again (%s; %d partitions rewritten)",

@@ -36,22 +36,35 @@ class Refused:
 
 def verdict(fs: pafs.FileSystem, path: str, schema: pa.Schema, partitions: tuple[str, ...]) -> str | None:
     """Why the file at `path` is not one of the table's (None: it is)."""
+    return examine(fs, path, schema, partitions)[0]
+
+
+def layout(schema: pa.Schema) -> str:
+    """A file's columns and their types, as one string: files of one layout are read together by DuckDB
+    without comparing their footers (views.base_view_sql), whatever their number."""
+    return ";".join(f"{field.name}:{field.type}" for field in schema)
+
+
+def examine(
+    fs: pafs.FileSystem, path: str, schema: pa.Schema, partitions: tuple[str, ...]
+) -> tuple[str | None, str | None]:
+    """(why the file is not one of the table's, or None; its layout when it is)."""
     try:
         with fs.open_input_file(path) as handle:
             found = pq.read_schema(handle)
     except (OSError, pa.ArrowException) as exc:
-        return f"not a readable Parquet file ({' '.join(str(exc).split())[:160]})"
+        return f"not a readable Parquet file ({' '.join(str(exc).split())[:160]})", None
     if MARKER not in (found.metadata or {}):
-        return "not written by corpus (no corpus.schema_version in its metadata)"
+        return "not written by corpus (no corpus.schema_version in its metadata)", None
     for field in found:
         if field.name in partitions:
             continue
         if field.name not in schema.names:
-            return f"column {field.name!r} is not one of the table's"
+            return f"column {field.name!r} is not one of the table's", None
         expected = schema.field(field.name).type
         if not _compatible(field.type, expected):
-            return f"column {field.name!r} is {field.type}, the table's is {expected}"
-    return None
+            return f"column {field.name!r} is {field.type}, the table's is {expected}", None
+    return None, layout(found)
 
 
 def _compatible(found: pa.DataType, expected: pa.DataType) -> bool:
@@ -70,7 +83,8 @@ class FileChecks:
     def __init__(self, cache: str | None) -> None:
         self.cache = cache
         self._lock = threading.Lock()
-        self._verdicts: dict[str, list[object]] = {}  # path → [size, mtime_ns, reason or None, reported]
+        # path → [size, mtime_ns, reason or None, reported, layout or None]
+        self._verdicts: dict[str, list[object]] = {}
         self._changed = False  # something to save
         self._read = False  # footers read since the last save: worth saving at once
         if cache is not None:
@@ -88,22 +102,29 @@ class FileChecks:
         key = [info.size, info.mtime_ns]
         with self._lock:
             known = self._verdicts.get(info.path)
-        if known is not None and known[:2] == key:
+        if known is not None and known[:2] == key and len(known) == 5:  # (a verdict before layouts: again)
             reason = known[2]
         else:
-            reason = verdict(fs, info.path, schema, partitions)
+            reason, found = examine(fs, info.path, schema, partitions)
             with self._lock:
-                self._verdicts[info.path] = [*key, reason, False]
+                self._verdicts[info.path] = [*key, reason, False, found]
                 self._changed = self._read = True
         if reason is not None:
             self._report(info.path, str(reason))
         return None if reason is None else str(reason)
 
-    def accept(self, info: pafs.FileInfo) -> None:
-        """A file this process has just published: the warehouse's own without reading it back."""
+    def accept(self, info: pafs.FileInfo, schema: pa.Schema) -> None:
+        """A file this process has just published (with `schema`): the warehouse's own without reading it
+        back."""
         with self._lock:
-            self._verdicts[info.path] = [info.size, info.mtime_ns, None, False]
+            self._verdicts[info.path] = [info.size, info.mtime_ns, None, False, layout(schema)]
             self._changed = True
+
+    def layout_of(self, path: str) -> str | None:
+        """The layout of a file judged the warehouse's own (None: not judged)."""
+        with self._lock:
+            known = self._verdicts.get(path)
+        return str(known[4]) if known is not None and len(known) == 5 and known[4] is not None else None
 
     def _report(self, path: str, reason: str) -> None:
         with self._lock:

@@ -163,6 +163,15 @@ class Warehouse:
         left out, and named once."""
         return self._own(table, self._parquet_infos(self.path(table.name), recursive=True))
 
+    def file_groups(self, table: Table) -> list[list[str]]:
+        """The table's files, grouped by layout (the same columns and types): each group one read for
+        DuckDB, which then compares no footers across files (binding a view over 4,000 files that way took
+        8 s and 0.9 GB)."""
+        groups: dict[str, list[str]] = {}
+        for path in self.files(table):
+            groups.setdefault(self.checks.layout_of(path) or path, []).append(path)
+        return list(groups.values())
+
     def refused(self, table: Table) -> list[Refused]:
         """The Parquet files in a table's folders that the warehouse did not write, and why."""
         found = []
@@ -215,7 +224,7 @@ class Warehouse:
         table = table.replace_schema_metadata(schema.metadata)
         if not self.local:  # object stores publish a PUT atomically already
             pq.write_table(table, final_path, filesystem=self.fs, **PARQUET_OPTIONS)
-            self.checks.accept(self.fs.get_file_info(final_path))
+            self.checks.accept(self.fs.get_file_info(final_path), table.schema)
             return
         temp = f"{parent}/.{final_path.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:8]}.tmp"
         try:
@@ -224,7 +233,7 @@ class Warehouse:
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(temp, final_path)
-            self.checks.accept(self.fs.get_file_info(final_path))
+            self.checks.accept(self.fs.get_file_info(final_path), table.schema)
         finally:
             if os.path.exists(temp):
                 os.unlink(temp)

@@ -61,21 +61,21 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def base_view_sql(warehouse: Warehouse, table: Table, files: list[str]) -> str:
-    """`internal.<table>` over `files` (the table's own): every column of the declared schema (null where an
-    older file lacks it, or filled from the columns it had: Table.upgrades), plus the partition columns; an
-    empty typed relation while there are none."""
+def base_view_sql(warehouse: Warehouse, table: Table, groups: list[list[str]]) -> str:
+    """`internal.<table>` over the table's own files, in groups of one layout each (Warehouse.file_groups):
+    every column of the declared schema (null where an older file lacks it, or filled from the columns it
+    had: Table.upgrades), plus the partition columns; an empty typed relation while there are none."""
     columns = [f"CAST(NULL AS {duckdb_type(f.type)}) AS {f.name}" for f in table.readable_schema]
     columns += [f"CAST(NULL AS VARCHAR) AS {p}" for p in table.partitions]
     empty = f"SELECT {', '.join(columns)} WHERE false"
     body = empty
-    if files:
+    options = ""
+    if table.partitions:
         hive = ", ".join(f"{_quote(p)}: 'VARCHAR'" for p in table.partitions)
-        options = "union_by_name = true"
-        if table.partitions:
-            options += f", hive_partitioning = true, hive_types = {{{hive}}}"
+        options = f", hive_partitioning = true, hive_types = {{{hive}}}"
+    for files in groups:  # one layout: DuckDB binds the group from its first file's footer alone
         listing = ", ".join(_quote(warehouse.uri_of(path)) for path in files)
-        body = f"{empty}\nUNION ALL BY NAME\nSELECT * FROM read_parquet([{listing}], {options})"
+        body += f"\nUNION ALL BY NAME\nSELECT * FROM read_parquet([{listing}]{options})"
     if table.retired or table.upgrades:
         body = table.upgraded_select(f"(\n{body}\n)")
     return f"CREATE OR REPLACE VIEW {INTERNAL}.{table.name} AS\n{body}"
@@ -172,7 +172,7 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
     same DuckDB) is kept as it is: views bind their files at query time, so new files need no rebuild,
     and a rebuild reads the footer of every Parquet file (~0.3 s at a few thousand files)."""
     catalog = Path(warehouse.catalog)
-    own = {table.name: warehouse.files(table) for table in TABLES}
+    own = {table.name: warehouse.file_groups(table) for table in TABLES}
     base = [base_view_sql(warehouse, table, own[table.name]) for table in TABLES]
     files = view_files(sql_dir)
     texts = [path.read_text(encoding="utf-8") for path in files]
@@ -209,7 +209,9 @@ def build_views(warehouse: Warehouse, sql_dir: Path = SQL_DIR, only_if_changed: 
             )  # ~190 statements: one commit instead of one each (0.09 → 0.02 s)
             _comment_columns(con, sql_dir)
             con.execute("COMMIT")
-            readable = [warehouse.uri_of(path) for files in own.values() for path in files]
+            readable = [
+                warehouse.uri_of(path) for groups in own.values() for files in groups for path in files
+            ]
             con.execute(f"CREATE TABLE {FILES_TABLE} AS SELECT unnest($1::VARCHAR[]) AS path", [readable])
             con.execute(f"CREATE VIEW {FINGERPRINT_VIEW} AS SELECT {_quote(fingerprint)} AS fingerprint")
             con.execute("CHECKPOINT")

@@ -122,7 +122,7 @@ def test_compaction_re_aims_members_and_counts_each_text_once(tmp_path: Path) ->
         commit(dedup, warehouse, rows[seq::3], seq)
     before = contents(warehouse.dedup_index)
     compact(warehouse)
-    dedup.refresh()  # the compacted files are new, the small ones gone
+    dedup.refresh(merged=True)  # the compacted files are new, the small ones gone (merged into them)
     after = contents(warehouse.dedup_index)
     assert after["paragraphs"] == before["paragraphs"] and after["bands"] == before["bands"]
     assert after["docs"] == before["docs"] and after["texts"] == before["texts"]
@@ -187,3 +187,21 @@ def test_a_long_first_build_says_how_far_it_is(tmp_path: Path, monkeypatch: pyte
     rows = int(found.group(1))  # 12 documents and their 8 signatures (exact copies have none)
     assert rows == 20 and f"dedup index: {rows} of {rows} rows read" in said
     assert said[-2:] == ["dedup index: writing it in key order", "dedup index: done"]
+
+
+def test_documents_removed_from_the_warehouse_are_forgotten(tmp_path: Path) -> None:
+    """Files gone without a compaction saying they were merged: the index is rebuilt from the files there
+    are, so a page whose document was deleted is stored again."""
+    import shutil
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    rows = pages(0, 2)
+    commit(dedup, warehouse, rows[:1], 1)
+    dedup.close()
+    shutil.rmtree(tmp_path / "wh" / "documents")
+    said: list[str] = []
+    later = Deduplicator(warehouse, DedupConfig(), log=said.append)
+    again = commit(later, warehouse, pages(0, 2)[:1], 2)
+    later.close()
+    assert len(again) == 1 and "removed from the warehouse; rebuilding it" in said[0]
