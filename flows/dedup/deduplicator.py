@@ -36,9 +36,9 @@ _LARGE = 100_000  # absorbing more rows than this is a migration or a catch-up w
 
 
 def open_index(warehouse: Warehouse, options: DedupConfig) -> DedupIndex:
-    """The warehouse's dedup index (beside its catalog), made for these signature settings."""
+    """The warehouse's dedup index (beside its catalog), made for these signature settings. It names the
+    warehouse's files relative to its root: which warehouse it belongs to is told by its files."""
     fingerprint = {
-        "warehouse": warehouse.uri,
         "bands": options.bands,
         "num_perm": options.num_perm,
         "lead_bands": options.lead_bands,
@@ -46,7 +46,7 @@ def open_index(warehouse: Warehouse, options: DedupConfig) -> DedupIndex:
         "shingle_words": options.shingle_words,
         "paragraph_slots": ParagraphCounts.SIZE,
     }
-    return DedupIndex(warehouse.dedup_index, fingerprint, options.index_memory)
+    return DedupIndex(warehouse.dedup_index, fingerprint, options.index_memory, warehouse.root)
 
 
 @dataclass

@@ -17,10 +17,12 @@ the index reads nothing in proportion to history.
 The Parquet files are the truth; the index is derived from them. A commit publishes its files, then records
 their rows here in one transaction. A file published but not recorded (a crash in between, another
 machine's run) is absorbed from Parquet by the next refresh, and files that `compact` wrote are absorbed
-again (idempotent: a document joins the index once; only its file is re-aimed). An index made for another
-warehouse, with other signature settings or in another format, or damaged, is rebuilt from the Parquet
-files. Absorbing stages the rows in temporary tables, then applies them in key order: migrating a large
-warehouse writes each B-tree from left to right rather than at random.
+again (idempotent: a document joins the index once; only its file is re-aimed). Files are named relative
+to the warehouse's root, so a warehouse moved or copied with its index keeps it; an index whose files are
+not the warehouse's (another warehouse's, or documents deleted), made with other signature settings or in
+another format, or damaged, is rebuilt from the Parquet files. Absorbing stages the rows in temporary
+tables, then applies them in key order: migrating a large warehouse writes each
+B-tree from left to right rather than at random.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import MappingProxyType
 from typing import Any
@@ -38,7 +40,7 @@ import numpy as np
 
 LOGGER = logging.getLogger("corpus.dedup")
 
-FORMAT = 2  # bump when the tables change: an index of another format is rebuilt
+FORMAT = 3  # bump when the tables change: an index of another format is rebuilt (3: paths relative)
 _PARAMS = 10_000  # keys per IN (...) list: well under SQLite's 32,766 variables
 _ROWS = 65_536  # rows per executemany call: bounds the Python objects of one call (a few MB)
 
@@ -110,8 +112,11 @@ class DedupIndex:
     """One warehouse's dedup index (see the module's docstring). `fingerprint` names everything the stored
     keys depend on (signature settings, the warehouse): an index made under another one is rebuilt."""
 
-    def __init__(self, path: str, fingerprint: dict[str, Any], memory_mb: int) -> None:
+    def __init__(self, path: str, fingerprint: dict[str, Any], memory_mb: int, root: str = "") -> None:
         self.path = path
+        # Files are named relative to the warehouse's root: a warehouse moved or copied elsewhere (with
+        # its index) keeps its index; one whose files differ finds them gone and rebuilds.
+        self._prefix = root.rstrip("/") + "/" if root else ""
         self.fingerprint = json.dumps({"format": FORMAT, **fingerprint}, sort_keys=True)
         self.memory_mb = memory_mb
         self.rebuilt = False
@@ -174,6 +179,14 @@ class DedupIndex:
 
     # ---- reading
 
+    def relative(self, path: str) -> str:
+        """A warehouse file's name in the index."""
+        return path[len(self._prefix) :] if self._prefix and path.startswith(self._prefix) else path
+
+    def full(self, name: str) -> str:
+        """A warehouse file's path from its name in the index."""
+        return name if not self._prefix or name.startswith("/") or "://" in name else self._prefix + name
+
     def _in(self, sql: str, keys: Sequence[int]) -> Iterator[tuple[Any, ...]]:
         """Rows of `sql` (with `IN ({})` for the keys), for any number of keys."""
         for start in range(0, len(keys), _PARAMS):
@@ -195,7 +208,9 @@ class DedupIndex:
             "SELECT b.key, d.seq, b.doc, d.cluster, f.path FROM bands b JOIN docs d ON d.doc = b.doc "
             "JOIN files f ON f.num = d.file WHERE b.key IN ({})"
         )
-        return sorted(self._in(sql, keys))
+        return sorted(
+            (key, seq, doc, cluster, self.full(path)) for key, seq, doc, cluster, path in self._in(sql, keys)
+        )
 
     def paragraph_counts(self, slots: Sequence[int]) -> dict[int, int]:
         sql = "SELECT slot, count FROM paragraphs WHERE slot IN ({})"
@@ -205,7 +220,8 @@ class DedupIndex:
         return {row[0] for row in self._in("SELECT key FROM rejects WHERE key IN ({})", keys)}
 
     def absorbed(self, part: str) -> set[str]:
-        return {row[0] for row in self.con.execute("SELECT path FROM absorbed WHERE part = ?", (part,))}
+        rows = self.con.execute("SELECT path FROM absorbed WHERE part = ?", (part,))
+        return {self.full(row[0]) for row in rows}
 
     def member_count(self) -> int:
         """Members of the near-duplicate index (kept in `meta` as they join)."""
@@ -249,7 +265,7 @@ class DedupIndex:
             for table, columns in _STAGING.items():
                 con.execute(f"CREATE TEMP TABLE {table}({columns})")
             con.execute("BEGIN")
-            absorption = Absorption(con)
+            absorption = Absorption(con, self.relative)
             yield absorption
             absorption.apply()
             con.execute("COMMIT")
@@ -275,7 +291,7 @@ class DedupIndex:
             self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}({columns})")
         self.con.execute("BEGIN IMMEDIATE")
         try:
-            absorption = Absorption(self.con)
+            absorption = Absorption(self.con, self.relative)
             yield absorption
             absorption.apply()
             self.con.execute("COMMIT")
@@ -291,8 +307,9 @@ class Absorption:
     """Rows staged for the index, in the order they arrive (the first document of a text, and a member's
     place among equally similar candidates, follow it)."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    def __init__(self, con: sqlite3.Connection, relative: Callable[[str], str]) -> None:
         self.con = con
+        self.relative = relative
         self.ord = 0
         self.rows = 0
 
@@ -329,7 +346,8 @@ class Absorption:
         each)."""
         docs, clusters = signed(docs), signed(clusters)
         order = self._order(len(docs))
-        self._many("INSERT INTO s_members VALUES (?, ?, ?, ?)", (order, docs, clusters, files))
+        names = [self.relative(f) for f in files]
+        self._many("INSERT INTO s_members VALUES (?, ?, ?, ?)", (order, docs, clusters, names))
         count, width = bands.shape
         if count and width:
             keys = (np.arange(width, dtype=np.uint64) << np.uint64(32)) | bands.astype(np.uint64)
@@ -343,11 +361,11 @@ class Absorption:
 
     def file(self, path: str, part: str) -> None:
         """A Parquet file whose rows are staged (recorded as absorbed with them)."""
-        self.con.execute("INSERT INTO s_absorbed VALUES (?, ?)", (path, part))
+        self.con.execute("INSERT INTO s_absorbed VALUES (?, ?)", (self.relative(path), part))
 
     def gone(self, paths: Iterable[str]) -> None:
         """Absorbed files that are no longer there (compaction replaced them)."""
-        self.con.executemany("INSERT INTO s_gone VALUES (?)", ((p,) for p in paths))
+        self.con.executemany("INSERT INTO s_gone VALUES (?)", ((self.relative(p),) for p in paths))
 
     def apply(self) -> None:
         meta = dict(self.con.execute("SELECT name, value FROM meta WHERE name IN ('next_seq', 'members')"))

@@ -126,10 +126,10 @@ def test_compaction_re_aims_members_and_counts_each_text_once(tmp_path: Path) ->
     after = contents(warehouse.dedup_index)
     assert after["paragraphs"] == before["paragraphs"] and after["bands"] == before["bands"]
     assert after["docs"] == before["docs"] and after["texts"] == before["texts"]
-    files = {path for _, _, path in after["members"]}
-    assert files and all(os.path.exists(path) for path in files)
+    files = {path for _, _, path in after["members"]}  # relative to the warehouse
+    assert files and all(os.path.exists(tmp_path / "wh" / path) for path in files)
     merged = {path for _, _, path in before["members"]} - files
-    assert merged and not any(os.path.exists(path) for path in merged)  # members of merged files re-aimed
+    assert merged and not any(os.path.exists(tmp_path / "wh" / path) for path in merged)  # members of merged files re-aimed
     # a new run's near copy is verified against a member's text, read from the compacted file
     dedup.close()
     article = make_article(3, paragraphs=6)
@@ -205,3 +205,25 @@ def test_documents_removed_from_the_warehouse_are_forgotten(tmp_path: Path) -> N
     again = commit(later, warehouse, pages(0, 2)[:1], 2)
     later.close()
     assert len(again) == 1 and "removed from the warehouse; rebuilding it" in said[0]
+
+
+def test_a_warehouse_moved_with_its_index_keeps_it(tmp_path: Path) -> None:
+    """The index names files relative to the warehouse: a warehouse renamed (catalog and index inside it)
+    is not rebuilt, and near-duplicate candidates are read back from their files at the new place."""
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    rows = pages(0, 3)
+    commit(dedup, warehouse, rows[0::3], 1)  # the originals
+    dedup.close()
+    (tmp_path / "wh").rename(tmp_path / "moved")
+    moved = Warehouse(str(tmp_path / "moved"))
+    said: list[str] = []
+    later = Deduplicator(moved, DedupConfig(), log=said.append)
+    kept = commit(later, moved, rows[2::3], 2)  # their edited copies: each read back and compared
+    assert not later.index.rebuilt and said == []
+    later.close()
+    assert [r["duplicate_of"] for r in kept] == [r["doc_id"] for r in rows[0::3]]
+    assert all(
+        not path.startswith("/")
+        for (path,) in sqlite3.connect(moved.dedup_index).execute("SELECT path FROM absorbed")
+    )
