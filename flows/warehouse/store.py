@@ -258,13 +258,17 @@ class Warehouse:
         return written
 
     def read_text(self, path: str, doc_id: str) -> str | None:
-        """The text of one stored document, reading only the doc_id column and the row group that holds
-        it (compacted files hold many thousands of texts). A file that is gone was merged by `compact`
-        since the caller noted it: the document is then looked for in the files of the same partition."""
-        if self.fs.get_file_info(path).type == pafs.FileType.File:
+        """The text of one stored document, reading only the row group that holds it (compacted files hold
+        many thousands of texts). A file that is gone was merged by `compact` since the caller noted it:
+        the document is then looked for in the files of the same partition."""
+        try:  # tried before asking whether it exists: it nearly always does
             found = self._text_in(path, doc_id)
-            if found is not None:
-                return found
+        except OSError:
+            if self.fs.get_file_info(path).type == pafs.FileType.File:
+                raise
+            found = None
+        if found is not None:
+            return found
         folder = path.rsplit("/", 1)[0]
         for other in self._own(DOCUMENTS, self._parquet_infos(folder)):
             if other != path:
@@ -282,10 +286,10 @@ class Warehouse:
                 stats = meta.row_group(group).column(id_column).statistics
                 if stats is not None and stats.has_min_max and not stats.min <= doc_id <= stats.max:
                     continue
-                ids = parquet.read_row_group(group, columns=["doc_id"]).column(0)
-                at = pc.index(ids, doc_id).as_py()
+                rows = parquet.read_row_group(group, columns=["doc_id", "text"])
+                at = pc.index(rows.column(0), doc_id).as_py()
                 if at >= 0:
-                    text: str | None = parquet.read_row_group(group, columns=["text"]).column(0)[at].as_py()
+                    text: str | None = rows.column(1)[at].as_py()
                     return text
         return None
 
