@@ -5,6 +5,7 @@ caught by the commands: main() prints it as one line and exits with the code its
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -255,6 +256,8 @@ def _run_flow_warmed(
         prefect_settings.quiet_temporary_server()
     from flows import ingest as flows_module
     from flows.run.progress import watching
+
+    gc.freeze()  # what the imports allocated lives as long as the process: the run's collections skip it
 
     run_flow = getattr(flows_module, name)
     columns = [
@@ -883,6 +886,11 @@ def main() -> None:
             raise
         detail = " ".join(str(exc).split())
         _last_words(f"{type(exc).__name__}: {detail} (CORPUS_DEBUG=1 for the traceback)", 1)
+    finally:
+        # Everything still allocated (Prefect's and pydantic's ~200,000 objects) is left out of the
+        # collections the interpreter makes while it exits: they took ~0.55 s of a 3.5 s `corpus ingest`.
+        # Nothing is lost: the commands close what they write, and objects are still freed as usual.
+        gc.freeze()
 
 
 def _completion_instruction() -> None:

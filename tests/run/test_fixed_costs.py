@@ -105,3 +105,26 @@ def test_a_costly_refresher_takes_its_share_of_the_run_at_most() -> None:
     assert done.wait(10)
     refresher.close()
     assert ends[1] - ends[0] >= 0.3 + 0.55  # its own 0.3 s, after waiting 0.6 s
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ((None, None, None, False), "config_path must be a path, not None"),
+        (("c.toml", "news", None, False), "sources must be a list of source names or null, not 'news'"),
+        (("c.toml", ["news", 3], None, False), "sources must be a list of source names or null"),
+        (("c.toml", None, 7, False), "warehouse must be a path, URI or null, not 7"),
+        (("c.toml", None, None, "false"), "full must be true or false, not 'false'"),
+    ],
+)
+def test_flow_parameters_are_checked_without_prefect_validation(arguments: tuple, said: str) -> None:
+    """The flows skip Prefect's parameter validation (a pydantic model built at import and at every call);
+    their own check refuses what a deployment run could pass wrongly, naming the parameter."""
+    from flows.errors import ConfigError
+    from flows.ingest import _parameters, ingest, reextract
+
+    assert not ingest.should_validate_parameters and not reextract.should_validate_parameters
+    _parameters(Path("c.toml"), ["news"], "s3://bucket/corpus", True)  # what the signatures allow
+    with pytest.raises(ConfigError, match="^flow parameters: " + said.replace("(", r"\(")):
+        _parameters(*arguments)
