@@ -546,7 +546,7 @@ def compact(
             bar.update(task, description="dedup index")
             dedup = Deduplicator(store, cfg.dedup, log=lambda line: err.print(line, style="dim"))
             try:
-                dedup.refresh(merged=True)
+                dedup.refresh(merged=report.replaced)
             finally:
                 dedup.close()
     table = Table(

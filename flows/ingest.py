@@ -11,6 +11,7 @@ on object storage, the run's summary artifact and its progress artifact.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import os
@@ -238,7 +239,6 @@ def _progress_artifact() -> Iterator[None]:
 class _ArtifactProgress(Fraction):
     EVERY = 1.0  # seconds between two updates
     DESCRIPTION = "corpus run: pages fetched and extracted, units committed"
-    DESCRIPTION = "corpus run: pages fetched and extracted, units committed"
 
     def __init__(self) -> None:
         super().__init__()
@@ -246,15 +246,14 @@ class _ArtifactProgress(Fraction):
         self.stopped = threading.Event()
         self.shown = -1.0
         self.artifact: UUID | None = None
-        try:
-            created = create_progress_artifact(  # type: ignore[call-arg]
-                progress=0.0, description=self.DESCRIPTION, _sync=True
-            )
-            self.artifact = cast(UUID, created)
-        except Exception as exc:  # the run goes on without its progress artifact
-            logger().warning("could not create the run's progress artifact: %s", exc)
-            return
-        self.thread = threading.Thread(target=self._update_every, name="corpus-progress", daemon=True)
+        # created by the thread that updates it (in the flow run's context, which names the run the artifact
+        # belongs to): the run does not wait for the server (~0.05 s)
+        self.thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._update_every,),
+            name="corpus-progress",
+            daemon=True,
+        )
         self.thread.start()
 
     def source_started(self, source: str, total_units: int, total_pages: int | None) -> None:
@@ -274,6 +273,14 @@ class _ArtifactProgress(Fraction):
             super().unit_done(source)
 
     def _update_every(self) -> None:
+        try:
+            created = create_progress_artifact(  # type: ignore[call-arg]
+                progress=0.0, description=self.DESCRIPTION, _sync=True
+            )
+            self.artifact = cast(UUID, created)
+        except Exception as exc:  # the run goes on without its progress artifact
+            logger().warning("could not create the run's progress artifact: %s", exc)
+            return
         while not self.stopped.wait(self.EVERY):
             self._update()
 
@@ -290,8 +297,6 @@ class _ArtifactProgress(Fraction):
             self.artifact = None
 
     def close(self) -> None:
-        if self.artifact is None:
-            return
         self.stopped.set()
         self.thread.join()
-        self._update(100.0)
+        self._update(100.0)  # nothing when the artifact could not be created

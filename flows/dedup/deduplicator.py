@@ -12,7 +12,7 @@ across processes (a file lock), so two overlapping runs cannot open two clusters
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,11 +77,12 @@ class Deduplicator:
     def close(self) -> None:
         self.index.close()
 
-    def refresh(self, merged: bool = False) -> None:
+    def refresh(self, merged: Collection[str] = frozenset()) -> None:
         """Absorb the files committed since the index last recorded (by other processes, or by a run that
         stopped between publishing and recording). Files that are gone were merged by `compact` when it
-        says so (`merged`: their rows are in the new files, absorbed now); otherwise documents were removed
-        from the warehouse, and the index is rebuilt from the files there are."""
+        says so (`merged`: the files it replaced, whose rows are in the new files, absorbed now); any other
+        file gone means documents were removed from the warehouse: the index is rebuilt from the files
+        there are."""
         tables = [DOCUMENTS, SIGNATURES] if self.near is not None else [DOCUMENTS]
         new: dict[str, list[str]] = {}
         gone: list[str] = []
@@ -90,7 +91,7 @@ class Deduplicator:
             absorbed = self.index.absorbed(table.name)
             new[table.name] = sorted(listed - absorbed)
             gone += sorted(absorbed - listed)
-        if gone and not merged:
+        if any(path not in merged for path in gone):
             self.log(
                 f"dedup index {self.index.path}: {len(gone):,} stored files were removed from the "
                 "warehouse; rebuilding it from the files there are"

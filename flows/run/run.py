@@ -438,7 +438,7 @@ class Run:
         )
         if self.deduplicator is not None:  # the rewritten partitions' files: merged, not removed
             with self.warehouse_lock:
-                self.deduplicator.refresh(merged=True)
+                self.deduplicator.refresh(merged=report.replaced)
         documents = next((t for t in report.tables if t.table == DOCUMENTS.name), None)
         logger().info(
             "%d stored documents restated from their pages read again (%s; %d partitions rewritten)",

@@ -84,6 +84,7 @@ class TableReport:
     bytes_before: int = 0
     bytes_after: int = 0
     rows: int = 0  # rows of the merged partitions (the same before and after: checked)
+    replaced: list[str] = field(default_factory=list)  # the files merged (gone now)
 
 
 @dataclass
@@ -91,6 +92,11 @@ class CompactReport:
     tables: list[TableReport] = field(default_factory=list)
     seconds: float = 0.0
     search_updated: bool = False  # the search index's rows were re-pointed at the merged files
+
+    @property
+    def replaced(self) -> frozenset[str]:
+        """Every file merged into another (the dedup index re-aims its rows: Deduplicator.refresh)."""
+        return frozenset(path for table in self.tables for path in table.replaced)
 
 
 @dataclass(frozen=True)
@@ -283,6 +289,7 @@ def _merge(
     shutil.rmtree(staged_folder)  # the old files
     table_report.partitions += 1
     table_report.files_before += len(partition.files)
+    table_report.replaced.extend(partition.files)
     table_report.files_after += 1
     table_report.bytes_before += size_before
     table_report.bytes_after += os.path.getsize(os.path.join(partition.folder, os.path.basename(merged)))

@@ -121,15 +121,17 @@ def test_compaction_re_aims_members_and_counts_each_text_once(tmp_path: Path) ->
     for seq in range(3):  # originals, their copies, their edited copies: three files a partition (month)
         commit(dedup, warehouse, rows[seq::3], seq)
     before = contents(warehouse.dedup_index)
-    compact(warehouse)
-    dedup.refresh(merged=True)  # the compacted files are new, the small ones gone (merged into them)
+    report = compact(warehouse)
+    dedup.refresh(merged=report.replaced)  # the compacted files are new, the small ones merged into them
     after = contents(warehouse.dedup_index)
     assert after["paragraphs"] == before["paragraphs"] and after["bands"] == before["bands"]
     assert after["docs"] == before["docs"] and after["texts"] == before["texts"]
     files = {path for _, _, path in after["members"]}  # relative to the warehouse
     assert files and all(os.path.exists(tmp_path / "wh" / path) for path in files)
     merged = {path for _, _, path in before["members"]} - files
-    assert merged and not any(os.path.exists(tmp_path / "wh" / path) for path in merged)  # members of merged files re-aimed
+    assert merged and not any(
+        os.path.exists(tmp_path / "wh" / path) for path in merged
+    )  # members of merged files re-aimed
     # a new run's near copy is verified against a member's text, read from the compacted file
     dedup.close()
     article = make_article(3, paragraphs=6)
@@ -227,3 +229,23 @@ def test_a_warehouse_moved_with_its_index_keeps_it(tmp_path: Path) -> None:
         not path.startswith("/")
         for (path,) in sqlite3.connect(moved.dedup_index).execute("SELECT path FROM absorbed")
     )
+
+
+def test_files_deleted_before_a_compaction_are_not_taken_for_merged(tmp_path: Path) -> None:
+    """Compaction names the files it merged: documents a user deleted before it (a copied warehouse whose
+    documents/ was emptied) still make the index rebuild, so their pages are stored again."""
+    import shutil
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    commit(dedup, warehouse, pages(0, 2)[:1], 1)
+    shutil.rmtree(tmp_path / "wh" / "documents")
+    report = compact(warehouse)
+    said: list[str] = []
+    dedup.log = said.append
+    dedup.refresh(merged=report.replaced)
+    dedup.close()
+    assert "removed from the warehouse; rebuilding it" in said[0]
+    later = Deduplicator(warehouse, DedupConfig())
+    assert len(commit(later, warehouse, pages(0, 2)[:1], 2)) == 1  # stored again
+    later.close()

@@ -183,6 +183,47 @@ def test_catalog_is_rebuilt_only_when_what_it_is_built_from_changes(tmp_path: Pa
     assert not rebuilt()
 
 
+@pytest.mark.unit
+def test_new_files_replace_only_their_tables_base_views(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files added to a table: the catalog is a copy with that table's base view replaced (the views, their
+    comments and the other base views as they were), unless the base view's columns would change."""
+    from flows.warehouse import views
+
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    catalog = Path(warehouse.catalog)
+    build_views(warehouse)
+    outcomes: list[bool] = []
+    patched = views._patched
+    monkeypatch.setattr(views, "_patched", lambda *a: outcomes.append(patched(*a)) or outcomes[-1])
+    warehouse.publish(
+        pa.table({"doc_id": ["a"], "text": ["t"], "run_id": ["r"]}),
+        warehouse.path("documents", "source=s", "month=2025-01", "part-r-00001.parquet"),
+    )
+    build_views(warehouse, only_if_changed=True)
+    assert outcomes == [True]
+    assert query(str(catalog), "select count(*) from documents") == [(1,)]
+    comments = "select count(*) from duckdb_columns() where table_name = 'articles' and comment is not null"
+    assert query(str(catalog), comments)[0][0] > 10  # the views' column comments came with the copy
+    assert query(str(catalog), "select count(*) from internal.files") == [(1,)]
+    assert len(query(str(catalog), "select * from internal.built")) == 1 + len(views.TABLES)
+    base = views.base_view_sql  # documents' base view gains a column: the views bound to it must be rebuilt
+    monkeypatch.setattr(
+        views,
+        "base_view_sql",
+        lambda w, table, groups: (
+            base(w, table, groups).replace("SELECT CAST", "SELECT 1 AS extra, CAST", 1)
+            if table.name == "documents"
+            else base(w, table, groups)
+        ),
+    )
+    build_views(warehouse, only_if_changed=True)
+    assert outcomes == [True, False]
+    assert query(str(catalog), "select extra from internal.documents where doc_id = 'a'") == [(None,)]
+    assert query(str(catalog), "select count(*) from documents") == [(1,)]
+
+
 @pytest.mark.flow
 def test_default_sample(tmp_path: Path) -> None:
     """The shipped sample: the seed article once, its copies found, comment and menus gone."""
