@@ -113,6 +113,20 @@ def _worker_main(
     from flows.extract.page import IdenticalPages
 
     seen = IdenticalPages(options.identical_pages)
+    try:
+        _serve(inbox, results, slot, options, limit, seen)
+    except (BrokenPipeError, EOFError):  # the parent is gone (killed): no one to report to, nor a traceback
+        return
+
+
+def _serve(
+    inbox: Connection,
+    results: Connection,
+    slot: PageSlot,
+    options: ExtractOptions,
+    limit: float,
+    seen: IdenticalPages,
+) -> None:
     while True:
         item = inbox.recv()
         if item is None:
@@ -127,6 +141,8 @@ def _worker_main(
                 slot.end()  # after the send: a worker killed in between has its page counted twice, not lost
         except SourceError as exc:
             results.send(("error", str(exc), exc.path))
+        except BrokenPipeError:  # sending to the parent, gone
+            raise
         except OSError as exc:  # a file gone, unreadable, or a remote read that failed: name the file
             where = str(exc.filename) if exc.filename else None
             results.send(("error", f"{where or item}: {exc.strerror or exc}", where))

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -348,18 +349,31 @@ print(f"COMMITTER {refresh} {count / seconds}")
 
 
 def run_committer(args: argparse.Namespace, env: dict[str, str]) -> None:
-    """In each --sizes warehouse's own index: the rows recorded are synthetic (random ids and bands, never
-    a real page's; their files do not exist, so the next refresh forgets the file names and keeps the
-    rows, as after a compaction), a few thousand among millions."""
+    """Against each --sizes warehouse's index, in a copy of the warehouse (its Parquet files hard-linked,
+    its index copied: the index names files relative to the warehouse, so the copy's is valid as it is);
+    the rows recorded are synthetic (random ids and bands, never a real page's) and name files that do not
+    exist, which would make the next run on the warehouse itself rebuild its index: the copy is removed."""
     print(f"\ncommit step alone, {args.committer:,} synthetic documents in chunks of 500")
     for size in args.sizes:
         root = synthetic(args.work, size)
-        out = subprocess.run(
-            [sys.executable, "-c", COMMITTER, str(root), str(args.committer)],
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+        if size and not (root / "corpus.dedup.sqlite").exists():
+            timed([sys.executable, "-c", MIGRATE, str(root)], env, root)
+        copy = Path(tempfile.mkdtemp(dir=args.work, prefix=f"committer-{size}-"))
+        try:
+            subprocess.run(["cp", "-al", f"{root}/.", str(copy)], check=True)
+            for suffix in ("", "-wal", "-shm"):
+                linked = copy / f"corpus.dedup.sqlite{suffix}"
+                if linked.exists():
+                    linked.unlink()
+                    shutil.copy2(root / f"corpus.dedup.sqlite{suffix}", linked)
+            out = subprocess.run(
+                [sys.executable, "-c", COMMITTER, str(copy), str(args.committer)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+        finally:
+            shutil.rmtree(copy, ignore_errors=True)
         if out.returncode:
             sys.exit(f"error: committer benchmark failed:\n{out.stderr[-3000:]}")
         line = next(line for line in out.stdout.splitlines() if line.startswith("COMMITTER"))

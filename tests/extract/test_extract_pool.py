@@ -212,3 +212,31 @@ def test_a_file_gone_before_it_is_read_is_named_once_in_one_short_line(folder: P
     assert one_line([e.message for e in errors]) == errors[0].message
     many = one_line([f"e{i}" for i in range(5)] * 2)
     assert many == "e0; e1; e2; and 2 more"
+
+
+def test_workers_of_a_killed_parent_exit_without_a_traceback(folder: Path) -> None:
+    """The parent killed (SIGKILL, the OOM killer) while its workers extract: each finds its pipe broken
+    and exits quietly, instead of printing a traceback per worker into the user's terminal."""
+    import subprocess
+    import sys
+
+    paths = page_files(folder, 40)
+    script = (
+        "import os, signal, sys\n"
+        "from flows.extract.options import ExtractOptions\n"
+        "from flows.extract.pool import ExtractPool\n"
+        "from flows.sources.files import FilesItem\n"
+        f"paths = {paths!r}\n"
+        "items = [FilesItem((p,), '/', 'https://x.test/', 50_000_000) for p in paths]\n"
+        "for _ in ExtractPool(2, ExtractOptions(), timeout=20).map(items):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # with the workers busy on the pages queued to them\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == -signal.SIGKILL
+    assert "Traceback" not in done.stderr, done.stderr
