@@ -86,14 +86,25 @@ def test_stuck_worker_is_killed_and_replaced(folder: Path) -> None:
     paths = [slow_file(folder), *page_files(folder, 5)]
     pool = ExtractPool(1, ExtractOptions(max_bytes=MAX), timeout=0.5)
     pool.start()
-    original = pool._workers[0].process
-    timer = threading.Timer(0.3, lambda: os.kill(original.pid, signal.SIGSTOP))
+    worker = pool._workers[0]
+    original = worker.process
+
+    def stop_on_the_slow_page() -> None:  # not after a fixed time: a loaded machine starts it later
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            page = worker.slot.page()
+            if page is not None and page.url.endswith("slow.html"):
+                os.kill(original.pid, signal.SIGSTOP)
+                return
+            time.sleep(0.01)
+
+    stopper = threading.Thread(target=stop_on_the_slow_page, daemon=True)
     try:
-        timer.start()
+        stopper.start()
         results = list(pool.map(items(paths, per_item=3)))
         replacement = pool._workers[0].process
     finally:
-        timer.cancel()
+        stopper.join(5)
         pool.close()
     assert [(r.reject["url"].rsplit("/", 1)[1], r.reject["reason"]) for r in results if r.reject] == [
         ("slow.html", "extract_timeout")
