@@ -252,6 +252,10 @@ class RunSummary(BaseModel):
     catalog: str
     seconds: float
     sources: dict[str, SourceStats]
+    # the commit step (dedup, Parquet, the dedup index; one process commits): seconds it worked, and its
+    # thread's CPU seconds, so a run says how near one committer is to being its limit
+    commit_seconds: float = 0.0
+    commit_cpu_seconds: float = 0.0
     started_at: datetime | None = None
     ended_at: datetime | None = None
 

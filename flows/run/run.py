@@ -135,6 +135,7 @@ class Run:
         self.deduplicator: Deduplicator | None = None
         self.sequence = 0
         self.commit_lock = threading.Lock()
+        self.committing = CommitTime()
         self.warehouse_lock = FileLock(warehouse.lock_path("commit"))
         self.guard = guard
         self.parts_read: dict[str, dict[str, Any]] = {}  # input files read in parts: their sum so far
@@ -331,7 +332,12 @@ class Run:
     ) -> tuple[int, int]:
         """Dedup documents against the corpus, then store the survivors and the rejects: one step, one
         chunk at a time across runs and processes. Returns (duplicates, written)."""
-        with self.commit_lock, self.warehouse_lock, self.guard() if self.guard else contextlib.nullcontext():
+        with (
+            self.commit_lock,
+            self.warehouse_lock,
+            self.guard() if self.guard else contextlib.nullcontext(),
+            self.committing.measure(len(documents)),
+        ):
             if self.deduplicator is None:
                 self.deduplicator = Deduplicator(self.warehouse, self.config.dedup, log=self._say)
             if time.monotonic() - self.listed_at >= LISTING_INTERVAL:  # O(files): not at every commit
@@ -403,6 +409,7 @@ class Run:
         """Record the run's end, close what it created, and bring the catalog and the search index up to
         date (search failing never fails the ingest: `corpus search` says why)."""
         self._restate()
+        self._report_commit_time()
         ended = self._close(completed=True)
         try:
             search_index.refresh(self.warehouse)
@@ -419,11 +426,28 @@ class Run:
             warehouse=self.warehouse.uri,
             catalog=self.warehouse.catalog,
             seconds=round(time.monotonic() - self.started, 3),
+            commit_seconds=round(self.committing.seconds, 3),
+            commit_cpu_seconds=round(self.committing.cpu, 3),
             sources=self.results,
             started_at=self.started_at,
             ended_at=ended,
         )
         return self.finished
+
+    def _report_commit_time(self) -> None:
+        """The commit step's share of the run, in its log: how near one committing process is to being the
+        run's limit (docs/scaling.md)."""
+        took = self.committing
+        if took.documents and took.cpu > 0:
+            logger().info(
+                "commit step: %d documents in %.1f s (%.0f %% of the run), %.1f s of CPU: %.0f documents a "
+                "second of the committing thread's CPU",
+                took.documents,
+                took.seconds,
+                100 * took.seconds / max(time.monotonic() - self.started, 1e-9),
+                took.cpu,
+                took.documents / took.cpu,
+            )
 
     def _restate(self) -> None:
         """Write what the pages say now into the documents already stored that were read again (corpus
@@ -474,6 +498,25 @@ class Run:
                 build_views(self.warehouse, only_if_changed=True)
         finally:
             self.indexing.close()
+
+
+class CommitTime:
+    """Time the commit step worked (locks held: dedup, Parquet, the dedup index), and its thread's CPU."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.seconds = 0.0
+        self.cpu = 0.0
+
+    @contextlib.contextmanager
+    def measure(self, documents: int) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - wall
+            self.cpu += time.thread_time() - cpu
+            self.documents += documents
 
 
 def _log_source(name: str, stats: SourceStats) -> None:

@@ -291,10 +291,18 @@ def run_backfill(args: argparse.Namespace, env: dict[str, str]) -> None:
         summary = json.loads(output[output.index("{") :])
         seconds = summary["seconds"]
         rows.append((pages, seconds, wall, peak))
+        written = sum(source["written"] for source in summary["sources"].values())
+        cpu = summary.get("commit_cpu_seconds") or 0.0
+        committer = (
+            f"; commit step {summary['commit_seconds']:.0f} s ({summary['commit_seconds'] / seconds:.0%} of "
+            f"the run), {cpu:.0f} s CPU: {written / cpu:,.0f} documents/s of one committer's CPU"
+            if cpu
+            else ""
+        )
         print(
             f"  {pages:>8,} pages: flow {seconds:8.1f} s ({pages / seconds:6.1f} pages/s), "
             f"wall {wall:8.1f} s, "
-            f"peak RSS {peak / 2**20:6.0f} MB",
+            f"peak RSS {peak / 2**20:6.0f} MB{committer}",
             flush=True,
         )
     first = rows[0]

@@ -229,6 +229,8 @@ def test_default_sample(tmp_path: Path) -> None:
     """The shipped sample: the seed article once, its copies found, comment and menus gone."""
     summary = ingest(str(REPO / "seeds" / "sources.toml"), warehouse=str(tmp_path / "wh"))
     assert summary.ok
+    # the commit step's time (its thread's CPU within it) is part of the summary, for the scaling study
+    assert 0 < summary.commit_cpu_seconds <= summary.commit_seconds + 0.01 < summary.seconds
     catalog = summary.catalog
     assert query(catalog, "select count(*) from articles") == [(10,)]  # the edited update joined the seed
     seed = query(
