@@ -71,11 +71,14 @@ def _artifact_values(seen: list[tuple[object, float]], stop: threading.Event) ->
 
     wanted = ArtifactFilter(type=ArtifactFilterType(any_=["progress"]))
     with get_client(sync_client=True) as client:
-        while not stop.wait(0.2):
+        while True:
+            stopping = stop.wait(0.2)  # once more after the run: its last value, what the UI shows then
             newest = client.read_artifacts(artifact_filter=wanted, sort=ArtifactSort.CREATED_DESC, limit=20)
             for artifact in newest:
                 if artifact.data is not None:
                     seen.append((artifact.flow_run_id, float(artifact.data)))  # type: ignore[arg-type]
+            if stopping:
+                return
 
 
 @pytest.mark.flow
