@@ -5,7 +5,8 @@ open (even read-only, which DuckDB treats as a lock against writers) never block
 reading the old file until they reconnect. The base views name the warehouse's own files one by one
 (warehouse/files.py: what it wrote, not whatever else lies in its folders), and `_catalog_files` lists
 them, so that an analyst's connection can be allowed to read exactly those files; the catalog is rebuilt
-when they change (an ingest does it after its commits, `corpus sql` and connect() before they read).
+when they change (an ingest does it after its commits, `corpus sql` and connect() before they read), or,
+when only some tables' files changed, copied with those tables' base views replaced (`_patched`).
 """
 
 from __future__ import annotations
