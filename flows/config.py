@@ -43,8 +43,6 @@ REPO_CONFIG = Path(__file__).resolve().parent.parent / DEFAULT_CONFIG  # this ch
 # ---- Limits: tunables that are not config keys, each with why it is what it is
 
 COMMIT_CHUNK_DOCUMENTS = 500  # documents committed at a time: memory stays at a few chunks per unit
-RECORD_EVERY_DOCUMENTS = 5_000  # committed documents recorded in the dedup index at once: each chunk's band
-# keys dirty ~24,000 pages of a large index; ten chunks together write most of them once, not ten times
 SERVE_STOP_GRACE_SECONDS = 20.0  # `corpus serve`: wait this long for a clean stop ($CORPUS_SERVE_STOP_GRACE)
 MAX_REDIRECTS = 5  # redirects followed by hand, each hop checked (safety, robots)
 MAX_CONFIG_BYTES = 10_000_000  # a larger "config" is something else (a log, /dev/zero): refused unread

@@ -65,7 +65,6 @@ class Deduplicator:
         options: DedupConfig,
         index: DedupIndex | None = None,
         log: Callable[[str], object] | None = None,
-        record_every: int = 0,
     ) -> None:
         self.warehouse = warehouse
         self.options = options
@@ -74,13 +73,8 @@ class Deduplicator:
         self.exact = ExactIndex(self.index)
         self.rejects = SeenRejects(warehouse, self.index)
         self.near = NearIndex(options, warehouse.read_text, self.index) if options.near else None
-        # documents committed before they are recorded in the index (0: each commit at once; see `record`)
-        self.record_every = record_every
-        self._unrecorded: list[tuple[str, str, pa.Table | list[int]]] = []  # (file, part, its rows or keys)
-        self._unrecorded_documents = 0
 
     def close(self) -> None:
-        self.flush()
         self.index.close()
 
     def refresh(self, merged: Collection[str] = frozenset()) -> None:
@@ -89,7 +83,6 @@ class Deduplicator:
         says so (`merged`: the files it replaced, whose rows are in the new files, absorbed now); any other
         file gone means documents were removed from the warehouse: the index is rebuilt from the files
         there are."""
-        self.flush()  # this process's own commits first: they are no one else's to absorb
         tables = [DOCUMENTS, SIGNATURES] if self.near is not None else [DOCUMENTS]
         new: dict[str, list[str]] = {}
         gone: list[str] = []
@@ -214,35 +207,15 @@ class Deduplicator:
         signatures: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
         rejects: Sequence[tuple[str, Sequence[Mapping[str, Any]]]] = (),
     ) -> None:
-        """Record in the index what a commit published (its files and the columns of their rows the index
-        needs): at once, or, with `record_every`, together with the commits after it once that many
-        documents wait. Until then the in-memory recent members, texts and rejects answer for them, and a
-        process that stops first leaves them to the next refresh, which absorbs them from Parquet. Each
-        commit of 500 documents dirties ~24,000 pages of a large index (48 band keys each, at random
-        places): recording ten commits at once writes most of those pages once instead of ten times."""
-        for table, written in ((DOCUMENTS, documents), (SIGNATURES, signatures)):
-            for path, rows in written:
-                self._unrecorded.append((path, table.name, _table_of(table, rows)))
-        for path, rows in rejects:
-            keys = keys_of(source, _table_of(None, rows, ("url", "reason")).to_pydict())
-            self._unrecorded.append((path, rejects_part(source), keys))
-        self._unrecorded_documents += sum(len(rows) for _, rows in documents)
-        if self._unrecorded_documents >= self.record_every:
-            self.flush()
-
-    def flush(self) -> None:
-        """Record what waits (`record`), in one transaction."""
-        if not self._unrecorded:
-            return
+        """Record in the index what a commit published (its files and their rows), in one transaction."""
         with self.index.absorbing() as absorption:
-            for path, part, rows in self._unrecorded:
-                if isinstance(rows, pa.Table):
-                    self._absorb(absorption, DOCUMENTS if part == DOCUMENTS.name else SIGNATURES, rows)
-                else:
-                    absorption.rejects(rows)
-                absorption.file(path, part)
-        self._unrecorded.clear()
-        self._unrecorded_documents = 0
+            for table, written in ((DOCUMENTS, documents), (SIGNATURES, signatures)):
+                for path, rows in written:
+                    self._absorb(absorption, table, _table_of(table, rows))
+                    absorption.file(path, table.name)
+            for path, rows in rejects:
+                absorption.rejects(keys_of(source, _table_of(None, rows, ("url", "reason")).to_pydict()))
+                absorption.file(path, rejects_part(source))
         self.exact.recorded()
         self.rejects.recorded()
         if self.near is not None:

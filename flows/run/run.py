@@ -33,7 +33,7 @@ from filelock import FileLock, Timeout
 from prefect import get_run_logger
 from prefect.exceptions import MissingContextError
 
-from flows.config import RECORD_EVERY_DOCUMENTS, Config, SourceBase, load_config
+from flows.config import Config, SourceBase, load_config
 from flows.dedup.deduplicator import Deduplicator
 from flows.errors import ConfigError, SourceError
 from flows.records import DocumentRow, RejectRow, RunSummary, SourceStats
@@ -339,9 +339,7 @@ class Run:
             self.committing.measure(len(documents)),
         ):
             if self.deduplicator is None:
-                self.deduplicator = Deduplicator(
-                    self.warehouse, self.config.dedup, log=self._say, record_every=RECORD_EVERY_DOCUMENTS
-                )
+                self.deduplicator = Deduplicator(self.warehouse, self.config.dedup, log=self._say)
             if time.monotonic() - self.listed_at >= LISTING_INTERVAL:  # O(files): not at every commit
                 self.deduplicator.refresh()  # unrecorded files (runs that crashed, other machines)
                 self.listed_at = time.monotonic()

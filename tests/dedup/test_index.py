@@ -249,34 +249,3 @@ def test_files_deleted_before_a_compaction_are_not_taken_for_merged(tmp_path: Pa
     later = Deduplicator(warehouse, DedupConfig())
     assert len(commit(later, warehouse, pages(0, 2)[:1], 2)) == 1  # stored again
     later.close()
-
-
-def test_commits_recorded_together_decide_as_commits_recorded_one_by_one(tmp_path: Path) -> None:
-    """With `record_every`, commits wait in memory and are recorded together: the documents waiting still
-    count (copies of them are found), the index ends the same, and a process that stops before recording
-    leaves them to be absorbed from Parquet by the next one."""
-    rows = pages(0, 4)  # classify takes each row's bands: new rows for each warehouse
-    one_by_one = Warehouse(str(tmp_path / "one"))
-    dedup = Deduplicator(one_by_one, DedupConfig())
-    expected = [[r["cluster_id"] for r in commit(dedup, one_by_one, rows[seq::3], seq)] for seq in range(3)]
-    assert expected[2] == expected[0]  # the edited copies joined their originals' clusters
-    rows = pages(0, 4)
-    dedup.close()
-    together = Warehouse(str(tmp_path / "together"))
-    later = Deduplicator(together, DedupConfig(), record_every=10_000)
-    got = [[r["cluster_id"] for r in commit(later, together, rows[seq::3], seq)] for seq in range(3)]
-    assert got == expected and later._unrecorded_documents == 4  # decided alike; the last commit waits
-    # (each commit's refresh records those before it: the helper refreshes as a run does once a minute)
-    assert len(contents(together.dedup_index)["docs"]) < len(contents(one_by_one.dedup_index)["docs"])
-    later.close()  # records what waits
-    assert contents(together.dedup_index) == contents(one_by_one.dedup_index)
-    stopped = Warehouse(str(tmp_path / "stopped"))
-    dies = Deduplicator(stopped, DedupConfig(), record_every=10_000)
-    rows = pages(0, 4)
-    for seq in range(3):
-        commit(dies, stopped, rows[seq::3], seq)
-    dies.index.close()  # the process stops: nothing recorded
-    next_run = Deduplicator(stopped, DedupConfig())
-    next_run.refresh()
-    next_run.close()
-    assert contents(stopped.dedup_index) == contents(one_by_one.dedup_index)
