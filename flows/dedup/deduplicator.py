@@ -271,10 +271,22 @@ def _absorb_signatures(absorption: Absorption, table: pa.Table, options: DedupCo
     absorption.members(
         hex64(first16(table.column("doc_id"))),
         hex64(first16(table.column("cluster_id"))),
-        table.column("doc_file").to_pylist(),
+        [_documents_file(absorption.relative(path)) for path in table.column("doc_file").to_pylist()],
         _band_matrix(table.column("bands").combine_chunks(), options),
         (slots, owner),
     )
+
+
+def _documents_file(name: str) -> str:
+    """A member's documents file as the index names it (relative to the warehouse). A signature row names
+    the file where the warehouse was when the row was written: in a warehouse moved or copied since, the
+    file is at the same place below the root (`documents/<partition folders>/<file>`), not at the old
+    path (which may be gone, or another warehouse's)."""
+    if not name.startswith("/") and "://" not in name:
+        return name
+    parts = name.split("/")
+    tail = parts[-(len(DOCUMENTS.partitions) + 2) :]
+    return "/".join(tail) if len(parts) > len(tail) and tail[0] == DOCUMENTS.name else name
 
 
 def _band_matrix(column: pa.ListArray, options: DedupConfig) -> np.ndarray:
