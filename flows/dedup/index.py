@@ -9,6 +9,9 @@ the index reads nothing in proportion to history.
                                     wins) and the documents file its text is read back from
     texts(text, first, cluster)     the first document of each text (64 bits of the content hash)
     bands(key, doc)                 LSH band key (band << 32 | value) → the member that has it
+    recent(key, doc)                the same, for members recorded since `bands` last took them in: a
+                                    small table that commits write (within the page cache), merged
+                                    into `bands` in key order once it holds `recent_limit` rows
     paragraphs(slot, count)         near.ParagraphCounts' counters (how many stored texts have a paragraph)
     rejects(key)                    (source, page, reason) already recorded in `rejects`
     absorbed(path, part)            the Parquet files whose rows are in the index
@@ -21,8 +24,11 @@ again (idempotent: a document joins the index once; only its file is re-aimed). 
 to the warehouse's root, so a warehouse moved or copied with its index keeps it; an index whose files are
 not the warehouse's (another warehouse's, or documents deleted), made with other signature settings or in
 another format, or damaged, is rebuilt from the Parquet files. Absorbing stages the rows in temporary
-tables, then applies them in key order: migrating a large warehouse writes each
-B-tree from left to right rather than at random.
+tables, then applies them in key order: migrating a large warehouse writes each B-tree from left to right
+rather than at random. A commit's 500 documents bring ~24,000 band keys at random places: written into
+`bands` once the index outgrows its cache, they would dirty (and write twice, through the write-ahead log)
+most of its pages at every commit; written into `recent`, they dirty a table that stays in the cache, and
+each merge writes the pages of `bands` once for many commits (docs/scaling.md has the measurements).
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ import numpy as np
 
 LOGGER = logging.getLogger("corpus.dedup")
 
-FORMAT = 3  # bump when the tables change: an index of another format is rebuilt (3: paths relative)
+FORMAT = 4  # bump when the tables change: an index of another format is rebuilt (4: `recent` band keys)
 _PARAMS = 10_000  # keys per IN (...) list: well under SQLite's 32,766 variables
 _ROWS = 65_536  # rows per executemany call: bounds the Python objects of one call (a few MB)
+_RECENT_SHARE = 4  # `recent` is merged into `bands` when it would fill this fraction of the page cache
+_BAND_ROW_BYTES = 32  # a band row's bytes on its page (two 64-bit keys, cell header and pointer, free space)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -50,6 +58,7 @@ CREATE TABLE IF NOT EXISTS docs(doc INTEGER PRIMARY KEY, cluster INTEGER, seq IN
     stored INTEGER);
 CREATE TABLE IF NOT EXISTS texts(text INTEGER PRIMARY KEY, first INTEGER NOT NULL, cluster INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS bands(key INTEGER, doc INTEGER, PRIMARY KEY(key, doc)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recent(key INTEGER, doc INTEGER, PRIMARY KEY(key, doc)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS paragraphs(slot INTEGER PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rejects(key INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS absorbed(path TEXT PRIMARY KEY, part TEXT NOT NULL) WITHOUT ROWID;
@@ -71,7 +80,8 @@ _STAGING = MappingProxyType(
 )
 
 # Applying the staged rows, in this order (a member's documents file numbered before the member refers to
-# it; the members that are new decided before they are recorded, so a paragraph is counted once a text).
+# it; the members that are new decided before they are recorded, so a paragraph is counted once a text and
+# a member's band keys are written once: those of a member absorbed again are where they were).
 _APPLY = (
     "INSERT INTO docs(doc, cluster, stored) SELECT doc, cluster, 1 FROM s_docs WHERE true ORDER BY doc "
     "ON CONFLICT(doc) DO UPDATE SET stored = 1",
@@ -85,10 +95,17 @@ _APPLY = (
     "INSERT INTO docs(doc, cluster, seq, file) SELECT m.doc, m.cluster, :base + m.ord, f.num "
     "FROM s_members m JOIN files f ON f.path = m.file WHERE true ORDER BY m.ord "
     "ON CONFLICT(doc) DO UPDATE SET file = excluded.file, seq = coalesce(docs.seq, excluded.seq)",
-    "INSERT OR IGNORE INTO bands SELECT key, doc FROM s_bands ORDER BY key, doc",
+    "INSERT OR IGNORE INTO {bands} SELECT key, doc FROM s_bands WHERE doc IN (SELECT doc FROM s_fresh) "
+    "ORDER BY key, doc",
     "INSERT OR IGNORE INTO rejects SELECT key FROM s_rejects ORDER BY key",
     "DELETE FROM absorbed WHERE path IN (SELECT path FROM s_gone)",
     "INSERT OR REPLACE INTO absorbed SELECT path, part FROM s_absorbed",
+)
+
+
+_META = (  # a new index's counters: next order of arrival, members, rows in `recent`
+    "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), ('next_seq', '0'), ('members', '0'), "
+    "('recent', '0')"
 )
 
 
@@ -119,6 +136,7 @@ class DedupIndex:
         self._prefix = root.rstrip("/") + "/" if root else ""
         self.fingerprint = json.dumps({"format": FORMAT, **fingerprint}, sort_keys=True)
         self.memory_mb = memory_mb
+        self.recent_limit = memory_mb * 1024 * 1024 // (_RECENT_SHARE * _BAND_ROW_BYTES)  # rows of `recent`
         self.rebuilt = False
         self._building = f"{path}.building"
         if path != ":memory:":
@@ -136,6 +154,7 @@ class DedupIndex:
         con.execute(f"PRAGMA cache_size=-{self.memory_mb * 1024}")  # KiB: the index's memory
         con.execute("PRAGMA mmap_size=0")  # read through the page cache alone (mapped pages count as RSS)
         con.execute("PRAGMA temp_store=FILE")  # staged rows of a migration go to disk, not memory
+        con.execute(f"PRAGMA journal_size_limit={self.memory_mb * 1024 * 1024}")  # a merge's WAL, truncated
         return con
 
     def _open(self) -> sqlite3.Connection:
@@ -154,10 +173,7 @@ class DedupIndex:
             self.rebuilt = True
             return self._open()
         if found is None:
-            con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?), ('next_seq', '0'), ('members', '0')",
-                (self.fingerprint,),
-            )
+            con.execute(_META, (self.fingerprint,))
         return con
 
     def _remove(self) -> None:
@@ -188,36 +204,39 @@ class DedupIndex:
         return name if not self._prefix or name.startswith("/") or "://" in name else self._prefix + name
 
     def _in(self, sql: str, keys: Sequence[int]) -> Iterator[tuple[Any, ...]]:
-        """Rows of `sql` (with `IN ({})` for the keys), for any number of keys."""
-        for start in range(0, len(keys), _PARAMS):
-            chunk = keys[start : start + _PARAMS]
-            yield from self.con.execute(sql.format(",".join("?" * len(chunk))), chunk)
+        """Rows of `sql` (with `IN ({0})` for the keys, as many times as it likes), for any number of keys."""
+        times = sql.count("{0}")
+        for start in range(0, len(keys), _PARAMS // times):
+            chunk = list(keys[start : start + _PARAMS // times])
+            yield from self.con.execute(sql.format(",".join("?" * len(chunk))), chunk * times)
 
     def stored_docs(self, docs: Sequence[int]) -> set[int]:
-        return {row[0] for row in self._in("SELECT doc FROM docs WHERE stored AND doc IN ({})", docs)}
+        return {row[0] for row in self._in("SELECT doc FROM docs WHERE stored AND doc IN ({0})", docs)}
 
     def first_of_texts(self, texts: Sequence[int]) -> dict[int, tuple[int, int]]:
         """text key → (first doc, its cluster), for the texts stored."""
-        sql = "SELECT text, first, cluster FROM texts WHERE text IN ({})"
+        sql = "SELECT text, first, cluster FROM texts WHERE text IN ({0})"
         return {text: (first, cluster) for text, first, cluster in self._in(sql, texts)}
 
     def members(self, keys: Sequence[int]) -> list[tuple[int, int, int, int, str]]:
         """(band key, seq, doc, cluster, documents file) of the members that have one of these band keys,
         in key order, then order of arrival."""
         sql = (
-            "SELECT b.key, d.seq, b.doc, d.cluster, f.path FROM bands b JOIN docs d ON d.doc = b.doc "
-            "JOIN files f ON f.num = d.file WHERE b.key IN ({})"
+            "SELECT b.key, d.seq, b.doc, d.cluster, f.path FROM (SELECT key, doc FROM bands "
+            "WHERE key IN ({0}) UNION ALL SELECT key, doc FROM recent WHERE key IN ({0})) b "
+            "JOIN docs d ON d.doc = b.doc "
+            "JOIN files f ON f.num = d.file"
         )
         return sorted(
             (key, seq, doc, cluster, self.full(path)) for key, seq, doc, cluster, path in self._in(sql, keys)
         )
 
     def paragraph_counts(self, slots: Sequence[int]) -> dict[int, int]:
-        sql = "SELECT slot, count FROM paragraphs WHERE slot IN ({})"
+        sql = "SELECT slot, count FROM paragraphs WHERE slot IN ({0})"
         return {slot: count for slot, count in self._in(sql, slots)}
 
     def known_rejects(self, keys: Sequence[int]) -> set[int]:
-        return {row[0] for row in self._in("SELECT key FROM rejects WHERE key IN ({})", keys)}
+        return {row[0] for row in self._in("SELECT key FROM rejects WHERE key IN ({0})", keys)}
 
     def absorbed(self, part: str) -> set[str]:
         rows = self.con.execute("SELECT path FROM absorbed WHERE part = ?", (part,))
@@ -258,14 +277,11 @@ class DedupIndex:
             con.execute("PRAGMA journal_mode=OFF")
             con.execute("PRAGMA synchronous=OFF")  # fsynced once, below, before it replaces the index
             con.executescript(_SCHEMA)
-            con.execute(
-                "INSERT INTO meta VALUES ('fingerprint', ?), ('next_seq', '0'), ('members', '0')",
-                (self.fingerprint,),
-            )
+            con.execute(_META, (self.fingerprint,))
             for table, columns in _STAGING.items():
                 con.execute(f"CREATE TEMP TABLE {table}({columns})")
             con.execute("BEGIN")
-            absorption = Absorption(con, self.relative)
+            absorption = Absorption(con, self.relative, "bands")  # in key order already
             yield absorption
             absorption.apply()
             con.execute("COMMIT")
@@ -291,9 +307,10 @@ class DedupIndex:
             self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}({columns})")
         self.con.execute("BEGIN IMMEDIATE")
         try:
-            absorption = Absorption(self.con, self.relative)
+            absorption = Absorption(self.con, self.relative, "recent")
             yield absorption
-            absorption.apply()
+            if absorption.apply() > self.recent_limit:
+                self._merge()
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -302,14 +319,21 @@ class DedupIndex:
             for table in (*_STAGING, "s_fresh"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
+    def _merge(self) -> None:
+        """`recent` into `bands`, in key order (each page of `bands` written once), within the transaction."""
+        self.con.execute("INSERT OR IGNORE INTO bands SELECT key, doc FROM recent ORDER BY key, doc")
+        self.con.execute("DELETE FROM recent")
+        self.con.execute("UPDATE meta SET value = '0' WHERE name = 'recent'")
+
 
 class Absorption:
     """Rows staged for the index, in the order they arrive (the first document of a text, and a member's
     place among equally similar candidates, follow it)."""
 
-    def __init__(self, con: sqlite3.Connection, relative: Callable[[str], str]) -> None:
+    def __init__(self, con: sqlite3.Connection, relative: Callable[[str], str], bands: str) -> None:
         self.con = con
         self.relative = relative
+        self.bands = bands  # the table new members' band keys go to: `bands` (a first build) or `recent`
         self.ord = 0
         self.rows = 0
 
@@ -367,13 +391,26 @@ class Absorption:
         """Absorbed files that are no longer there (compaction replaced them)."""
         self.con.executemany("INSERT INTO s_gone VALUES (?)", ((self.relative(p),) for p in paths))
 
-    def apply(self) -> None:
-        meta = dict(self.con.execute("SELECT name, value FROM meta WHERE name IN ('next_seq', 'members')"))
+    def apply(self) -> int:
+        """Apply the staged rows; the rows `recent` holds now."""
+        meta = dict(
+            self.con.execute("SELECT name, value FROM meta WHERE name IN ('next_seq', 'members', 'recent')")
+        )
         base = int(meta["next_seq"])
+        recent = int(meta["recent"])
         for statement in _APPLY:
-            self.con.execute(statement, {"base": base} if ":base" in statement else ())
+            cursor = self.con.execute(
+                statement.format(bands=self.bands), {"base": base} if ":base" in statement else ()
+            )
+            if "{bands}" in statement and self.bands == "recent":
+                recent += cursor.rowcount
         fresh = self.con.execute("SELECT count(*) FROM s_fresh").fetchone()[0]
         self.con.executemany(
             "UPDATE meta SET value = ? WHERE name = ?",
-            [(str(base + self.ord), "next_seq"), (str(int(meta["members"]) + fresh), "members")],
+            [
+                (str(base + self.ord), "next_seq"),
+                (str(int(meta["members"]) + fresh), "members"),
+                (str(recent), "recent"),
+            ],
         )
+        return recent

@@ -71,7 +71,9 @@ def contents(path: str) -> dict[str, list[tuple]]:
             "docs": con.execute("SELECT doc, cluster FROM docs ORDER BY doc").fetchall(),
             "texts": con.execute("SELECT * FROM texts ORDER BY text").fetchall(),
             "members": members,
-            "bands": con.execute("SELECT * FROM bands ORDER BY key, doc").fetchall(),
+            "bands": con.execute(  # wherever they are: merged, or recent
+                "SELECT * FROM (SELECT * FROM bands UNION ALL SELECT * FROM recent) ORDER BY key, doc"
+            ).fetchall(),
             "paragraphs": con.execute("SELECT * FROM paragraphs ORDER BY slot").fetchall(),
         }
     finally:
@@ -231,6 +233,29 @@ def test_a_warehouse_moved_with_its_index_keeps_it(tmp_path: Path) -> None:
     )
 
 
+def test_an_index_rebuilt_after_the_warehouse_moved_reads_texts_at_the_new_place(tmp_path: Path) -> None:
+    """Signature rows name their documents file where the warehouse was when they were written: an index
+    rebuilt from them after a move (a new index format, a deleted index) names the files at the new place,
+    so candidates are still read back and compared once the old place is gone."""
+    warehouse = Warehouse(str(tmp_path / "wh"))
+    dedup = Deduplicator(warehouse, DedupConfig())
+    rows = pages(0, 3)
+    commit(dedup, warehouse, rows[0::3], 1)  # the originals
+    dedup.close()
+    (tmp_path / "wh").rename(tmp_path / "moved")
+    moved = Warehouse(str(tmp_path / "moved"))
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(moved.dedup_index + suffix):
+            os.remove(moved.dedup_index + suffix)
+    later = Deduplicator(moved, DedupConfig())
+    kept = commit(later, moved, rows[2::3], 2)  # their edited copies: each read back and compared
+    later.close()
+    assert later.near is not None and later.near.cache.reads == 3  # read back, not from memory
+    assert [r["duplicate_of"] for r in kept] == [r["doc_id"] for r in rows[0::3]]
+    names = sqlite3.connect(moved.dedup_index).execute("SELECT path FROM files").fetchall()
+    assert names and all(name.startswith("documents/source=s/month=") for (name,) in names)
+
+
 def test_files_deleted_before_a_compaction_are_not_taken_for_merged(tmp_path: Path) -> None:
     """Compaction names the files it merged: documents a user deleted before it (a copied warehouse whose
     documents/ was emptied) still make the index rebuild, so their pages are stored again."""
@@ -249,3 +274,27 @@ def test_files_deleted_before_a_compaction_are_not_taken_for_merged(tmp_path: Pa
     later = Deduplicator(warehouse, DedupConfig())
     assert len(commit(later, warehouse, pages(0, 2)[:1], 2)) == 1  # stored again
     later.close()
+
+
+def test_band_keys_merged_from_recent_into_bands_answer_alike(tmp_path: Path) -> None:
+    """Commits write new members' band keys into the small `recent` table, merged into `bands` once it holds
+    `recent_limit` rows: candidates are found in either, and the index ends the same as without merges."""
+    decided, indexes = [], []
+    for name, limit in (("never", 10**9), ("often", 150)):  # a commit of 4 articles brings 8 × 48 band keys
+        warehouse = Warehouse(str(tmp_path / name))
+        dedup = Deduplicator(warehouse, DedupConfig())
+        dedup.index.recent_limit = limit
+        rows = pages(0, 6)  # originals, exact copies, edited copies: each commit's rows meet earlier members
+        decided.append(
+            [[r["cluster_id"] for r in commit(dedup, warehouse, rows[seq::3], seq)] for seq in range(3)]
+        )
+        held = dedup.index.con.execute("SELECT count(*) FROM recent").fetchone()[0]
+        merged = dedup.index.con.execute("SELECT count(*) FROM bands").fetchone()[0]
+        recorded = int(dedup.index.con.execute("SELECT value FROM meta WHERE name = 'recent'").fetchone()[0])
+        dedup.close()
+        assert recorded == held
+        indexes.append((contents(warehouse.dedup_index), held, merged))
+    assert decided[1] == decided[0] and decided[0][2] == decided[0][0]  # edited copies joined their originals
+    (never, held, merged), (often, held_often, merged_often) = indexes
+    assert often == never and merged == 0 and held == len(never["bands"]) > 0
+    assert merged_often > 0 and held_often <= 150 + 6 * 48 and merged_often + held_often == held
