@@ -3,6 +3,7 @@ gets longer.
 
     .venv/bin/python tests/bench/bench_scale.py --sizes 0 1000000 10000000 --runs 3
     .venv/bin/python tests/bench/bench_scale.py --sizes --backfill 1000 10000 100000
+    .venv/bin/python tests/bench/bench_scale.py --sizes --backfill 10000 100000 --side-by-side
     .venv/bin/python tests/bench/bench_scale.py --sizes 0 1000000 --committer 20000
 
 1. --sizes: synthetic warehouses of that many stored documents (cached in --work): documents in files of
@@ -16,6 +17,11 @@ gets longer.
    is not the warehouse's), unless --temporary-server.
 2. --backfill: make_corpus.py WARCs of that many pages (../shared/tools, cached in --work), each ingested
    into an empty warehouse: pages/s (from the flow's own seconds) and peak RSS; ratios to the first size.
+   With --side-by-side (two sizes): the larger one is ingested on one core (`processes = 1`, the ingest
+   process and its worker pinned there) while the smaller one is ingested again and again on the other,
+   into a new warehouse each time, until the larger one ends: the ratio compares the larger run's pages/s
+   with the mean of the smaller runs that ran wholly beside it, so a change in the machine's speed over
+   the long run hits both sizes (two runs minutes apart differ by up to 10 % here). No memory figures.
 3. --committer N: the commit step alone (Deduplicator: refresh, classify, record) for N synthetic
    documents with random bands, in chunks of 500, against each --sizes warehouse's index: docs/s.
    Index bytes per stored document (the SQLite file over the documents) are printed with it.
@@ -155,11 +161,20 @@ class PeakRSS(threading.Thread):
             time.sleep(0.02)
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes of the tree, output) of a command that must succeed."""
+def timed(
+    command: list[str], env: dict[str, str], cwd: Path, cpu: int | None = None
+) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes of the tree, output) of a command that must succeed; with `cpu`, the
+    command and the processes it starts run on that core alone."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=None if cpu is None else lambda: os.sched_setaffinity(0, {cpu}),
     )
     sampler = PeakRSS(process.pid)
     sampler.start()
@@ -276,19 +291,60 @@ def run_sizes(args: argparse.Namespace, env: dict[str, str]) -> None:
         )
 
 
-def run_backfill(args: argparse.Namespace, env: dict[str, str]) -> None:
+def backfill(
+    pages: int, args: argparse.Namespace, env: dict[str, str], cpu: int | None = None
+) -> tuple[float, int, dict]:
+    """Ingest the make_corpus WARC of `pages` pages into an empty warehouse (with `cpu`: one extraction
+    process, everything on that core): (wall seconds, peak RSS bytes, the run's JSON summary)."""
     from bench_incremental import build
 
+    warc = build(pages, 1, args.work)
+    run = Path(tempfile.mkdtemp(dir=args.work, prefix=f"backfill-{pages}-"))
+    config = run / "sources.toml"
+    config.write_text(
+        f'[warehouse]\npath = "wh"\n[[sources]]\nname = "backfill"\nkind = "warc"\npath = "{warc}"\n'
+        + ("" if cpu is None else "[extract]\nprocesses = 1\n")
+    )
+    wall, peak, output = timed([CORPUS, "ingest", "-c", str(config), "--format", "json"], env, run, cpu)
+    shutil.rmtree(run / "wh", ignore_errors=True)  # a 100k-page warehouse is ~0.8 GB
+    return wall, peak, json.loads(output[output.index("{") :])
+
+
+def run_backfill_side_by_side(args: argparse.Namespace, env: dict[str, str]) -> None:
+    if len(args.backfill) != 2 or len(os.sched_getaffinity(0)) < 2:
+        sys.exit("error: --side-by-side needs two --backfill sizes and two cores")
+    small, large = sorted(args.backfill)
+    small_cpu, large_cpu = sorted(os.sched_getaffinity(0))[:2]
+    from bench_incremental import build
+
+    for pages in (small, large):  # the WARCs first: building one is not part of either run
+        build(pages, 1, args.work)
+    result: list[dict] = []
+    worker = threading.Thread(target=lambda: result.append(backfill(large, args, env, large_cpu)[2]))
+    worker.start()
+    rates = []
+    while worker.is_alive():
+        _, _, summary = backfill(small, args, env, small_cpu)
+        if worker.is_alive():  # it ran wholly beside the large one
+            rates.append(small / summary["seconds"])
+            print(f"  {small:>8,} pages on core {small_cpu}: {rates[-1]:6.1f} pages/s", flush=True)
+    worker.join()
+    if not result or not rates:
+        sys.exit("error: the large run failed, or no small run ended while it ran")
+    large_rate = large / result[0]["seconds"]
+    print(
+        f"  {large:>8,} pages on core {large_cpu}: {large_rate:6.1f} pages/s\n"
+        f"\n{large:,} pages / {small:,} pages side by side: {large_rate:.1f} / {statistics.mean(rates):.1f} "
+        f"pages/s (mean of {len(rates)}; range {min(rates):.1f}-{max(rates):.1f}) = throughput ratio "
+        f"{large_rate / statistics.mean(rates):.3f}",
+        flush=True,
+    )
+
+
+def run_backfill(args: argparse.Namespace, env: dict[str, str]) -> None:
     rows = []
     for pages in args.backfill:
-        warc = build(pages, 1, args.work)
-        run = Path(tempfile.mkdtemp(dir=args.work, prefix=f"backfill-{pages}-"))
-        config = run / "sources.toml"
-        config.write_text(
-            f'[warehouse]\npath = "wh"\n[[sources]]\nname = "backfill"\nkind = "warc"\npath = "{warc}"\n'
-        )
-        wall, peak, output = timed([CORPUS, "ingest", "-c", str(config), "--format", "json"], env, run)
-        summary = json.loads(output[output.index("{") :])
+        wall, peak, summary = backfill(pages, args, env)
         seconds = summary["seconds"]
         rows.append((pages, seconds, wall, peak))
         written = sum(source["written"] for source in summary["sources"].values())
@@ -405,6 +461,9 @@ def main() -> None:
     parser.add_argument("--backfill", type=int, nargs="*", default=[])
     parser.add_argument("--committer", type=int, default=0)
     parser.add_argument(
+        "--side-by-side", action="store_true", help="--backfill: the two sizes at once, one core each"
+    )
+    parser.add_argument(
         "--temporary-server", action="store_true", help="no Prefect server: each run starts one"
     )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "corpus-bench")
@@ -423,7 +482,7 @@ def main() -> None:
             run_committer(args, env)
         if args.backfill:
             print("\nbackfill: make_corpus pages into an empty warehouse")
-            run_backfill(args, env)
+            (run_backfill_side_by_side if args.side_by_side else run_backfill)(args, env)
     finally:
         if server is not None:
             server.terminate()
