@@ -420,7 +420,7 @@ def run_committer(args: argparse.Namespace, env: dict[str, str]) -> None:
     print(f"\ncommit step alone, {args.committer:,} synthetic documents in chunks of 500")
     for size in args.sizes:
         root = synthetic(args.work, size)
-        if size and not (root / "corpus.dedup.sqlite").exists():
+        if size:  # builds the index, or rebuilds one of an older format (else nothing to do)
             timed([sys.executable, "-c", MIGRATE, str(root)], env, root)
         copy = Path(tempfile.mkdtemp(dir=args.work, prefix=f"committer-{size}-"))
         try:
