@@ -141,13 +141,22 @@ def test_failed_source_fails_its_run_logs_say_why_and_the_automation_fires(
         assert completed["state"]["message"].startswith("1 source completed: 2 seen, 2 written"), completed
         assert completed["name"].startswith("site · deployment · "), completed["name"]
 
-        # the flow runs' logs have the line per source (and no traceback)
-        down_logs = logs(api, failed["id"])
-        assert any(line.startswith("source down: failed in ") and "error: feed" in line for line in down_logs)
+        # the flow runs' logs have the line per source (and no traceback); Prefect ships logs in batches
+        # after the state, so they are waited for (a loaded machine had the state before the last batch)
+        def down_logs_with_its_line() -> list[str] | None:
+            found = logs(api, failed["id"])
+            said = any(line.startswith("source down: failed in ") and "error: feed" in line for line in found)
+            return found if said else None
+
+        down_logs = wait_for("the failed run's log line", down_logs_with_its_line, 30)
         assert not any("Traceback" in line for line in down_logs), down_logs
-        site_logs = logs(api, completed["id"])
-        assert any(
-            line.startswith("source site: completed in ") and "2 written" in line for line in site_logs
+        wait_for(
+            "the completed run's log line",
+            lambda: any(
+                line.startswith("source site: completed in ") and "2 written" in line
+                for line in logs(api, completed["id"])
+            ),
+            30,
         )
 
         # a summary artifact per run, its status and totals first
