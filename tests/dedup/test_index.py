@@ -211,16 +211,22 @@ def test_documents_removed_from_the_warehouse_are_forgotten(tmp_path: Path) -> N
     assert len(again) == 1 and "removed from the warehouse; rebuilding it" in said[0]
 
 
-def test_a_warehouse_moved_with_its_index_keeps_it(tmp_path: Path) -> None:
-    """The index names files relative to the warehouse: a warehouse renamed (catalog and index inside it)
-    is not rebuilt, and near-duplicate candidates are read back from their files at the new place."""
+def moved_warehouse(tmp_path: Path) -> tuple[Warehouse, list[DocumentRow]]:
+    """A warehouse holding three articles (and its index), renamed; the rows of the three articles with
+    their copies and edited copies."""
     warehouse = Warehouse(str(tmp_path / "wh"))
     dedup = Deduplicator(warehouse, DedupConfig())
     rows = pages(0, 3)
     commit(dedup, warehouse, rows[0::3], 1)  # the originals
     dedup.close()
     (tmp_path / "wh").rename(tmp_path / "moved")
-    moved = Warehouse(str(tmp_path / "moved"))
+    return Warehouse(str(tmp_path / "moved")), rows
+
+
+def test_a_warehouse_moved_with_its_index_keeps_it(tmp_path: Path) -> None:
+    """The index names files relative to the warehouse: a warehouse renamed (catalog and index inside it)
+    is not rebuilt, and near-duplicate candidates are read back from their files at the new place."""
+    moved, rows = moved_warehouse(tmp_path)
     said: list[str] = []
     later = Deduplicator(moved, DedupConfig(), log=said.append)
     kept = commit(later, moved, rows[2::3], 2)  # their edited copies: each read back and compared
@@ -237,13 +243,7 @@ def test_an_index_rebuilt_after_the_warehouse_moved_reads_texts_at_the_new_place
     """Signature rows name their documents file where the warehouse was when they were written: an index
     rebuilt from them after a move (a new index format, a deleted index) names the files at the new place,
     so candidates are still read back and compared once the old place is gone."""
-    warehouse = Warehouse(str(tmp_path / "wh"))
-    dedup = Deduplicator(warehouse, DedupConfig())
-    rows = pages(0, 3)
-    commit(dedup, warehouse, rows[0::3], 1)  # the originals
-    dedup.close()
-    (tmp_path / "wh").rename(tmp_path / "moved")
-    moved = Warehouse(str(tmp_path / "moved"))
+    moved, rows = moved_warehouse(tmp_path)
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(moved.dedup_index + suffix):
             os.remove(moved.dedup_index + suffix)
